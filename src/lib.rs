@@ -1,0 +1,1 @@
+//! realm-wasm: the Atlas App Services client API (placeholder, filled in by the SDK work).
