@@ -1,0 +1,552 @@
+// realm-wasm vs realm-web 2.0.1, same operations, one Node process.
+//
+//   node bench/run.mjs            # runs everything, prints markdown tables
+//   node bench/run.mjs --write    # … and rewrites BENCHMARKS.md with the figures
+//   node bench/run.mjs --quick    # fewer repetitions (smoke run; don't --write these)
+//   node bench/run.mjs --skip-server  # only the canned and size parts
+//
+// (a) "server":  against a real realm-wasm-server on loopback (started here via scripts/server.mjs).
+// (b) "canned":  each SDK gets an injected in-process `fetch` that answers from pre-encoded bytes, so
+//                only client cost (request building, EJSON (de)serialisation, auth bookkeeping) counts.
+// (c) download size of a tiny browser app importing App + Credentials (esbuild --minify, gzip -9).
+//
+// Repetitions of the two SDKs are interleaved (round r: realm-web, then realm-wasm) after a warm-up;
+// the figure is the median. ratio = realm-wasm time / realm-web time (< 1 means realm-wasm is faster).
+import { createRequire } from "node:module";
+import { existsSync, readFileSync, writeFileSync, statSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync, constants as zlibConstants } from "node:zlib";
+import { isDeepStrictEqual } from "node:util";
+import { performance } from "node:perf_hooks";
+import * as esbuild from "esbuild";
+import { startServer } from "../scripts/server.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const require = createRequire(import.meta.url);
+const args = new Set(process.argv.slice(2));
+const WRITE = args.has("--write");
+const QUICK = args.has("--quick");
+const SKIP_SERVER = args.has("--skip-server"); // development aid: only the canned + size parts
+const BSON = require("bson");
+
+// ---------------------------------------------------------------------------------------------
+// SDKs
+
+const pkgDir = join(root, "pkg");
+const sdks = [];
+const sdkNotes = [];
+{
+  const web = require("realm-web");
+  sdks.push({ name: "realm-web", mod: web, version: require("realm-web/package.json").version });
+  if (existsSync(join(pkgDir, "package.json"))) {
+    try {
+      const wasm = require(pkgDir);
+      const version = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8")).version;
+      sdks.push({ name: "realm-wasm", mod: wasm, version });
+    } catch (err) {
+      sdkNotes.push(`realm-wasm: require("${pkgDir}") failed: ${err.stack ?? err}`);
+    }
+  } else {
+    sdkNotes.push(`realm-wasm: ${pkgDir} is not built (make build) — only realm-web measured`);
+  }
+}
+const byName = (name) => sdks.find((s) => s.name === name);
+
+// ---------------------------------------------------------------------------------------------
+// Measurement
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/**
+ * bench: { group, name, opsPerRep, warmup, reps, setup(sdk) → state, run(state) → result, teardown?(state) }
+ * Returns { ...bench, per: { sdkName: { times, median, error, result } } }.
+ */
+async function measure(bench) {
+  const per = {};
+  const states = {};
+  for (const sdk of sdks) {
+    per[sdk.name] = { times: [], error: null, result: undefined };
+    try {
+      states[sdk.name] = await bench.setup(sdk);
+      // The first call's result is what we check for agreement between the SDKs.
+      per[sdk.name].result = await bench.run(states[sdk.name], sdk);
+      for (let i = 1; i < bench.warmup; i++) await bench.run(states[sdk.name], sdk);
+    } catch (err) {
+      per[sdk.name].error = err;
+    }
+  }
+  const reps = QUICK ? Math.min(3, bench.reps) : bench.reps;
+  for (let r = 0; r < reps; r++) {
+    for (const sdk of r % 2 ? [...sdks].reverse() : sdks) {
+      const p = per[sdk.name];
+      if (p.error) continue;
+      try {
+        const t0 = performance.now();
+        await bench.run(states[sdk.name], sdk);
+        p.times.push(performance.now() - t0);
+      } catch (err) {
+        p.error = err;
+      }
+    }
+  }
+  for (const sdk of sdks) {
+    const p = per[sdk.name];
+    if (p.times.length) p.median = median(p.times);
+    try {
+      await bench.teardown?.(states[sdk.name]);
+    } catch {}
+  }
+  const out = { ...bench, reps, per };
+  out.check = bench.check ? checkAgreement(bench, per) : null;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agreement checks: values compared with their BSON/JS types ("ObjectId", "Date", "Double", …).
+
+function typed(v) {
+  if (v === null || v === undefined) return v;
+  if (Array.isArray(v)) return v.map(typed);
+  if (typeof v !== "object") return { t: typeof v, v };
+  const ctor = v.constructor?.name ?? "null-proto";
+  if (ctor === "Object" || ctor === "null-proto") {
+    const o = {};
+    for (const k of Object.keys(v)) o[k] = typed(v[k]);
+    return o;
+  }
+  if (v instanceof Date) return { t: "Date", v: v.getTime() };
+  const bsontype = v._bsontype;
+  let text;
+  try {
+    text = BSON.EJSON.stringify(v, { relaxed: false });
+  } catch {
+    text = String(v);
+  }
+  return { t: bsontype ? `bson.${bsontype}` : ctor, v: text };
+}
+
+function firstDifference(a, b, path = "$") {
+  if (isDeepStrictEqual(a, b)) return null;
+  if (a && b && typeof a === "object" && typeof b === "object" && Array.isArray(a) === Array.isArray(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const k of keys) {
+      const d = firstDifference(a[k], b[k], `${path}.${k}`);
+      if (d) return d;
+    }
+  }
+  return `${path}: realm-web ${JSON.stringify(a)} vs realm-wasm ${JSON.stringify(b)}`;
+}
+
+function checkAgreement(bench, per) {
+  const web = per["realm-web"];
+  const wasm = per["realm-wasm"];
+  if (!wasm || wasm.error || web.error) return null;
+  const a = typed(bench.check(web.result));
+  const b = typed(bench.check(wasm.result));
+  return firstDifference(a, b);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data
+
+const BIG_N = 10_000;
+const baseDate = Date.UTC(2024, 0, 1);
+function makeDoc(i) {
+  const hex = (i + 1).toString(16).padStart(8, "0");
+  return {
+    _id: new BSON.ObjectId(`65a1b2c3d4e5f6a7${hex}`),
+    i,
+    score: i + 0.25,
+    big: BSON.Long.fromNumber(2 ** 40 + i),
+    name: `user-${i}`,
+    email: `user${i}@example.com`,
+    active: i % 3 === 0,
+    createdAt: new Date(baseDate + i * 60_000),
+    tags: ["alpha", `t${i % 10}`, "omega"],
+    address: { street: `${i} Main Street`, city: "Springfield", zip: `${10000 + (i % 9000)}`, geo: { lat: 40.5 + i / 1e5, lng: -73.25 } },
+    ref: new BSON.ObjectId(`5f00000000000000${hex}`),
+    note: null,
+  };
+}
+// Result checks: count + first + last document, with BSON types.
+const checkFind = (docs) => ({ count: docs.length, first: docs[0], last: docs[docs.length - 1] });
+
+// ---------------------------------------------------------------------------------------------
+// (b) Canned in-process fetch
+
+const enc = new TextEncoder();
+const b64url = (obj) => Buffer.from(JSON.stringify(obj)).toString("base64url");
+const CANNED_USER = "65f000000000000000000001";
+const now = Math.floor(Date.now() / 1000);
+const cannedJwt = (kind) =>
+  `${b64url({ alg: "HS256", typ: "JWT" })}.${b64url({ exp: now + 86400 * 365, iat: now, sub: CANNED_USER, typ: kind })}.${Buffer.from("sig").toString("base64url")}`;
+const CANNED_HOST = "http://canned.invalid";
+const canned = {
+  location: enc.encode(JSON.stringify({ deployment_model: "GLOBAL", location: "US-VA", hostname: CANNED_HOST, ws_hostname: "ws://canned.invalid" })),
+  login: enc.encode(JSON.stringify({ access_token: cannedJwt("access"), refresh_token: cannedJwt("refresh"), user_id: CANNED_USER, device_id: "65f0000000000000000000ff" })),
+  profile: enc.encode(
+    JSON.stringify({
+      user_id: CANNED_USER,
+      domain_id: "65f0000000000000000000aa",
+      identities: [{ id: "65f0000000000000000000bb", provider_type: "local-userpass", provider_id: "65f0000000000000000000cc", provider_data: { email: "bench@example.com" } }],
+      data: { email: "bench@example.com" },
+      type: "normal",
+    }),
+  ),
+  session: enc.encode(JSON.stringify({ access_token: cannedJwt("access") })),
+  insertOne: enc.encode(BSON.EJSON.stringify({ insertedId: new BSON.ObjectId("65f0000000000000000000dd") }, { relaxed: false })),
+  findOne: enc.encode(BSON.EJSON.stringify(makeDoc(7), { relaxed: false })),
+  updateOne: enc.encode(BSON.EJSON.stringify({ matchedCount: 1, modifiedCount: 1 }, { relaxed: false })),
+  find: enc.encode(BSON.EJSON.stringify(Array.from({ length: BIG_N }, (_, i) => makeDoc(i)), { relaxed: false })),
+};
+const JSON_HEADERS = { "content-type": "application/json" };
+
+/** An in-process fetch answering the App Services client routes from `canned`. */
+async function cannedFetch(input, init = {}) {
+  let url, method, body;
+  if (typeof input === "string" || input instanceof URL) {
+    url = String(input);
+    method = (init.method ?? "GET").toUpperCase();
+    body = init.body;
+  } else {
+    // A Request object (e.g. a Rust SDK built on web_sys::Request).
+    url = input.url;
+    method = input.method;
+    body = method === "GET" || method === "HEAD" ? undefined : await input.text();
+  }
+  const reply = (bytes, status = 200) => new Response(bytes, { status, headers: JSON_HEADERS });
+  const path = new URL(url).pathname;
+  if (path.endsWith("/location")) return reply(canned.location);
+  if (path.endsWith("/auth/providers/local-userpass/login")) return reply(canned.login);
+  if (path.endsWith("/auth/profile")) return reply(canned.profile);
+  if (path.endsWith("/auth/session")) return method === "DELETE" ? new Response(null, { status: 204 }) : reply(canned.session, 201);
+  if (path.endsWith("/functions/call")) {
+    if (typeof body !== "string") body = await new Response(body).text();
+    const { name } = JSON.parse(body);
+    if (canned[name]) return reply(canned[name]);
+    return reply(enc.encode(JSON.stringify({ error: `canned fetch has no answer for ${name}`, error_code: "FunctionNotFound" })), 404);
+  }
+  return reply(enc.encode(JSON.stringify({ error: `canned fetch: no route for ${method} ${path}`, error_code: "NotFound" })), 404);
+}
+
+let appSeq = 0;
+async function cannedUser(sdk) {
+  const { App, Credentials } = sdk.mod;
+  const app = new App({ id: `bench-canned-${sdk.name}-${appSeq++}`, baseUrl: CANNED_HOST, fetch: cannedFetch });
+  const user = await app.logIn(Credentials.emailPassword("bench@example.com", "password123"));
+  return { app, user, coll: user.mongoClient("mongodb-atlas").db("bench").collection("canned") };
+}
+
+// The small-calls mix: insertOne, findOne, updateOne repeated; `rounds` × 3 operations.
+async function smallMix(coll, rounds, tag, keyBase = 0) {
+  let last;
+  for (let k = keyBase; k < keyBase + rounds; k++) {
+    const inserted = await coll.insertOne({ k, tag, s: "some text", n: k * 1.5 });
+    const found = await coll.findOne({ k, tag });
+    const updated = await coll.updateOne({ k, tag }, { $set: { s: "other text" } });
+    last = { inserted, found, updated };
+  }
+  return last;
+}
+
+function cannedBenches() {
+  const MIX_ROUNDS = 100;
+  return [
+    {
+      group: "canned",
+      name: "logIn (location + login + profile), fresh App",
+      opsPerRep: 1,
+      warmup: 20,
+      reps: 60,
+      setup: async (sdk) => sdk,
+      run: async (sdk) => {
+        const { user } = await cannedUser(sdk);
+        return { id: user.id, isLoggedIn: user.isLoggedIn, email: user.profile?.email };
+      },
+      check: (r) => r,
+    },
+    {
+      group: "canned",
+      name: `small calls mix (insertOne/findOne/updateOne × ${MIX_ROUNDS})`,
+      opsPerRep: MIX_ROUNDS * 3,
+      warmup: 3,
+      reps: 15,
+      setup: cannedUser,
+      run: (s) => smallMix(s.coll, MIX_ROUNDS, "canned"),
+      check: (r) => r,
+    },
+    {
+      group: "canned",
+      name: `find() → ${BIG_N.toLocaleString("en")} documents`,
+      opsPerRep: 1,
+      warmup: 3,
+      reps: 15,
+      setup: cannedUser,
+      run: (s) => s.coll.find({}),
+      check: checkFind,
+    },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) Real server on loopback
+
+async function serverUser(sdk, server, label) {
+  const { App, Credentials } = sdk.mod;
+  const app = new App({ id: server.appId, baseUrl: server.baseUrl });
+  const email = `bench-${label}-${sdk.name}-${Date.now()}-${appSeq++}@example.com`;
+  await app.emailPasswordAuth.registerUser({ email, password: "password123" });
+  const user = await app.logIn(Credentials.emailPassword(email, "password123"));
+  return { app, user, db: user.mongoClient("mongodb-atlas").db("bench") };
+}
+
+async function seedBig(server) {
+  // Seeded once, by realm-web (the reference), in chunks (keeps request bodies small).
+  const { db, user } = await serverUser(byName("realm-web"), server, "seed");
+  const coll = db.collection("big");
+  for (let i = 0; i < BIG_N; i += 1000) {
+    const chunk = Array.from({ length: Math.min(1000, BIG_N - i) }, (_, j) => makeDoc(i + j));
+    const res = await coll.insertMany(chunk);
+    if (res.insertedIds.length !== chunk.length) throw new Error(`seed insertMany returned ${res.insertedIds.length} ids`);
+  }
+  await user.logOut();
+}
+
+function serverBenches(server) {
+  const MIX_ROUNDS = 20;
+  let keyBase = 0;
+  return [
+    {
+      group: "server",
+      name: `small calls mix (insertOne/findOne/updateOne × ${MIX_ROUNDS})`,
+      opsPerRep: MIX_ROUNDS * 3,
+      warmup: 2,
+      reps: 10,
+      setup: (sdk) => serverUser(sdk, server, "mix"),
+      run: (s, sdk) => {
+        keyBase += MIX_ROUNDS;
+        return smallMix(s.db.collection(`mix_${sdk.name.replace("-", "_")}`), MIX_ROUNDS, "server", keyBase);
+      },
+      // Ids and keys differ between the SDKs' runs; compare the shapes and types.
+      check: ({ inserted, found, updated }) => ({
+        insertedIdType: inserted?.insertedId?.constructor?.name,
+        found: found && { ...found, _id: found._id?.constructor?.name, k: typeof found.k },
+        updated,
+      }),
+      teardown: (s) => s.user.logOut(),
+    },
+    {
+      group: "server",
+      name: `find() → ${BIG_N.toLocaleString("en")} documents`,
+      opsPerRep: 1,
+      warmup: 2,
+      reps: 10,
+      setup: (sdk) => serverUser(sdk, server, "find"),
+      run: (s) => s.db.collection("big").find({}),
+      check: checkFind,
+      teardown: (s) => s.user.logOut(),
+    },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// (c) Browser download size
+
+async function downloadSize(sdk) {
+  const entryFile = sdk.name === "realm-web" ? "realm-web" : join(pkgDir, "browser.mjs");
+  const result = await esbuild.build({
+    stdin: {
+      contents: `import { App, Credentials } from ${JSON.stringify(entryFile)};\n` +
+        `const app = new App({ id: "size-probe" });\nexport const go = () => app.logIn(Credentials.anonymous());\n`,
+      resolveDir: root,
+      loader: "js",
+    },
+    bundle: true,
+    minify: true,
+    format: "esm",
+    target: "es2022",
+    platform: "browser",
+    write: false,
+    logLevel: "silent",
+  });
+  const js = result.outputFiles[0].contents;
+  const gz = (buf) => gzipSync(buf, { level: zlibConstants.Z_BEST_COMPRESSION }).length;
+  const row = { js: js.length, jsGz: gz(js), wasm: 0, wasmGz: 0 };
+  if (sdk.name === "realm-wasm") {
+    const refs = [...new TextDecoder().decode(js).matchAll(/new URL\(\s*["'`]([^"'`]+\.wasm)["'`]\s*,\s*import\.meta\.url/g)].map((m) => m[1]);
+    const wasmFile = [...refs.map((r) => join(pkgDir, r)), join(pkgDir, "web", "realm_wasm_bg.wasm")].find((f) => existsSync(f) && statSync(f).isFile());
+    if (!wasmFile) throw new Error(`no wasm file found for the browser bundle (referenced: ${refs.join(", ") || "none"})`);
+    const wasm = readFileSync(wasmFile);
+    row.wasm = wasm.length;
+    row.wasmGz = gz(wasm);
+  }
+  row.totalGz = row.jsGz + row.wasmGz;
+  return row;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+const fmtMs = (ms) => (ms === undefined ? "—" : ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+const fmtOps = (ops) => (ops === undefined ? "—" : ops >= 100 ? Math.round(ops).toLocaleString("en") : ops.toFixed(1));
+const fmtKb = (b) => (b ? `${(b / 1024).toFixed(1)} KiB` : "—");
+const errText = (err) => String(err?.stack ?? err).split("\n").slice(0, 3).join(" | ");
+
+function timingTable(results) {
+  const lines = [
+    "| where | operation | ops/rep | realm-wasm median ms | realm-wasm ops/s | realm-web median ms | realm-web ops/s | ratio wasm/web |",
+    "|---|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  const notes = [];
+  for (const r of results) {
+    const w = r.per["realm-wasm"];
+    const j = r.per["realm-web"];
+    const ops = (p) => (p?.median ? (r.opsPerRep * 1000) / p.median : undefined);
+    const ratio = w?.median && j?.median ? (w.median / j.median).toFixed(2) : "—";
+    lines.push(
+      `| ${r.group} | ${r.name} | ${r.opsPerRep} | ${fmtMs(w?.median)} | ${fmtOps(ops(w))} | ${fmtMs(j?.median)} | ${fmtOps(ops(j))} | ${ratio} |`,
+    );
+    for (const [name, p] of Object.entries(r.per)) {
+      if (p.error) {
+        lines.push(`| ${r.group} | ⚠ ${name} FAILED: ${r.name} | | | | | | |`);
+        notes.push(`${name} failed in "${r.group}: ${r.name}": ${errText(p.error)}`);
+      }
+    }
+    if (r.check) {
+      lines.push(`| ${r.group} | ⚠ RESULTS DIFFER: ${r.name} | | | | | | |`);
+      notes.push(`results differ in "${r.group}: ${r.name}": ${r.check}`);
+    }
+  }
+  return { table: lines.join("\n"), notes };
+}
+
+function sizeTable(sizes) {
+  const lines = [
+    "| package | JS min | JS min+gzip | wasm | wasm gzip | total gzip |",
+    "|---|---:|---:|---:|---:|---:|",
+  ];
+  const notes = [];
+  for (const [name, s] of Object.entries(sizes)) {
+    if (s.error) {
+      lines.push(`| ⚠ ${name} FAILED | | | | | |`);
+      notes.push(`${name} size: ${errText(s.error)}`);
+      continue;
+    }
+    lines.push(`| ${name} | ${fmtKb(s.js)} | ${fmtKb(s.jsGz)} | ${fmtKb(s.wasm)} | ${fmtKb(s.wasmGz)} | ${fmtKb(s.totalGz)} |`);
+  }
+  const w = sizes["realm-wasm"];
+  const j = sizes["realm-web"];
+  if (w?.totalGz && j?.totalGz) lines.push(`| ratio wasm/web | | ${(w.jsGz / j.jsGz).toFixed(2)} | | | ${(w.totalGz / j.totalGz).toFixed(2)} |`);
+  return { table: lines.join("\n"), notes };
+}
+
+function machine() {
+  const cpuinfo = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? "unknown";
+  return {
+    nproc: cpus().length,
+    cpu: model.trim(),
+    mem: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    node: process.version,
+    os: `${process.platform} ${process.arch}`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+const started = new Date();
+const results = [];
+const sizes = {};
+
+console.error(`bench: SDKs: ${sdks.map((s) => `${s.name} ${s.version}`).join(", ")}${QUICK ? " (quick)" : ""}`);
+for (const n of sdkNotes) console.error(`bench: ${n}`);
+
+// (b) canned first: no server noise.
+for (const b of cannedBenches()) {
+  console.error(`bench: canned: ${b.name}`);
+  results.push(await measure(b));
+}
+
+// (a) real server.
+const server = SKIP_SERVER ? null : await startServer();
+if (server) try {
+  console.error(`bench: server ${server.baseUrl}: seeding ${BIG_N} documents`);
+  await seedBig(server);
+  for (const b of serverBenches(server)) {
+    console.error(`bench: server: ${b.name}`);
+    results.push(await measure(b));
+  }
+} finally {
+  await server.stop();
+} else sdkNotes.push("--skip-server: the real-server part was not run");
+
+// (c) sizes.
+for (const sdk of sdks) {
+  try {
+    sizes[sdk.name] = await downloadSize(sdk);
+  } catch (err) {
+    sizes[sdk.name] = { error: err };
+  }
+}
+
+const m = machine();
+const timing = timingTable(results);
+const size = sizeTable(sizes);
+const notes = [...sdkNotes, ...timing.notes, ...size.notes];
+const reps = results.map((r) => `${r.group}/${r.name.split(" (")[0].split(" →")[0]}: ${r.reps}`).join("; ");
+const report = [
+  `Machine: ${m.nproc} CPU(s) (nproc), ${m.cpu}, ${m.mem} RAM, ${m.os}, Node ${m.node}. Run ${started.toISOString()}${QUICK ? " (--quick)" : ""}.`,
+  `SDKs: ${sdks.map((s) => `${s.name} ${s.version}`).join(", ")}.`,
+  "",
+  "### Time (median of interleaved repetitions; ratio < 1 means realm-wasm is faster)",
+  "",
+  timing.table,
+  "",
+  `Repetitions: ${reps}.`,
+  "",
+  "### Browser download size (esbuild bundle of `import { App, Credentials }`, --minify, ESM es2022; gzip -9)",
+  "",
+  size.table,
+  ...(notes.length ? ["", "### Warnings", "", ...notes.map((n) => `- ${n}`)] : []),
+].join("\n");
+
+console.log(report);
+
+if (WRITE) {
+  const file = join(root, "BENCHMARKS.md");
+  const intro = `# Benchmarks: realm-wasm vs realm-web
+
+Command: \`node bench/run.mjs\` (add \`--write\` to regenerate this file). It needs the server binary
+(\`cargo build --release -p realm-wasm-server\`) and the package (\`make build\` → \`pkg/\`); it starts its own
+realm-wasm-server on a free loopback port with a fresh data directory and stops it at the end.
+
+What is measured, in one Node process, with both SDKs doing the same calls:
+
+- **canned** — each SDK's \`App\` gets an injected in-process \`fetch\` (\`new App({ id, baseUrl, fetch })\`) that
+  answers from pre-encoded bytes (location, login, profile, insertOne/findOne/updateOne, and a canonical-EJSON
+  array of 10,000 documents with ObjectId, Int32, Double, Long, strings, Date, arrays, nested documents, null).
+  Only client cost counts: building requests, EJSON encoding/decoding, token/user bookkeeping, and the
+  \`Response\` object handling both SDKs have to do.
+- **server** — the same calls against a real realm-wasm-server on 127.0.0.1 (10,000 documents seeded once with
+  insertMany in chunks of 1,000). Server time (redb, argon2 is not in the timed part) dominates these.
+- Repetitions are interleaved between the SDKs after a warm-up; figures are medians. Results of the first call
+  are compared between the SDKs with their BSON types (count, first and last document of the find; shapes of
+  the small-call results); a ⚠ row appears when they differ or a call fails.
+- Download size: esbuild-bundle a two-line app importing \`App\` and \`Credentials\`, minified, gzip level 9;
+  for realm-wasm the \`_bg.wasm\` file (gzip -9) is added, since the browser downloads it as well.
+
+No targets yet: these are the honest first numbers.
+
+## Latest run
+
+`;
+  writeFileSync(file, intro + report + "\n");
+  console.error(`bench: wrote ${file}`);
+}
