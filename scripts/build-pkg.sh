@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Builds the npm package `realm-wasm` into pkg/:
+#   1. cargo build of the SDK crate for wasm32-unknown-unknown (release),
+#   2. wasm-bindgen for Node (pkg/node, CommonJS) and for browsers/bundlers (pkg/web, ES module),
+#   3. wasm-opt -Oz (npm binaryen from node_modules/.bin, never Debian's) on both .wasm files,
+#   4. pkg-template/* copied over, with the export lists filled in from the generated module,
+#   5. node_modules/realm-wasm -> ../pkg, so examples and tests import the package by name,
+#   6. a smoke check: require() and import() of pkg/ from Node.
+# Steps 2-4 are skipped when the wasm, the template and this script are unchanged since the last run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+log() { printf '[build-pkg] %s\n' "$*" >&2; }
+
+WASM_OPT="$ROOT/node_modules/.bin/wasm-opt"
+if [ ! -x "$WASM_OPT" ]; then
+  echo "error: $WASM_OPT is missing (npm binaryen); run scripts/setup.sh (make setup)" >&2
+  exit 1
+fi
+# Features the Rust toolchain emits by default for wasm32-unknown-unknown; wasm-opt must accept them
+# (and may keep using them). Node 18+ and current browsers support all of them.
+WASM_OPT_FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+                   --enable-mutable-globals --enable-reference-types --enable-multivalue)
+
+log "cargo build --release --target wasm32-unknown-unknown -p realm-wasm"
+cargo build --release --target wasm32-unknown-unknown -p realm-wasm
+WASM=target/wasm32-unknown-unknown/release/realm_wasm.wasm
+
+STAMP_FILE=pkg/.build-stamp
+stamp=$( { sha256sum "$WASM" scripts/build-pkg.sh; find pkg-template -type f -print0 | sort -z | xargs -0 sha256sum; wasm-bindgen --version; } | sha256sum | cut -d' ' -f1)
+
+if [ -f "$STAMP_FILE" ] && [ "$(cat "$STAMP_FILE")" = "$stamp" ] && [ -f pkg/index.cjs ]; then
+  log "pkg/ is up to date"
+else
+  rm -rf pkg
+  mkdir -p pkg
+  log "wasm-bindgen $(wasm-bindgen --version | cut -d' ' -f2): node + web"
+  wasm-bindgen --target nodejs --out-dir pkg/node --out-name realm_wasm "$WASM"
+  wasm-bindgen --target web --out-dir pkg/web --out-name realm_wasm "$WASM"
+
+  for dir in node web; do
+    file="pkg/$dir/realm_wasm_bg.wasm"
+    before=$(stat -c %s "$file")
+    "$WASM_OPT" -Oz "${WASM_OPT_FEATURES[@]}" "$file" -o "$file.opt"
+    mv "$file.opt" "$file"
+    log "wasm-opt -Oz $file: $before -> $(stat -c %s "$file") bytes"
+    # Internal setup functions (`__setBson`, …) stay callable but are not part of the typings.
+    for dts in "pkg/$dir/realm_wasm.d.ts"; do
+      sed -i -E '/^export function __[A-Za-z0-9_]*\(.*\);$/d' "$dts"
+    done
+  done
+
+  cp -R pkg-template/. pkg/
+
+  # The public names, as exported by the generated module (minus `__` internals).
+  names=$(node -e '
+    const m = require(process.argv[1]);
+    console.log(Object.keys(m).filter((k) => !k.startsWith("__")).sort().join(", "));
+  ' "$ROOT/pkg/node/realm_wasm.js")
+  if [ -z "$names" ]; then
+    echo "error: pkg/node/realm_wasm.js exports nothing public" >&2
+    exit 1
+  fi
+  log "exports: $names, BSON"
+  for entry in pkg/index.mjs pkg/browser.mjs; do
+    sed -i "s|/\*@EXPORT_NAMES@\*/|$names|" "$entry"
+  done
+  echo "$stamp" > "$STAMP_FILE"
+fi
+
+# Let `require("realm-wasm")` / `import "realm-wasm"` resolve inside this repo (examples, tests, tsc).
+mkdir -p node_modules
+if [ "$(readlink node_modules/realm-wasm 2>/dev/null)" != "../pkg" ]; then
+  rm -rf node_modules/realm-wasm
+  ln -s ../pkg node_modules/realm-wasm
+  log "linked node_modules/realm-wasm -> ../pkg"
+fi
+
+# Smoke check: the optimised module loads through both Node entries and exposes the API.
+node -e '
+  const cjs = require("realm-wasm");
+  for (const name of ["App", "Credentials", "BSON", "MongoDBRealmError"]) {
+    if (!cjs[name]) throw new Error(`require("realm-wasm").${name} is missing`);
+  }
+  import("realm-wasm").then((esm) => {
+    if (esm.App !== cjs.App || esm.BSON !== cjs.BSON) throw new Error("ESM and CJS entries differ");
+  }).catch((e) => { console.error(e); process.exit(1); });
+'
+log "pkg/ ready ($(du -sh pkg | cut -f1)); node_modules/realm-wasm -> ../pkg"

@@ -1,0 +1,45 @@
+// Shared helpers for the Node integration tests: a real realm-wasm-server per test file,
+// unique credentials, and a child-process runner.
+import { before, after } from "node:test";
+import { execFile } from "node:child_process";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startServer } from "../../scripts/server.mjs";
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Starts one server (fresh data dir, free port) for the calling test file; stops it afterwards. */
+export function useServer() {
+  const handle = {};
+  before(async () => {
+    const server = await startServer();
+    Object.assign(handle, server);
+  });
+  after(async () => {
+    await handle.stop?.();
+  });
+  return handle;
+}
+
+let counter = 0;
+/** A fresh email/password pair (unique per process and call). */
+export function newCredentials(tag = "test") {
+  counter += 1;
+  const email = `${tag}-${process.pid}-${Date.now()}-${counter}@example.com`;
+  return { email, password: `pw-${counter}-secret` };
+}
+
+/** Runs a command; resolves to { code, stdout, stderr } (never rejects on a non-zero exit). */
+export function run(command, args, { env = {}, cwd = repoRoot } = {}) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { cwd, env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== "number") return reject(error);
+        resolve({ code: error ? error.code : 0, stdout, stderr });
+      },
+    );
+  });
+}
