@@ -19,7 +19,7 @@ WASM_PACK_TEST := wasm-pack test --mode no-install
 help:
 	@echo "make demo    build, then run examples/custom-user-data.{cjs,mjs} against a fresh server"
 	@echo "make test    build, then run every test (cargo, wasm-pack node+chrome, node, tsc, www)"
-	@echo "make setup | build | bench"
+	@echo "make setup, make build, make bench (bench/run.mjs starts its own server)"
 
 setup:
 	bash scripts/setup.sh
@@ -64,4 +64,4 @@ test-www:
 	@if [ -d www/tests ]; then node --test www/tests/; else echo "no www/tests yet: skipped"; fi
 
 bench: build
-	$(WITH_SERVER) node bench/run.mjs
+	node bench/run.mjs
