@@ -47,9 +47,7 @@ else
     mv "$file.opt" "$file"
     log "wasm-opt -Oz $file: $before -> $(stat -c %s "$file") bytes"
     # Internal setup functions (`__setBson`, …) stay callable but are not part of the typings.
-    for dts in "pkg/$dir/realm_wasm.d.ts"; do
-      sed -i -E '/^export function __[A-Za-z0-9_]*\(.*\);$/d' "$dts"
-    done
+    sed -i -E '/^export function __[A-Za-z0-9_]*\(.*;$/d' "pkg/$dir/realm_wasm.d.ts"
   done
 
   cp -R pkg-template/. pkg/
