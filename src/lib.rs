@@ -1,1 +1,48 @@
-//! realm-wasm: the Atlas App Services client API (placeholder, filled in by the SDK work).
+//! realm-wasm: the MongoDB Atlas App Services client API (realm-web 2.x compatible) for Node
+//! and browsers, written in Rust and compiled to WebAssembly.
+//!
+//! The core (everything outside `wasm/`) is plain Rust and talks HTTP through a
+//! [`Transport`]; the `wasm` module wraps it in JS classes and a `fetch`-based transport.
+//!
+//! ```no_run
+//! # async fn demo(transport: std::rc::Rc<dyn realm_wasm::Transport>) -> realm_wasm::Result<()> {
+//! use realm_wasm::{App, AppConfig, Credentials, Document};
+//! let mut config = AppConfig::new("realm-wasm-demo");
+//! config.base_url = "http://127.0.0.1:9090".into();
+//! let app = App::new(config, transport)?;
+//! app.register_user("a@example.com", "secret1").await?;
+//! let user = app.log_in(&Credentials::email_password("a@example.com", "secret1")).await?;
+//! let users = user.mongo_client("mongodb-atlas").db("app").collection("users");
+//! users.insert_one(Document::new().with("userID", user.id())).await?;
+//! let data = user.refresh_custom_data().await?;
+//! # let _ = data; Ok(()) }
+//! ```
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
+mod app;
+mod credentials;
+pub mod ejson;
+mod error;
+mod fetcher;
+mod flight;
+pub mod jwt;
+mod mongo;
+pub mod routes;
+mod transport;
+mod user;
+
+#[cfg(test)]
+mod testing;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use app::{App, AppConfig, DeviceInfo, DEFAULT_BASE_URL};
+pub use credentials::Credentials;
+pub use ejson::{Document, ObjectId, Value};
+pub use error::{Error, Result};
+pub use mongo::{
+    CountOptions, FindOneOptions, FindOptions, MongoDBCollection, MongoDBDatabase, MongoDBService, UpdateOptions,
+};
+pub use transport::{LocalBoxFuture, Method, Request, Response, Transport};
+pub use user::{Identity, Profile, User, UserState};

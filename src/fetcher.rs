@@ -1,0 +1,347 @@
+//! The only HTTP path of the SDK: builds the URL from the cached location, picks the token
+//! (protocol §4.3), sets the headers (§0.2), decodes the answer (§0.4), turns error answers into
+//! [`Error::Service`] (§10) and refreshes-and-retries once on 401 `InvalidSession` (§4.4).
+
+use crate::app::App;
+use crate::ejson::{self, Value};
+use crate::error::{Error, Result};
+use crate::routes;
+use crate::transport::{Method, Request, Response};
+use crate::user::User;
+
+/// Which token goes into `Authorization` (§4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Auth {
+    /// No `Authorization` header.
+    None,
+    /// The user's access token (no header when there is no user, for app-level calls).
+    Access,
+    /// The user's refresh token.
+    Refresh,
+}
+
+/// One API call.
+pub(crate) struct Call<'a> {
+    pub method: Method,
+    /// Path after the location URL (see [`routes`]).
+    pub path: String,
+    /// Canonical EJSON body.
+    pub body: Option<String>,
+    pub auth: Auth,
+    /// The user in context (the call's user, or the app's current user for app-level calls).
+    pub user: Option<&'a User>,
+}
+
+/// Sends a call; `Ok(None)` means a 2xx answer without JSON content.
+pub(crate) async fn fetch(app: &App, call: Call<'_>) -> Result<Option<Value>> {
+    let location = app.location().await?;
+    let url = format!("{location}{}", call.path);
+    let mut refreshed = false;
+    loop {
+        let token = match (call.auth, call.user) {
+            (Auth::None, _) | (Auth::Access, None) => None,
+            (Auth::Access, Some(user)) => Some(user.access_token().ok_or(Error::NotLoggedIn)?),
+            (Auth::Refresh, Some(user)) => Some(user.refresh_token().ok_or(Error::NotLoggedIn)?),
+            (Auth::Refresh, None) => return Err(Error::NotLoggedIn),
+        };
+        let result = send(app, call.method, &url, call.body.clone(), token.as_deref()).await;
+        let err = match result {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
+        };
+        let Some(user) = call.user else {
+            return Err(err);
+        };
+        if !err.is_invalid_session() {
+            return Err(err);
+        }
+        match call.auth {
+            Auth::Access if !refreshed => {
+                refreshed = true;
+                // Another call may have refreshed the token while this one was in flight.
+                if user.access_token() == token || user.access_token().is_none() {
+                    refresh_access_token(user).await?;
+                }
+            }
+            Auth::Refresh => {
+                user.mark_logged_out();
+                return Err(err);
+            }
+            _ => return Err(err),
+        }
+    }
+}
+
+/// `POST /auth/session` with the refresh token; concurrent refreshes of one user share one
+/// request. A 401 `InvalidSession` logs the user out (§4.4).
+pub(crate) async fn refresh_access_token(user: &User) -> Result<()> {
+    let flight = user.refresh_flight();
+    flight
+        .run(|| async {
+            let app = user.app();
+            let refresh_token = user.refresh_token().ok_or(Error::NotLoggedIn)?;
+            let location = app.location().await?;
+            let url = format!("{location}{}", routes::session());
+            match send(&app, Method::Post, &url, None, Some(&refresh_token)).await {
+                Ok(body) => {
+                    let token = body
+                        .as_ref()
+                        .and_then(Value::as_document)
+                        .and_then(|d| d.get("access_token"))
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| {
+                            Error::decode("the session response: expected an 'access_token' string")
+                        })?;
+                    user.set_access_token(token.to_owned());
+                    Ok(())
+                }
+                Err(err) => {
+                    if err.is_invalid_session() {
+                        user.mark_logged_out();
+                    }
+                    Err(err)
+                }
+            }
+        })
+        .await
+}
+
+/// Sends one request without any retry logic.
+pub(crate) async fn send(
+    app: &App,
+    method: Method,
+    url: &str,
+    body: Option<String>,
+    token: Option<&str>,
+) -> Result<Option<Value>> {
+    let mut headers = Vec::with_capacity(3);
+    headers.push(("Accept", "application/json".to_owned()));
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json".to_owned()));
+    }
+    if let Some(token) = token {
+        headers.push(("Authorization", format!("Bearer {token}")));
+    }
+    let request = Request {
+        method,
+        url: url.to_owned(),
+        headers,
+        body,
+        timeout_ms: app.config().timeout_ms,
+    };
+    let response = app.transport().send(request).await?;
+    decode_response(method, url, response)
+}
+
+/// Applies §0.4 and §10 to a response.
+pub(crate) fn decode_response(method: Method, url: &str, response: Response) -> Result<Option<Value>> {
+    let is_json = response
+        .content_type
+        .as_deref()
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !response.ok() {
+        let body = if is_json {
+            serde_json::from_str::<serde_json::Value>(&response.body).ok()
+        } else {
+            None
+        };
+        let field = |name: &str| {
+            body.as_ref()
+                .and_then(|b| b.get(name))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        return Err(Error::Service {
+            method: method.as_str().to_owned(),
+            url: url.to_owned(),
+            status: response.status,
+            status_text: response.status_text,
+            error: field("error"),
+            error_code: field("error_code"),
+            link: field("link"),
+        });
+    }
+    match response.content_type.as_deref() {
+        None => Ok(None),
+        Some(_) if is_json => {
+            if response.body.trim().is_empty() {
+                Ok(None)
+            } else {
+                ejson::parse(&response.body).map(Some)
+            }
+        }
+        Some(other) => Err(Error::decode(format!(
+            "the response of {} {url}: expected JSON, got content type {other:?}",
+            method.as_str()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_fields_become_service_error() {
+        let r = Response {
+            status: 404,
+            status_text: "Not Found".into(),
+            content_type: Some("application/json; charset=utf-8".into()),
+            body: r#"{"error":"function not found","error_code":"FunctionNotFound","link":"http://x/logs","extra":1}"#.into(),
+        };
+        let err = decode_response(Method::Post, "http://h/p", r).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Service {
+                method: "POST".into(),
+                url: "http://h/p".into(),
+                status: 404,
+                status_text: "Not Found".into(),
+                error: Some("function not found".into()),
+                error_code: Some("FunctionNotFound".into()),
+                link: Some("http://x/logs".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn non_json_or_broken_error_bodies_still_give_service_errors() {
+        for (ct, body) in [(Some("text/plain"), "boom"), (Some("application/json"), "{broken"), (None, "")] {
+            let r = Response { status: 500, status_text: String::new(), content_type: ct.map(Into::into), body: body.into() };
+            match decode_response(Method::Get, "u", r).unwrap_err() {
+                Error::Service { status: 500, error: None, error_code: None, link: None, .. } => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        let r = Response { status: 400, status_text: String::new(), content_type: Some("application/json".into()), body: r#"{"error":5}"#.into() };
+        assert!(matches!(decode_response(Method::Get, "u", r).unwrap_err(), Error::Service { error: None, .. }));
+    }
+
+    #[test]
+    fn success_bodies() {
+        let r = |ct: Option<&str>, body: &str| Response { status: 200, status_text: "OK".into(), content_type: ct.map(Into::into), body: body.into() };
+        assert_eq!(decode_response(Method::Get, "u", r(None, "")).unwrap(), None);
+        assert_eq!(decode_response(Method::Get, "u", r(Some("application/json"), "")).unwrap(), None);
+        assert_eq!(decode_response(Method::Get, "u", r(Some("application/json"), "5")).unwrap(), Some(Value::Int32(5)));
+        assert!(matches!(decode_response(Method::Get, "u", r(Some("Application/JSON"), "5")), Err(Error::Decode(_))));
+        assert!(matches!(decode_response(Method::Get, "u", r(Some("application/json"), r#"{"$oid":1}"#)), Err(Error::Decode(_))));
+    }
+
+    use crate::credentials::Credentials;
+    use crate::testing::{block_on, fake_app, join2};
+    use crate::user::UserState;
+
+    fn logged_in(yield_first: bool) -> (App, std::rc::Rc<crate::testing::FakeState>, User) {
+        let (app, state) = fake_app(yield_first);
+        let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"))).unwrap();
+        (app, state, user)
+    }
+
+    fn call_fn(user: &User) -> Result<Value> {
+        block_on(user.call_function("f", vec![], None))
+    }
+
+    #[test]
+    fn headers_and_tokens_per_route() {
+        let (_app, state, user) = logged_in(false);
+        call_fn(&user).unwrap();
+        let reqs = state.requests.borrow();
+        let loc = &reqs[0];
+        assert_eq!(loc.url, "http://base.test/api/client/v2.0/app/my-app/location");
+        assert_eq!(loc.headers, vec![("Accept", "application/json".to_owned())]);
+        assert_eq!(loc.timeout_ms, Some(5000));
+        let login = &reqs[1];
+        assert_eq!(login.url, "http://loc.test/api/client/v2.0/app/my-app/auth/providers/local-userpass/login");
+        assert_eq!(login.header("Content-Type"), Some("application/json"));
+        assert_eq!(login.header("Authorization"), None);
+        let profile = &reqs[2];
+        assert_eq!(profile.url, "http://loc.test/api/client/v2.0/auth/profile");
+        assert_eq!(profile.header("Content-Type"), None);
+        assert_eq!(profile.header("Authorization"), Some(format!("Bearer {}", user.access_token().unwrap()).as_str()));
+        let call = &reqs[3];
+        assert_eq!(call.body.as_deref(), Some(r#"{"name":"f","arguments":[]}"#));
+        assert_eq!(call.header("Authorization"), profile.header("Authorization"));
+    }
+
+    #[test]
+    fn refreshes_once_and_retries_on_invalid_session() {
+        let (_app, state, user) = logged_in(false);
+        let old = user.access_token();
+        state.expire_access_tokens();
+        let v = call_fn(&user).unwrap();
+        assert!(v.as_document().is_some());
+        assert_ne!(user.access_token(), old);
+        assert_eq!(state.count(Method::Post, "/auth/session"), 1);
+        assert_eq!(state.count(Method::Post, "/functions/call"), 2);
+        let refresh = state.requests.borrow().iter().find(|r| r.url.ends_with("/auth/session")).cloned().unwrap();
+        assert_eq!(refresh.header("Authorization"), Some("Bearer rt1"));
+        assert_eq!(refresh.body, None);
+        assert_eq!(refresh.header("Content-Type"), None);
+    }
+
+    #[test]
+    fn retry_is_limited() {
+        let (_app, state, user) = logged_in(false);
+        state.always_401.set(true);
+        let err = call_fn(&user).unwrap_err();
+        assert!(err.is_invalid_session());
+        assert_eq!(state.count(Method::Post, "/auth/session"), 1);
+        assert_eq!(state.count(Method::Post, "/functions/call"), 2);
+        assert_eq!(user.state(), UserState::Active);
+    }
+
+    #[test]
+    fn refresh_token_rejected_logs_out() {
+        let (app, state, user) = logged_in(false);
+        state.expire_access_tokens();
+        state.valid_refresh.borrow_mut().clear();
+        let err = call_fn(&user).unwrap_err();
+        match &err {
+            Error::Service { url, status: 401, error_code: Some(code), .. } => {
+                assert_eq!(url, "http://loc.test/api/client/v2.0/auth/session");
+                assert_eq!(code, "InvalidSession");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(user.state(), UserState::LoggedOut);
+        assert_eq!(user.access_token(), None);
+        assert!(app.current_user().is_none());
+        assert_eq!(call_fn(&user).unwrap_err(), Error::NotLoggedIn);
+    }
+
+    #[test]
+    fn concurrent_failures_share_one_refresh() {
+        let (_app, state, user) = logged_in(true);
+        state.expire_access_tokens();
+        let (a, b) = join2(user.call_function("f", vec![], None), user.call_function("g", vec![], None));
+        a.unwrap();
+        b.unwrap();
+        assert_eq!(state.count(Method::Post, "/auth/session"), 1);
+    }
+
+    #[test]
+    fn location_is_fetched_once_and_failure_not_cached() {
+        let (app, state) = fake_app(true);
+        state.location_failures.set(1);
+        let err = block_on(app.location()).unwrap_err();
+        assert!(matches!(err, Error::Service { status: 500, .. }), "{err:?}");
+        let (a, b) = join2(app.location(), app.location());
+        assert_eq!(a.unwrap(), "http://loc.test");
+        assert_eq!(b.unwrap(), "http://loc.test");
+        block_on(app.location()).unwrap();
+        assert_eq!(state.count(Method::Get, "/location"), 2);
+    }
+
+    #[test]
+    fn service_errors_carry_the_body_fields() {
+        let (_app, state, user) = logged_in(false);
+        *state.function_answer.borrow_mut() =
+            Some((404, r#"{"error":"function not found: 'nope'","error_code":"FunctionNotFound","link":"http://l"}"#.into()));
+        let err = call_fn(&user).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Request failed (POST http://loc.test/api/client/v2.0/app/my-app/functions/call): function not found: 'nope' (status 404)"
+        );
+        assert!(matches!(err, Error::Service { error_code: Some(ref c), link: Some(_), .. } if c == "FunctionNotFound"));
+    }
+}

@@ -1,0 +1,130 @@
+//! Lenient JWT payload decoding (protocol §5): no signature check, base64url or standard
+//! alphabet, padding optional.
+
+use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
+use base64::Engine as _;
+
+use crate::ejson::{self, Document, Value};
+use crate::error::{Error, Result};
+
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// The claims of an access token the SDK uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenClaims {
+    /// Expiry, seconds since the epoch.
+    pub exp: f64,
+    /// Issued at, seconds since the epoch.
+    pub iat: f64,
+    /// Subject (the user id), if present.
+    pub sub: Option<String>,
+    /// The raw `user_data` claim (custom user data), if present.
+    pub user_data: Option<serde_json::Value>,
+}
+
+impl TokenClaims {
+    /// The custom user data, EJSON-decoded; an empty document when absent.
+    pub fn custom_data(&self) -> Result<Value> {
+        match &self.user_data {
+            None | Some(serde_json::Value::Null) => Ok(Value::Document(Document::new())),
+            Some(raw) => ejson::from_json(raw.clone()),
+        }
+    }
+}
+
+/// Decodes the payload segment of a JWT into JSON.
+pub fn decode_payload(token: &str) -> Result<serde_json::Value> {
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() != 3 {
+        return Err(Error::decode(
+            "access token: expected a JWT with three dot-separated parts",
+        ));
+    }
+    let normalized: String = parts[1]
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    let bytes = LENIENT
+        .decode(normalized.trim_end_matches('='))
+        .map_err(|e| Error::decode(format!("access token payload (base64): {e}")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::decode(format!("access token payload (JSON): {e}")))
+}
+
+/// Decodes the claims the SDK needs; `exp` and `iat` must be numbers.
+pub fn decode_claims(token: &str) -> Result<TokenClaims> {
+    let payload = decode_payload(token)?;
+    let serde_json::Value::Object(mut map) = payload else {
+        return Err(Error::decode("access token payload: expected a JSON object"));
+    };
+    let number = |map: &serde_json::Map<String, serde_json::Value>, name: &str| {
+        map.get(name)
+            .and_then(serde_json::Value::as_f64)
+            .ok_or_else(|| Error::decode(format!("access token '{name}': expected a number")))
+    };
+    Ok(TokenClaims {
+        exp: number(&map, "exp")?,
+        iat: number(&map, "iat")?,
+        sub: map.get("sub").and_then(|v| v.as_str()).map(str::to_owned),
+        user_data: map.remove("user_data"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+    fn token_with(payload: &str, engine: &GeneralPurpose) -> String {
+        format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", engine.encode(payload))
+    }
+
+    #[test]
+    fn decodes_url_safe_without_padding() {
+        let t = token_with(r#"{"exp":2,"iat":1,"sub":"u1","user_data":{"favoriteColor":"pink??>"}}"#, &URL_SAFE_NO_PAD);
+        let c = decode_claims(&t).unwrap();
+        assert_eq!((c.exp, c.iat, c.sub.as_deref()), (2.0, 1.0, Some("u1")));
+        let data = c.custom_data().unwrap();
+        assert_eq!(
+            data.as_document().and_then(|d| d.get("favoriteColor")),
+            Some(&Value::String("pink??>".into()))
+        );
+    }
+
+    #[test]
+    fn decodes_standard_with_padding() {
+        let t = token_with(r#"{"exp":2,"iat":1,"x":"??>?"}"#, &STANDARD);
+        assert!(t.contains('=') || t.contains('+') || t.contains('/'));
+        let c = decode_claims(&t).unwrap();
+        assert_eq!(c.custom_data().unwrap(), Value::Document(Document::new()));
+    }
+
+    #[test]
+    fn ejson_in_user_data_is_decoded() {
+        let t = token_with(r#"{"exp":2,"iat":1,"user_data":{"n":{"$numberLong":"7"},"_id":{"$oid":"65aaaaaaaaaaaaaaaaaaaaaa"}}}"#, &URL_SAFE_NO_PAD);
+        let data = decode_claims(&t).unwrap().custom_data().unwrap();
+        let d = data.as_document().unwrap();
+        assert_eq!(d.get("n"), Some(&Value::Int64(7)));
+        assert!(matches!(d.get("_id"), Some(Value::ObjectId(_))));
+    }
+
+    #[test]
+    fn rejects_bad_tokens() {
+        assert!(decode_claims("opaque").is_err());
+        assert!(decode_claims("a.b").is_err());
+        assert!(decode_claims("a.!!!.c").is_err());
+        assert!(decode_claims(&token_with("not json", &URL_SAFE_NO_PAD)).is_err());
+        assert!(decode_claims(&token_with("[1]", &URL_SAFE_NO_PAD)).is_err());
+        assert!(decode_claims(&token_with(r#"{"exp":"2","iat":1}"#, &URL_SAFE_NO_PAD)).is_err());
+        assert!(decode_claims(&token_with(r#"{"exp":2}"#, &URL_SAFE_NO_PAD)).is_err());
+    }
+}

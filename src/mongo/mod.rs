@@ -1,0 +1,51 @@
+//! MongoDB service client: service → database → collection, each collection method being a
+//! service function call with exactly realm-web's argument names (protocol §7).
+
+mod collection;
+
+pub use collection::{CountOptions, FindOneOptions, FindOptions, MongoDBCollection, UpdateOptions};
+
+use crate::user::User;
+
+/// `user.mongoClient(serviceName)`.
+#[derive(Debug, Clone)]
+pub struct MongoDBService {
+    user: User,
+    service: String,
+}
+
+impl MongoDBService {
+    pub(crate) fn new(user: User, service: &str) -> MongoDBService {
+        MongoDBService { user, service: service.to_owned() }
+    }
+
+    /// The service name.
+    pub fn service_name(&self) -> &str {
+        &self.service
+    }
+
+    /// A database of this service.
+    pub fn db(&self, name: &str) -> MongoDBDatabase {
+        MongoDBDatabase { user: self.user.clone(), service: self.service.clone(), name: name.to_owned() }
+    }
+}
+
+/// `service.db(name)`.
+#[derive(Debug, Clone)]
+pub struct MongoDBDatabase {
+    user: User,
+    service: String,
+    name: String,
+}
+
+impl MongoDBDatabase {
+    /// The database name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A collection of this database.
+    pub fn collection(&self, name: &str) -> MongoDBCollection {
+        MongoDBCollection::new(self.user.clone(), self.service.clone(), self.name.clone(), name.to_owned())
+    }
+}
