@@ -1,0 +1,92 @@
+//! Access-token JWTs (HS256): claims, signing, verification.
+
+use super::AuthError;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// Claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AccessClaims {
+    /// Expiry (seconds since the epoch).
+    pub exp: u64,
+    /// Issued at.
+    pub iat: u64,
+    /// User id.
+    pub sub: String,
+    /// Custom user data (relaxed EJSON), absent when the user has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<serde_json::Value>,
+    /// Device id of the session.
+    #[serde(default)]
+    pub baas_device_id: String,
+    /// App the token belongs to.
+    pub baas_app_id: String,
+    /// Always `access` (refresh tokens are opaque and never JWTs).
+    pub typ: String,
+}
+
+pub(super) struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    app_id: String,
+}
+
+impl Keys {
+    pub(super) fn new(secret: &[u8], app_id: &str) -> Keys {
+        Keys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            app_id: app_id.to_string(),
+        }
+    }
+
+    pub(super) fn sign(&self, claims: &AccessClaims) -> Result<String, AuthError> {
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(|e| AuthError::Internal(e.to_string()))
+    }
+
+    pub(super) fn verify(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let data = decode::<AccessClaims>(token, &self.decoding, &validation)
+            .map_err(|e| AuthError::InvalidSession(format!("access token rejected: {e}")))?;
+        let claims = data.claims;
+        if claims.baas_app_id != self.app_id {
+            return Err(AuthError::InvalidSession("access token belongs to another app".into()));
+        }
+        if claims.typ != "access" {
+            return Err(AuthError::InvalidSession("not an access token".into()));
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: u64) -> AccessClaims {
+        AccessClaims {
+            exp,
+            iat: 1,
+            sub: "u".into(),
+            user_data: Some(serde_json::json!({"a": 1})),
+            baas_device_id: "d".into(),
+            baas_app_id: "app".into(),
+            typ: "access".into(),
+        }
+    }
+
+    #[test]
+    fn sign_verify_and_reject() {
+        let k = Keys::new(b"secret-secret-secret", "app");
+        let far = 4_000_000_000;
+        let t = k.sign(&claims(far)).expect("sign");
+        assert_eq!(k.verify(&t).expect("verify"), claims(far));
+        assert!(k.verify(&k.sign(&claims(10)).expect("sign")).is_err(), "expired");
+        assert!(Keys::new(b"other-key-other-key", "app").verify(&t).is_err(), "bad signature");
+        assert!(Keys::new(b"secret-secret-secret", "other").verify(&t).is_err(), "other app");
+        assert!(k.verify("not.a.jwt").is_err());
+        assert!(k.verify("null").is_err());
+    }
+}

@@ -1,0 +1,107 @@
+//! `ApiError`: the one place where failures become HTTP statuses and `{error, error_code, link}` bodies.
+
+use crate::auth::AuthError;
+use crate::query::QueryError;
+use crate::service::ServiceError;
+use crate::store::StoreError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// `error_code` (e.g. `InvalidSession`).
+    pub code: &'static str,
+    /// Human-readable `error`.
+    pub message: String,
+}
+
+impl ApiError {
+    /// Builds an error.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+    /// 400 BadRequest.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "BadRequest", message)
+    }
+    /// 401 InvalidSession.
+    pub fn invalid_session(why: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "InvalidSession", format!("invalid session: {why}"))
+    }
+    /// 404 for unknown routes.
+    pub fn not_found(what: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "NotFound", what)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(status = %self.status, code = self.code, "{}", self.message);
+        } else {
+            tracing::debug!(status = %self.status, code = self.code, "{}", self.message);
+        }
+        let body = serde_json::json!({
+            "error": self.message,
+            "error_code": self.code,
+            "link": "",
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InvalidNamespace(m) => ApiError::new(StatusCode::BAD_REQUEST, "InvalidParameter", m),
+            StoreError::DuplicateKey { .. } | StoreError::MissingId => {
+                ApiError::new(StatusCode::BAD_REQUEST, "MongoDBError", e.to_string())
+            }
+            other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", other.to_string()),
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "MongoDBError", e.to_string())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::BadArgument(m) => ApiError::new(StatusCode::BAD_REQUEST, "InvalidParameter", m),
+            ServiceError::FunctionNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "FunctionNotFound", e.to_string()),
+            ServiceError::NotSupported(_) => ApiError::new(StatusCode::BAD_REQUEST, "FunctionNotFound", e.to_string()),
+            ServiceError::Query(q) => q.into(),
+            ServiceError::Rule(r) => ApiError::new(StatusCode::FORBIDDEN, "NoMatchingRule", r.to_string()),
+            ServiceError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidSession(why) => ApiError::invalid_session(why),
+            AuthError::InvalidPassword => ApiError::new(StatusCode::UNAUTHORIZED, "InvalidPassword", e.to_string()),
+            AuthError::AccountNameInUse => ApiError::new(StatusCode::CONFLICT, "AccountNameInUse", e.to_string()),
+            AuthError::BadRequest(m) => ApiError::bad_request(m),
+            AuthError::ProviderNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "AuthProviderNotFound", e.to_string()),
+            AuthError::UserNotFound => ApiError::new(StatusCode::NOT_FOUND, "UserNotFound", e.to_string()),
+            AuthError::Store(s) => s.into(),
+            AuthError::Internal(m) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", m),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", format!("worker task failed: {e}"))
+    }
+}

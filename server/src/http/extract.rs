@@ -1,0 +1,84 @@
+//! Extractors: EJSON request bodies and bearer tokens, rejecting into `ApiError`.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::auth::AccessClaims;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use bson::{Bson, Document};
+
+/// A JSON object body decoded from (canonical or relaxed) extended JSON.
+pub struct EjsonBody(pub Document);
+
+impl<S: Send + Sync> FromRequest<S> for EjsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            let status = rejection.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(status, "BadRequest", "request body too large")
+            } else {
+                ApiError::bad_request(format!("failed to read request body: {rejection}"))
+            }
+        })?;
+        parse_ejson_object(&bytes).map(EjsonBody)
+    }
+}
+
+/// Parses bytes as a JSON object in extended JSON.
+pub fn parse_ejson_object(bytes: &[u8]) -> Result<Document, ApiError> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ApiError::bad_request("expected a JSON object body, got an empty body"));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request("expected the JSON body to be an object"));
+    }
+    match Bson::try_from(value) {
+        Ok(Bson::Document(d)) => Ok(d),
+        Ok(other) => Err(ApiError::bad_request(format!("expected an object, got {other}"))),
+        Err(e) => Err(ApiError::bad_request(format!("invalid extended JSON: {e}"))),
+    }
+}
+
+/// The raw bearer token of the `Authorization` header.
+pub struct BearerToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::invalid_session("missing Authorization header"))?;
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::invalid_session("malformed Authorization header"))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && *t != "null" && *t != "undefined")
+            .ok_or_else(|| ApiError::invalid_session("expected 'Authorization: Bearer <token>'"))?;
+        Ok(BearerToken(token.to_string()))
+    }
+}
+
+/// A caller authenticated by a valid access token.
+pub struct AuthUser(pub AccessClaims);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let BearerToken(token) = BearerToken::from_request_parts(parts, state).await?;
+        let auth = state.auth.clone();
+        let claims = tokio::task::spawn_blocking(move || auth.verify_access_token(&token)).await??;
+        Ok(AuthUser(claims))
+    }
+}

@@ -1,0 +1,248 @@
+//! HTTP layer: router, state, handlers, CORS, request logging, JSON errors everywhere.
+
+mod error;
+mod extract;
+
+pub use error::ApiError;
+
+use crate::auth::Auth;
+use crate::config::AppConfig;
+use crate::service;
+use crate::store::Store;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bson::Bson;
+use extract::{AuthUser, BearerToken, EjsonBody};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The served app.
+    pub app: Arc<AppConfig>,
+    /// Document store.
+    pub store: Arc<dyn Store>,
+    /// Authentication service.
+    pub auth: Arc<Auth>,
+    /// The bound address, used for `hostname` when a request has no usable Host header.
+    pub listen_addr: SocketAddr,
+}
+
+/// Builds the full router (all routes, CORS, body limit, tracing, JSON error safety net).
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/app/{app_id}/location", get(location))
+        .route("/app/{app_id}/auth/providers/{provider}/login", post(login))
+        .route("/app/{app_id}/auth/providers/local-userpass/register", post(register))
+        .route("/app/{app_id}/functions/call", post(call_function))
+        .route("/auth/profile", get(profile))
+        .route("/auth/session", post(refresh_session).delete(logout));
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([HeaderName::from_static("x-baas-location")])
+        .max_age(Duration::from_secs(86400));
+    Router::new()
+        .nest("/api/client/v2.0", api)
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::map_response(ensure_cors_origin))
+        .layer(cors)
+}
+
+/// Any error response that is not JSON (413 from the body limit, etc.) becomes an `ApiError` body.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "BadRequest",
+        StatusCode::METHOD_NOT_ALLOWED => "MethodNotAllowed",
+        StatusCode::NOT_FOUND => "NotFound",
+        s if s.is_server_error() => "InternalServerError",
+        _ => "BadRequest",
+    };
+    let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+    ApiError::new(status, code, reason).into_response()
+}
+
+/// `Access-Control-Allow-Origin: *` when the request carried no Origin (tower-http only
+/// mirrors an Origin that is present), so every response is CORS-readable.
+async fn ensure_cors_origin(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .or_insert(HeaderValue::from_static("*"));
+    response
+}
+
+async fn unknown_route(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        format!("method {method} not allowed on {}", uri.path()),
+    )
+}
+
+fn check_app(state: &AppState, app_id: &str) -> Result<(), ApiError> {
+    if app_id == state.app.app_id {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "AppNotFound",
+            format!("cannot find app using Client App ID '{app_id}'"),
+        ))
+    }
+}
+
+/// Runs blocking work (redb, argon2) off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+fn valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
+}
+
+async fn location(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_app(&state, &app_id)?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| valid_host(h))
+        .map(str::to_string)
+        .unwrap_or_else(|| state.listen_addr.to_string());
+    Ok(Json(serde_json::json!({
+        "deployment_model": "LOCAL",
+        "location": "local",
+        "hostname": format!("http://{host}"),
+        "ws_hostname": format!("ws://{host}"),
+    })))
+}
+
+#[derive(serde::Deserialize)]
+struct LoginQuery {
+    link: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Path((app_id, provider)): Path<(String, String)>,
+    Query(query): Query<LoginQuery>,
+    EjsonBody(body): EjsonBody,
+) -> Result<Json<crate::auth::LoginResponse>, ApiError> {
+    check_app(&state, &app_id)?;
+    if query.link.as_deref() == Some("true") {
+        return Err(ApiError::bad_request("linking credentials is not supported by realm-wasm-server yet"));
+    }
+    let auth = state.auth.clone();
+    let response = blocking(move || Ok(auth.login(&provider, &body)?)).await?;
+    tracing::info!(user_id = %response.user_id, "login");
+    Ok(Json(response))
+}
+
+fn string_field(body: &bson::Document, key: &str) -> Result<String, ApiError> {
+    match body.get(key) {
+        Some(Bson::String(s)) => Ok(s.clone()),
+        Some(_) => Err(ApiError::bad_request(format!("'{key}' must be a string"))),
+        None => Err(ApiError::bad_request(format!("'{key}' is required"))),
+    }
+}
+
+async fn register(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    EjsonBody(body): EjsonBody,
+) -> Result<Response, ApiError> {
+    check_app(&state, &app_id)?;
+    let email = string_field(&body, "email")?;
+    let password = string_field(&body, "password")?;
+    let auth = state.auth.clone();
+    blocking(move || Ok(auth.register(&email, &password)?)).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({}))).into_response())
+}
+
+async fn profile(State(state): State<AppState>, AuthUser(claims): AuthUser) -> Result<Json<serde_json::Value>, ApiError> {
+    let auth = state.auth.clone();
+    let body = blocking(move || Ok(auth.profile(&claims.sub)?)).await?;
+    Ok(Json(body))
+}
+
+async fn refresh_session(State(state): State<AppState>, BearerToken(rt): BearerToken) -> Result<Response, ApiError> {
+    let auth = state.auth.clone();
+    let access_token = blocking(move || Ok(auth.refresh(&rt)?)).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "access_token": access_token }))).into_response())
+}
+
+async fn logout(State(state): State<AppState>, BearerToken(rt): BearerToken) -> Result<StatusCode, ApiError> {
+    let auth = state.auth.clone();
+    blocking(move || Ok(auth.logout(&rt)?)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn call_function(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    AuthUser(claims): AuthUser,
+    EjsonBody(body): EjsonBody,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_app(&state, &app_id)?;
+    let name = string_field(&body, "name")?;
+    let arguments = match body.get("arguments") {
+        Some(Bson::Array(a)) => a.clone(),
+        None => Vec::new(),
+        Some(_) => return Err(ApiError::bad_request("'arguments' must be an array")),
+    };
+    let service_name = match body.get("service") {
+        Some(Bson::String(s)) => Some(s.clone()),
+        None | Some(Bson::Null) => None,
+        Some(_) => return Err(ApiError::bad_request("'service' must be a string")),
+    };
+    match service_name {
+        None => return Err(ApiError::new(StatusCode::NOT_FOUND, "FunctionNotFound", format!("function not found: '{name}'"))),
+        Some(s) if s != state.app.mongo_service => {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "ServiceNotFound", format!("service not found: '{s}'")))
+        }
+        Some(_) => {}
+    }
+    let (store, app) = (state.store.clone(), state.app.clone());
+    let user_id = claims.sub;
+    let result = blocking(move || Ok(service::call(store.as_ref(), &app, &user_id, &name, &arguments)?)).await?;
+    Ok(Json(result.into_json()))
+}

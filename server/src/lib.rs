@@ -1,0 +1,58 @@
+//! realm-wasm-server: a local MongoDB Atlas App Services server speaking the client protocol
+//! that realm-web 2.x uses (location, auth, sessions, profile, `mongodb-atlas` functions).
+//!
+//! Layers call only downward: `http` → `auth`/`service` → `rules`/`query`/`store`.
+
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod query;
+pub mod rules;
+pub mod service;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use config::{AppConfig, DEFAULT_APP_ID};
+pub use http::{router, AppState};
+
+/// Start-up failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Storage could not be opened.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// Auth tables / signing key could not be opened.
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+    /// Socket trouble.
+    #[error("io error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the data directory and builds the state for the default app.
+pub fn open_state(data_dir: &Path, listen_addr: SocketAddr) -> Result<AppState, StartError> {
+    let app = Arc::new(AppConfig::default_app());
+    let db = store::open_database(data_dir)?;
+    let store: Arc<dyn store::Store> = Arc::new(store::RedbStore::open(db.clone())?);
+    let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone())?);
+    tracing::warn!("{}", rules::describe_open_access(&app));
+    Ok(AppState { app, store, auth, listen_addr })
+}
+
+/// The line printed on stdout once the server accepts connections.
+pub fn startup_line(addr: SocketAddr, app_id: &str) -> String {
+    format!("realm-wasm-server listening on http://{addr} app_id={app_id}")
+}
+
+/// Serves `state` on an already bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
