@@ -163,7 +163,7 @@ fn eq_any(values: &[&Bson], want: &Bson) -> bool {
 fn cmp_any(values: &[&Bson], want: &Bson, ok: fn(Ordering) -> bool) -> bool {
     let check = |v: &Bson| type_rank(v) == type_rank(want) && ok(compare_values(v, want));
     values.iter().any(|v| {
-        check(v) || matches!(v, Bson::Array(items) if items.iter().any(|i| check(i)))
+        check(v) || matches!(v, Bson::Array(items) if items.iter().any(&check))
     }) || (*want == Bson::Null && values.is_empty() && ok(Ordering::Equal))
 }
 
@@ -178,7 +178,7 @@ impl Cond {
             Cond::Lte(v) => cmp_any(values, v, |o| o != Ordering::Greater),
             Cond::In(list) => list.iter().any(|v| eq_any(values, v)),
             Cond::Nin(list) => !list.iter().any(|v| eq_any(values, v)),
-            Cond::Exists(want) => !values.is_empty() == *want,
+            Cond::Exists(want) => values.is_empty() != *want,
         }
     }
 }

@@ -8,9 +8,8 @@ use bson::{Bson, Document};
 pub(crate) fn lookup<'a>(doc: &'a Document, path: &str) -> Vec<&'a Bson> {
     let parts: Vec<&str> = path.split('.').collect();
     let mut out = Vec::new();
-    match doc.get(parts[0]) {
-        Some(v) => walk(v, &parts[1..], &mut out),
-        None => {}
+    if let Some(v) = doc.get(parts[0]) {
+        walk(v, &parts[1..], &mut out);
     }
     out
 }

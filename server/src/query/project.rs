@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn sorting() {
-        let mut docs = vec![
+        let mut docs = [
             doc! {"_id": 1, "a": 2, "b": "x"},
             doc! {"_id": 2, "a": 1},
             doc! {"_id": 3, "a": 2, "b": "a"},

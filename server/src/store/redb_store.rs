@@ -8,6 +8,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+/// A pending row: `Some((seq, doc))` to write, `None` to delete.
+type Row = Option<(u64, Document)>;
+
 const DOCS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("documents");
 
 /// Opens (creating if needed) the redb file `realm.redb` in `dir`.
@@ -124,7 +127,7 @@ impl Store for RedbStore {
         }
         // Resolve every change against the current state first (no partial writes).
         let mut seq = inner.next_seq;
-        let mut rows: Vec<(Vec<u8>, Option<(u64, Document)>)> = Vec::with_capacity(changes.len());
+        let mut rows: Vec<(Vec<u8>, Row)> = Vec::with_capacity(changes.len());
         {
             let existing = inner.collections.get(&name);
             let mut pending: HashMap<Vec<u8>, bool> = HashMap::new();

@@ -1,0 +1,158 @@
+//! Test harness: runs the real `realm-wasm-server` binary on a free loopback port.
+
+#![allow(dead_code)]
+
+use base64::Engine;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub const APP: &str = "realm-wasm-demo";
+
+/// A running server process (killed on drop).
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub data: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts on a fresh temporary data directory.
+    pub fn start() -> Server {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut s = Server::start_in(tmp.path());
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts on `data` and waits for the start-up line.
+    pub fn start_in(data: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_realm-wasm-server"))
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read start-up line");
+        let line = line.trim_end();
+        let prefix = "realm-wasm-server listening on ";
+        assert!(line.starts_with(prefix), "unexpected start-up line: {line:?}");
+        let rest = &line[prefix.len()..];
+        let (base, app) = rest.split_once(' ').expect("app id part");
+        assert_eq!(app, format!("app_id={APP}"));
+        assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+        Server { child, base: base.to_string(), data: data.to_path_buf(), _tmp: None }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api/client/v2.0{}", self.base, path)
+    }
+
+    pub fn app_url(&self, path: &str) -> String {
+        format!("{}/api/client/v2.0/app/{APP}{}", self.base, path)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A logged-in user as the login response describes it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub device_id: String,
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// POSTs a JSON body and returns (status, parsed JSON body or Null).
+pub async fn post(c: &reqwest::Client, url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut req = c.post(url).header("content-type", "application/json").body(body.to_string());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.expect("send");
+    decode(resp).await
+}
+
+pub async fn decode(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().expect("ct").to_string());
+    let text = resp.text().await.expect("body");
+    let body = match ct {
+        Some(ct) if ct.starts_with("application/json") => serde_json::from_str(&text).expect("valid JSON body"),
+        Some(ct) => panic!("unexpected content-type {ct}: {text}"),
+        None => {
+            assert!(text.is_empty(), "body without content-type: {text}");
+            Value::Null
+        }
+    };
+    (status, body)
+}
+
+/// Registers and logs in an email/password user.
+pub async fn register_and_login(s: &Server, c: &reqwest::Client, email: &str) -> Session {
+    let (st, body) = post(c, &s.app_url("/auth/providers/local-userpass/register"), None, &json!({"email": email, "password": "password1"})).await;
+    assert!((200..300).contains(&st), "register: {st} {body}");
+    login(s, c, email).await
+}
+
+pub async fn login(s: &Server, c: &reqwest::Client, email: &str) -> Session {
+    let body = json!({
+        "username": email, "password": "password1",
+        "options": {"device": {"sdkVersion": "2.0.1", "platform": "node", "platformVersion": "20.20.2", "unknownField": {"$numberInt": "1"}}}
+    });
+    let (st, r) = post(c, &s.app_url("/auth/providers/local-userpass/login"), None, &body).await;
+    assert_eq!(st, 200, "login: {r}");
+    let field = |k: &str| r[k].as_str().unwrap_or_else(|| panic!("{k} missing in {r}")).to_string();
+    Session {
+        user_id: field("user_id"),
+        access_token: field("access_token"),
+        refresh_token: field("refresh_token"),
+        device_id: field("device_id"),
+    }
+}
+
+/// Calls a `mongodb-atlas` function with one argument document.
+pub async fn mongo(s: &Server, c: &reqwest::Client, at: &str, name: &str, arg: Value) -> (u16, Value) {
+    let body = json!({"name": name, "arguments": [arg], "service": "mongodb-atlas"});
+    post(c, &s.app_url("/functions/call"), Some(at), &body).await
+}
+
+/// Decodes a JWT's payload (no signature check).
+pub fn jwt_payload(token: &str) -> Value {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "JWT shape");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).expect("base64url");
+    serde_json::from_slice(&bytes).expect("payload JSON")
+}
+
+/// Reads a relaxed/canonical EJSON integer.
+pub fn int(v: &Value) -> i64 {
+    if let Some(n) = v.as_i64() {
+        return n;
+    }
+    for k in ["$numberInt", "$numberLong"] {
+        if let Some(s) = v[k].as_str() {
+            return s.parse().expect("int");
+        }
+    }
+    panic!("not an integer: {v}")
+}
