@@ -21,7 +21,7 @@ import { gzipSync, constants as zlibConstants } from "node:zlib";
 import { isDeepStrictEqual } from "node:util";
 import { performance } from "node:perf_hooks";
 import * as esbuild from "esbuild";
-import { startServer } from "../scripts/server.mjs";
+import { startServer, serverBinary } from "../scripts/server.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(import.meta.url);
@@ -503,7 +503,8 @@ const notes = [...sdkNotes, ...timing.notes, ...size.notes];
 const reps = results.map((r) => `${r.group}/${r.name.split(" (")[0].split(" →")[0]}: ${r.reps}`).join("; ");
 const report = [
   `Machine: ${m.nproc} CPU(s) (nproc), ${m.cpu}, ${m.mem} RAM, ${m.os}, Node ${m.node}. Run ${started.toISOString()}${QUICK ? " (--quick)" : ""}.`,
-  `SDKs: ${sdks.map((s) => `${s.name} ${s.version}`).join(", ")}.`,
+  `SDKs: ${sdks.map((s) => `${s.name} ${s.version}`).join(", ")}.` +
+    (server ? ` Server: ${serverBinary().replace(root + "/", "")}${serverBinary().includes("/debug/") ? " (DEBUG build: server figures are pessimistic)" : ""}.` : ""),
   "",
   "### Time (median of interleaved repetitions; ratio < 1 means realm-wasm is faster)",
   "",
