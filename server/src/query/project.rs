@@ -33,6 +33,7 @@ impl Projection {
         let mut include = None;
         let mut paths = Vec::new();
         let mut keep_id = true;
+        let mut id_flag = None;
         for (path, v) in spec {
             if path.starts_with('$') {
                 return Err(QueryError::Unsupported(path.clone()));
@@ -40,6 +41,7 @@ impl Projection {
             let on = flag(path, v)?;
             if path == "_id" {
                 keep_id = on;
+                id_flag = Some(on);
                 continue;
             }
             match include {
@@ -54,7 +56,9 @@ impl Projection {
             }
             paths.push(path.clone());
         }
-        Ok(Projection { include: include.unwrap_or(false), paths, keep_id })
+        // `{_id: 1}` alone is an inclusion projection of just `_id`.
+        let include = include.unwrap_or(id_flag == Some(true));
+        Ok(Projection { include, paths, keep_id })
     }
 
     /// Applies the projection to one document.
@@ -157,6 +161,7 @@ mod tests {
             (doc! {"a": 0, "b.d": 0}, doc! {"_id": 1, "b": {"c": 2}, "e": 4}),
             (doc! {"_id": 0}, doc! {"a": 1, "b": {"c": 2, "d": 3}, "e": 4}),
             (doc! {}, d.clone()),
+            (doc! {"_id": 1}, doc! {"_id": 1}),
         ];
         for (spec, want) in table {
             assert_eq!(Projection::parse(&spec).expect("parse").apply(&d), want, "projection {spec}");
