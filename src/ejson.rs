@@ -287,6 +287,11 @@ const WRAPPER_KEYS: [&str; 11] = [
     "$maxKey",
 ];
 
+/// True for the keys that introduce an EJSON type wrapper (`$oid`, `$date`, …).
+pub fn is_wrapper_key(key: &str) -> bool {
+    WRAPPER_KEYS.contains(&key)
+}
+
 fn object_from_json(map: serde_json::Map<String, serde_json::Value>) -> Result<Value> {
     let wrapper = map
         .keys()

@@ -18,6 +18,8 @@
 //! # let _ = data; Ok(()) }
 //! ```
 #![warn(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+#![allow(clippy::result_large_err)]
 
 mod app;
 mod credentials;
