@@ -36,8 +36,9 @@ mod user;
 #[cfg(test)]
 mod testing;
 
+/// The JS classes (exported to JS by wasm-bindgen; public so wasm tests can construct them).
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use app::{App, AppConfig, DeviceInfo, DEFAULT_BASE_URL};
 pub use credentials::Credentials;

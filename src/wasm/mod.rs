@@ -7,6 +7,10 @@ mod convert;
 mod errors;
 mod fetch;
 
+pub use classes::{Credentials, EmailPasswordAuth, JsApp, MongoDBCollection, MongoDBDatabase, MongoDBService, User};
+pub use convert::set_bson;
+pub use errors::MongoDBRealmError;
+
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]

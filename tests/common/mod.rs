@@ -1,0 +1,182 @@
+//! Test bodies shared by the Node (`tests/node.rs`) and browser (`tests/web.rs`) suites. They
+//! drive the exported JS classes through their JS surface (method names as JS sees them) against
+//! a real realm-wasm-server whose URL is baked in at compile time from `REALM_BASE_URL`.
+
+use js_sys::{Function, Object, Promise, Reflect};
+use realm_wasm::wasm::{Credentials, JsApp};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// The server under test; the suites must fail (not skip) without it.
+pub fn base_url() -> &'static str {
+    match option_env!("REALM_BASE_URL") {
+        Some(url) if !url.is_empty() => url,
+        _ => panic!(
+            "REALM_BASE_URL was not set when the wasm tests were compiled: start a server and export it, e.g. \
+             `node scripts/server.mjs -- wasm-pack test --mode no-install --node`"
+        ),
+    }
+}
+
+pub fn app_id() -> &'static str {
+    option_env!("REALM_APP_ID").unwrap_or("realm-wasm-demo")
+}
+
+pub fn get(target: &JsValue, key: &str) -> JsValue {
+    Reflect::get(target, &JsValue::from_str(key)).unwrap_or_else(|_| panic!("get {key}"))
+}
+
+fn set(target: &JsValue, key: &str, value: &JsValue) {
+    Reflect::set(target, &JsValue::from_str(key), value).unwrap();
+}
+
+/// Calls `target[name](...args)`.
+pub fn call(target: &JsValue, name: &str, args: &[JsValue]) -> JsValue {
+    let f: Function = get(target, name).dyn_into().unwrap_or_else(|_| panic!("{name} is not a function"));
+    let array = js_sys::Array::new();
+    for a in args {
+        array.push(a);
+    }
+    f.apply(target, &array).unwrap_or_else(|e| panic!("{name} threw {e:?}"))
+}
+
+/// Calls a method returning a promise and awaits it.
+pub async fn call_async(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let p: Promise = call(target, name, args).dyn_into().unwrap_or_else(|_| panic!("{name} did not return a Promise"));
+    JsFuture::from(p).await
+}
+
+pub fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o: JsValue = Object::new().into();
+    for (k, v) in pairs {
+        set(&o, k, v);
+    }
+    o
+}
+
+pub fn s(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+pub fn new_app(extra: &[(&str, JsValue)]) -> JsValue {
+    let mut pairs = vec![("id", s(app_id())), ("baseUrl", s(base_url())), ("timeout", JsValue::from(10_000))];
+    pairs.extend(extra.iter().cloned());
+    JsValue::from(JsApp::new(obj(&pairs)).unwrap_or_else(|e| panic!("new App: {e:?}")))
+}
+
+pub fn unique_email() -> String {
+    format!("wbt-{}@example.com", (js_sys::Math::random() * 1e16) as u64)
+}
+
+fn message(err: &JsValue) -> String {
+    get(err, "message").as_string().unwrap_or_default()
+}
+
+/// The issue's main flow: register → logIn → insertOne → updateOne → refreshCustomData → logOut.
+pub async fn custom_user_data_flow() {
+    let app = new_app(&[]);
+    let (email, password) = (unique_email(), "secret123");
+    let auth = get(&app, "emailPasswordAuth");
+    let registered = call_async(&auth, "registerUser", &[obj(&[("email", s(&email)), ("password", s(password))])])
+        .await
+        .expect("registerUser");
+    assert!(registered.is_undefined());
+
+    let credentials = JsValue::from(Credentials::email_password(email.clone(), password.to_owned()));
+    let user = call_async(&app, "logIn", &[credentials]).await.expect("logIn");
+    let user_id = get(&user, "id").as_string().expect("user.id");
+    assert!(!user_id.is_empty());
+    assert_eq!(get(&user, "state").as_string().as_deref(), Some("active"));
+    assert_eq!(get(&user, "isLoggedIn").as_bool(), Some(true));
+    assert!(get(&user, "accessToken").as_string().is_some_and(|t| t.split('.').count() == 3));
+    assert!(get(&app, "currentUser") == user, "app.currentUser is the same User object");
+    assert_eq!(get(&get(&user, "profile"), "email").as_string(), Some(email.clone()));
+
+    let service = call(&user, "mongoClient", &[s("mongodb-atlas")]);
+    let db = call(&service, "db", &[s("app")]);
+    let coll = call(&db, "collection", &[s("users")]);
+    let inserted = call_async(&coll, "insertOne", &[obj(&[("userID", s(&user_id)), ("description", s("wasm-bindgen-test"))])])
+        .await
+        .expect("insertOne");
+    // Without __setBson the ObjectId comes back EJSON-shaped.
+    let inserted_id = get(&get(&inserted, "insertedId"), "$oid").as_string().expect("insertedId.$oid");
+    assert_eq!(inserted_id.len(), 24);
+
+    let filter = obj(&[("userID", s(&user_id))]);
+    let update = obj(&[("$set", obj(&[("favoriteColor", s("pink"))]))]);
+    let updated = call_async(&coll, "updateOne", &[filter.clone(), update]).await.expect("updateOne");
+    assert_eq!(get(&updated, "matchedCount").as_f64(), Some(1.0));
+    assert_eq!(get(&updated, "modifiedCount").as_f64(), Some(1.0));
+
+    // customData is stale until refreshed.
+    assert!(get(&get(&user, "customData"), "favoriteColor").is_undefined());
+    let data = call_async(&user, "refreshCustomData", &[]).await.expect("refreshCustomData");
+    assert_eq!(get(&data, "favoriteColor").as_string().as_deref(), Some("pink"));
+    assert_eq!(get(&data, "userID").as_string(), Some(user_id.clone()));
+    assert_eq!(get(&data, "description").as_string().as_deref(), Some("wasm-bindgen-test"));
+    assert_eq!(get(&get(&data, "_id"), "$oid").as_string(), Some(inserted_id));
+    let custom = get(&user, "customData");
+    assert_eq!(get(&custom, "favoriteColor").as_string().as_deref(), Some("pink"));
+    // customData is read-only.
+    let _ = Reflect::set(&user, &s("customData"), &obj(&[]));
+    assert_eq!(get(&get(&user, "customData"), "favoriteColor").as_string().as_deref(), Some("pink"));
+
+    let found = call_async(&coll, "find", &[filter.clone()]).await.expect("find");
+    assert_eq!(js_sys::Array::from(&found).length(), 1);
+    let count = call_async(&coll, "count", &[filter]).await.expect("count");
+    assert_eq!(count.as_f64(), Some(1.0));
+
+    call_async(&user, "logOut", &[]).await.expect("logOut");
+    assert_eq!(get(&user, "isLoggedIn").as_bool(), Some(false));
+    assert_eq!(get(&user, "state").as_string().as_deref(), Some("logged-out"));
+    assert!(get(&app, "currentUser").is_null());
+    let err = call_async(&coll, "count", &[]).await.expect_err("collection call after logOut must reject");
+    assert!(err.is_instance_of::<js_sys::Error>());
+    assert!(message(&err).contains("User is not logged in"), "{}", message(&err));
+}
+
+/// A wrong password rejects with a MongoDBRealmError (a real Error) carrying the HTTP details.
+pub async fn wrong_password_rejects_with_realm_error() {
+    let app = new_app(&[]);
+    let (email, password) = (unique_email(), "secret123");
+    let auth = get(&app, "emailPasswordAuth");
+    call_async(&auth, "registerUser", &[obj(&[("email", s(&email)), ("password", s(password))])])
+        .await
+        .expect("registerUser");
+    let credentials = JsValue::from(Credentials::email_password(email, "not-the-password".to_owned()));
+    let err = call_async(&app, "logIn", &[credentials]).await.expect_err("wrong password must reject");
+    assert!(err.is_instance_of::<js_sys::Error>(), "a real Error");
+    let proto = Object::get_prototype_of(&err);
+    assert_eq!(get(&get(&proto, "constructor"), "name").as_string().as_deref(), Some("MongoDBRealmError"));
+    let status = get(&err, "statusCode").as_f64().expect("statusCode");
+    assert!((400.0..500.0).contains(&status), "status {status}");
+    assert_eq!(get(&err, "method").as_string().as_deref(), Some("POST"));
+    let url = get(&err, "url").as_string().expect("url");
+    assert!(url.ends_with("/auth/providers/local-userpass/login"), "{url}");
+    let msg = message(&err);
+    assert!(msg.starts_with(&format!("Request failed (POST {url}): ")), "{msg}");
+    assert!(msg.contains(&format!("(status {}", status as u16)), "{msg}");
+    assert!(get(&app, "currentUser").is_null());
+}
+
+/// The `fetch` override receives every request; a fetch that never answers hits the timeout.
+pub async fn fetch_override_and_timeout() {
+    let counter = obj(&[("n", JsValue::from(0))]);
+    let make = Function::new_with_args("c", "return (input) => { c.n += 1; return globalThis.fetch(input); };");
+    let fetch = make.call1(&JsValue::UNDEFINED, &counter).expect("make fetch");
+    let app = new_app(&[("fetch", fetch)]);
+    let auth = get(&app, "emailPasswordAuth");
+    call_async(&auth, "registerUser", &[obj(&[("email", s(&unique_email())), ("password", s("secret123"))])])
+        .await
+        .expect("registerUser through the fetch override");
+    assert_eq!(get(&counter, "n").as_f64(), Some(2.0), "location + register went through the override");
+
+    let hanging = Function::new_with_args(
+        "input",
+        "return new Promise((_, reject) => input.signal.addEventListener('abort', () => reject(new Error('aborted'))));",
+    );
+    let slow = new_app(&[("fetch", hanging.into()), ("timeout", JsValue::from(50))]);
+    let err = call_async(&slow, "logIn", &[JsValue::from(Credentials::anonymous())]).await.expect_err("timeout");
+    assert!(message(&err).contains("timed out after 50 ms"), "{}", message(&err));
+}

@@ -1,0 +1,23 @@
+//! wasm-bindgen-test suite run in headless Chromium (`wasm-pack test --headless --chrome`) against a real server.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+async fn custom_user_data_flow() {
+    common::custom_user_data_flow().await;
+}
+
+#[wasm_bindgen_test]
+async fn wrong_password_rejects_with_realm_error() {
+    common::wrong_password_rejects_with_realm_error().await;
+}
+
+#[wasm_bindgen_test]
+async fn fetch_override_and_timeout() {
+    common::fetch_override_and_timeout().await;
+}
