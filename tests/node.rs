@@ -19,3 +19,8 @@ async fn wrong_password_rejects_with_realm_error() {
 async fn fetch_override_and_timeout() {
     common::fetch_override_and_timeout().await;
 }
+
+#[wasm_bindgen_test]
+async fn values_round_trip() {
+    common::values_round_trip().await;
+}

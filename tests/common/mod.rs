@@ -122,7 +122,7 @@ pub async fn custom_user_data_flow() {
     let _ = Reflect::set(&user, &s("customData"), &obj(&[]));
     assert_eq!(get(&get(&user, "customData"), "favoriteColor").as_string().as_deref(), Some("pink"));
 
-    let found = call_async(&coll, "find", &[filter.clone()]).await.expect("find");
+    let found = call_async(&coll, "find", std::slice::from_ref(&filter)).await.expect("find");
     assert_eq!(js_sys::Array::from(&found).length(), 1);
     let count = call_async(&coll, "count", &[filter]).await.expect("count");
     assert_eq!(count.as_f64(), Some(1.0));
@@ -179,4 +179,47 @@ pub async fn fetch_override_and_timeout() {
     let slow = new_app(&[("fetch", hanging.into()), ("timeout", JsValue::from(50))]);
     let err = call_async(&slow, "logIn", &[JsValue::from(Credentials::anonymous())]).await.expect_err("timeout");
     assert!(message(&err).contains("timed out after 50 ms"), "{}", message(&err));
+}
+
+/// JS values survive a trip through the server: numbers, Dates, nested arrays, EJSON-shaped
+/// objects (the fallback without a `bson` module), query options.
+pub async fn values_round_trip() {
+    let app = new_app(&[]);
+    let user = call_async(&app, "logIn", &[JsValue::from(Credentials::anonymous())]).await.expect("anonymous logIn");
+    let again = call_async(&app, "logIn", &[JsValue::from(Credentials::anonymous())]).await.expect("anonymous reuse");
+    assert!(again == user, "an active anonymous user is reused");
+    let coll = call(&call(&call(&user, "mongoClient", &[s("mongodb-atlas")]), "db", &[s("test")]), "collection", &[s(&unique_email())]);
+    let date = js_sys::Date::new(&JsValue::from(1_700_000_000_123.0));
+    let doc = obj(&[
+        ("int", JsValue::from(7)),
+        ("long", JsValue::from(2f64.powi(40))),
+        ("double", JsValue::from(1.5)),
+        ("date", date.into()),
+        ("dec", obj(&[("$numberDecimal", s("12.50"))])),
+        ("nested", js_sys::Array::of3(&JsValue::from(1), &s("two"), &obj(&[("three", JsValue::TRUE)])).into()),
+        ("nothing", JsValue::NULL),
+    ]);
+    call_async(&coll, "insertMany", &[js_sys::Array::of2(&doc, &obj(&[("int", JsValue::from(8))])).into()]).await.expect("insertMany");
+    let found = call_async(&coll, "findOne", &[obj(&[("int", JsValue::from(7))])]).await.expect("findOne");
+    assert_eq!(get(&found, "int").as_f64(), Some(7.0));
+    assert_eq!(get(&found, "long").as_f64(), Some(2f64.powi(40)));
+    assert_eq!(get(&found, "double").as_f64(), Some(1.5));
+    let date = get(&found, "date");
+    assert!(date.is_instance_of::<js_sys::Date>(), "a Date comes back as a Date");
+    assert_eq!(date.unchecked_ref::<js_sys::Date>().get_time(), 1_700_000_000_123.0);
+    assert_eq!(get(&get(&found, "dec"), "$numberDecimal").as_string().as_deref(), Some("12.50"));
+    let nested = js_sys::Array::from(&get(&found, "nested"));
+    assert_eq!(nested.get(1).as_string().as_deref(), Some("two"));
+    assert_eq!(get(&nested.get(2), "three").as_bool(), Some(true));
+    assert!(get(&found, "nothing").is_null());
+    let sorted = call_async(&coll, "find", &[obj(&[]), obj(&[("sort", obj(&[("int", JsValue::from(-1))])), ("limit", JsValue::from(1))])])
+        .await
+        .expect("find with options");
+    let sorted = js_sys::Array::from(&sorted);
+    assert_eq!(sorted.length(), 1);
+    assert_eq!(get(&sorted.get(0), "int").as_f64(), Some(8.0));
+    let deleted = call_async(&coll, "deleteMany", &[]).await.expect("deleteMany");
+    assert_eq!(get(&deleted, "deletedCount").as_f64(), Some(2.0));
+    let err = call_async(&coll, "insertOne", &[s("not a document")]).await.expect_err("bad argument rejects");
+    assert!(message(&err).contains("insertOne() document must be an object"), "{}", message(&err));
 }
