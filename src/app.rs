@@ -324,6 +324,7 @@ mod tests {
         block_on(app.remove_user(&user)).unwrap();
         assert_eq!(user.state(), UserState::Removed);
         assert!(app.all_users().is_empty());
+        assert_eq!(block_on(coll.count(None, Default::default())).unwrap_err(), Error::UserRemoved);
     }
 
     #[test]

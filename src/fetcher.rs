@@ -34,6 +34,9 @@ pub(crate) struct Call<'a> {
 
 /// Sends a call; `Ok(None)` means a 2xx answer without JSON content.
 pub(crate) async fn fetch(app: &App, call: Call<'_>) -> Result<Option<Value>> {
+    if call.user.is_some_and(|u| u.state() == crate::user::UserState::Removed) {
+        return Err(Error::UserRemoved);
+    }
     let location = app.location().await?;
     let url = format!("{location}{}", call.path);
     let mut refreshed = false;
