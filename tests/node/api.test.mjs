@@ -170,6 +170,20 @@ test("the timeout is honoured: a fetch that never answers rejects", async () => 
   assert.match(err.message, /time ?out|timed out|abort/i);
 });
 
+// The guard (`timeout` of the test) only turns a hang into a failure; nothing here measures time.
+test("the timeout is honoured even when the fetch override ignores the abort signal", { timeout: 10000 }, async () => {
+  let calls = 0;
+  const ignoresSignal = () => {
+    calls += 1;
+    return new Promise(() => {});
+  };
+  const app = newApp({ fetch: ignoresSignal, timeout: 200 });
+  const err = await rejection(app.logIn(Credentials.anonymous()));
+  assert.equal(calls, 1, "the fetch override was called once");
+  assert.ok(err instanceof Error, `got ${err}`);
+  assert.match(err.message, /time ?out|timed out|abort/i);
+});
+
 test("the fetch override is used for every request", async () => {
   const urls = [];
   const recordingFetch = (input, init) => {
