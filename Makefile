@@ -40,8 +40,9 @@ demo: build
 	@echo "== examples/custom-user-data.mjs (ES module) =="
 	$(WITH_SERVER) node examples/custom-user-data.mjs
 
+# --keep-going: every suite runs and reports even when an earlier one failed; the result still fails.
 test: build
-	$(MAKE) --no-print-directory test-rust test-wasm-node test-wasm-chrome test-node test-tsc test-www
+	$(MAKE) --no-print-directory --keep-going test-rust test-wasm-node test-wasm-chrome test-node test-tsc test-www
 	@echo "make test: all suites passed"
 
 test-rust:
