@@ -62,6 +62,23 @@ async fn main() -> anyhow::Result<()> {
         out.flush()?;
     }
     tracing::info!(data = %args.data.display(), "serving app {app_id} on http://{addr}");
-    realm_wasm_server::serve(listener, state, shutdown_signal()).await?;
+    // Graceful shutdown on SIGTERM/SIGINT; connections that are still busy after 5 s are dropped.
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    let mut rx2 = rx.clone();
+    let graceful = async move {
+        let _ = rx2.wait_for(|stop| *stop).await;
+    };
+    let server = realm_wasm_server::serve(listener, state, graceful);
+    tokio::select! {
+        result = server => result?,
+        _ = async {
+            let _ = rx.wait_for(|stop| *stop).await;
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        } => tracing::warn!("connections still open after 5 s; exiting anyway"),
+    }
     Ok(())
 }
