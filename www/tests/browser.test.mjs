@@ -43,7 +43,12 @@ test(`www page: register, log in, set favoriteColor, see it in customData, log o
   const errorStatus = page.locator('#status[data-kind="error"]');
   // Waits (auto-waiting locators, no sleeps) until `locator` appears or the page reports an error.
   const waitFor = async (locator) => {
-    await locator.or(errorStatus).first().waitFor();
+    try {
+      await locator.or(errorStatus).first().waitFor();
+    } catch (err) {
+      err.message += `\nstatus: ${await status.textContent()}\npage problems: ${JSON.stringify(problems)}`;
+      throw err;
+    }
     if (await errorStatus.isVisible()) assert.fail(`page reported: ${await status.textContent()}`);
   };
   await waitFor(status.filter({ hasText: "Logged out" }));
