@@ -40,7 +40,9 @@ fi
 
 # npm packages (binaryen's wasm-opt, realm-web, playwright-core, typescript, esbuild, bson).
 if [ -f package-lock.json ]; then
-  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  # Also reinstall when a tool the build/tests call is missing (e.g. a half-finished install).
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
+     || [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/tsc ] || [ ! -x node_modules/.bin/esbuild ]; then
     log "installing npm dev dependencies"
     npm ci --no-audit --no-fund
   fi
