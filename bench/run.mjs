@@ -14,7 +14,7 @@
 // the figure is the median. ratio = realm-wasm time / realm-web time (< 1 means realm-wasm is faster).
 import { createRequire } from "node:module";
 import { existsSync, readFileSync, writeFileSync, statSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync, constants as zlibConstants } from "node:zlib";
@@ -263,8 +263,8 @@ function cannedBenches() {
       group: "canned",
       name: "logIn (location + login + profile), fresh App",
       opsPerRep: 1,
-      warmup: 20,
-      reps: 60,
+      warmup: 30,
+      reps: 200,
       setup: async (sdk) => sdk,
       run: async (sdk) => {
         const { user } = await cannedUser(sdk);
@@ -276,8 +276,8 @@ function cannedBenches() {
       group: "canned",
       name: `small calls mix (insertOne/findOne/updateOne × ${MIX_ROUNDS})`,
       opsPerRep: MIX_ROUNDS * 3,
-      warmup: 3,
-      reps: 15,
+      warmup: 5,
+      reps: 30,
       setup: cannedUser,
       run: (s) => smallMix(s.coll, MIX_ROUNDS, "canned"),
       check: (r) => r,
@@ -287,7 +287,7 @@ function cannedBenches() {
       name: `find() → ${BIG_N.toLocaleString("en")} documents`,
       opsPerRep: 1,
       warmup: 3,
-      reps: 15,
+      reps: 20,
       setup: cannedUser,
       run: (s) => s.coll.find({}),
       check: checkFind,
@@ -327,7 +327,7 @@ function serverBenches(server) {
       name: `small calls mix (insertOne/findOne/updateOne × ${MIX_ROUNDS})`,
       opsPerRep: MIX_ROUNDS * 3,
       warmup: 2,
-      reps: 10,
+      reps: 20,
       // Each SDK writes its own collection with the same keys, fresh keys every repetition.
       setup: async (sdk) => ({ ...(await serverUser(sdk, server, "mix")), keyBase: 0, coll: `mix_${sdk.name.replace("-", "_")}` }),
       run: (s) => {
@@ -396,7 +396,7 @@ async function downloadSize(sdk) {
 
 const fmtMs = (ms) => (ms === undefined ? "—" : ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 const fmtOps = (ops) => (ops === undefined ? "—" : ops >= 100 ? Math.round(ops).toLocaleString("en") : ops.toFixed(1));
-const fmtKb = (b) => (b ? `${(b / 1024).toFixed(1)} KiB` : "—");
+const fmtKb = (b) => (b ? `${(b / 1024).toFixed(1)} KiB (${b.toLocaleString("en")} B)` : "—");
 const errText = (err) => String(err?.stack ?? err).split("\n").slice(0, 3).join(" | ");
 
 function timingTable(results) {
@@ -466,6 +466,7 @@ function machine() {
 // Main
 
 const started = new Date();
+const loadBefore = loadavg()[0].toFixed(2);
 const results = [];
 const sizes = {};
 
@@ -506,7 +507,8 @@ const size = sizeTable(sizes);
 const notes = [...sdkNotes, ...timing.notes, ...size.notes];
 const reps = results.map((r) => `${r.group}/${r.name.split(" (")[0].split(" →")[0]}: ${r.reps}`).join("; ");
 const report = [
-  `Machine: ${m.nproc} CPU(s) (nproc), ${m.cpu}, ${m.mem} RAM, ${m.os}, Node ${m.node}. Run ${started.toISOString()}${QUICK ? " (--quick)" : ""}.`,
+  `Machine: ${m.nproc} CPU(s) (nproc), ${m.cpu}, ${m.mem} RAM, ${m.os}, Node ${m.node}. Run ${started.toISOString()}${QUICK ? " (--quick)" : ""};` +
+    ` 1-min load average ${loadBefore} at start, ${loadavg()[0].toFixed(2)} at end (other work on the machine makes the figures noisier).`,
   `SDKs: ${sdks.map((s) => `${s.name} ${s.version}`).join(", ")}.` +
     (server ? ` Server: ${serverBinary().replace(root + "/", "")}${serverBinary().includes("/debug/") ? " (DEBUG build: server figures are pessimistic)" : ""}.` : ""),
   "",
@@ -542,12 +544,16 @@ What is measured, in one Node process, with both SDKs doing the same calls:
   Only client cost counts: building requests, EJSON encoding/decoding, token/user bookkeeping, and the
   \`Response\` object handling both SDKs have to do.
 - **server** — the same calls against a real realm-wasm-server on 127.0.0.1 (10,000 documents seeded once with
-  insertMany in chunks of 1,000). Server time (redb, argon2 is not in the timed part) dominates these.
+  insertMany in chunks of 1,000). Server time dominates these (login with argon2 is outside the timed part).
 - Repetitions are interleaved between the SDKs after a warm-up; figures are medians. Results of the first call
   are compared between the SDKs with their BSON types (count, first and last document of the find; shapes of
   the small-call results); a ⚠ row appears when they differ or a call fails.
 - Download size: esbuild-bundle a two-line app importing \`App\` and \`Credentials\`, minified, gzip level 9;
   for realm-wasm the \`_bg.wasm\` file (gzip -9) is added, since the browser downloads it as well.
+- How each SDK calls \`fetch\` is part of its cost: realm-web calls \`fetch(url, init)\` with a string body;
+  realm-wasm (0.1.0) calls \`fetch(request)\` with a \`Request\` object, and the canned fetch reads the function
+  name with \`await request.text()\`. In Node 20 constructing a \`Request\` and reading its text costs roughly
+  15–25 µs per call (measured separately), a noticeable share of realm-wasm's per-call time in the small-calls mix.
 
 No targets yet: these are the honest first numbers.
 
