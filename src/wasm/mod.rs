@@ -23,7 +23,7 @@ export interface AppConfiguration {
   baseUrl?: string;
   /** Per-request timeout in milliseconds. */
   timeout?: number;
-  /** A fetch-compatible function used instead of `globalThis.fetch`; it is called with a `Request`. */
+  /** A fetch-compatible function used instead of `globalThis.fetch`; called as `fetch(url, { method, headers, body, signal })`, like realm-web calls it. */
   fetch?: (input: any, init?: any) => Promise<any>;
   /** Use `baseUrl` as is, without asking the server for its location. */
   skipLocationRequest?: boolean;

@@ -160,10 +160,11 @@ pub async fn wrong_password_rejects_with_realm_error() {
     assert!(get(&app, "currentUser").is_null());
 }
 
-/// The `fetch` override receives every request; a fetch that never answers hits the timeout.
+/// The `fetch` override receives every request as `(url, init)` like realm-web's; a fetch that
+/// never answers hits the timeout, whether or not it listens to the abort signal.
 pub async fn fetch_override_and_timeout() {
     let counter = obj(&[("n", JsValue::from(0))]);
-    let make = Function::new_with_args("c", "return (input) => { c.n += 1; return globalThis.fetch(input); };");
+    let make = Function::new_with_args("c", "return (url, init) => { c.n += 1; return globalThis.fetch(url, init); };");
     let fetch = make.call1(&JsValue::UNDEFINED, &counter).expect("make fetch");
     let app = new_app(&[("fetch", fetch)]);
     let auth = get(&app, "emailPasswordAuth");
@@ -173,11 +174,16 @@ pub async fn fetch_override_and_timeout() {
     assert_eq!(get(&counter, "n").as_f64(), Some(2.0), "location + register went through the override");
 
     let hanging = Function::new_with_args(
-        "input",
-        "return new Promise((_, reject) => input.signal.addEventListener('abort', () => reject(new Error('aborted'))));",
+        "url, init",
+        "return new Promise((_, reject) => init.signal.addEventListener('abort', () => reject(new Error('aborted'))));",
     );
     let slow = new_app(&[("fetch", hanging.into()), ("timeout", JsValue::from(50))]);
     let err = call_async(&slow, "logIn", &[JsValue::from(Credentials::anonymous())]).await.expect_err("timeout");
+    assert!(message(&err).contains("timed out after 50 ms"), "{}", message(&err));
+
+    let deaf = Function::new_with_args("url, init", "return new Promise(() => {});");
+    let deaf = new_app(&[("fetch", deaf.into()), ("timeout", JsValue::from(50))]);
+    let err = call_async(&deaf, "logIn", &[JsValue::from(Credentials::anonymous())]).await.expect_err("timeout");
     assert!(message(&err).contains("timed out after 50 ms"), "{}", message(&err));
 }
 
