@@ -550,10 +550,10 @@ What is measured, in one Node process, with both SDKs doing the same calls:
   the small-call results); a ⚠ row appears when they differ or a call fails.
 - Download size: esbuild-bundle a two-line app importing \`App\` and \`Credentials\`, minified, gzip level 9;
   for realm-wasm the \`_bg.wasm\` file (gzip -9) is added, since the browser downloads it as well.
-- How each SDK calls \`fetch\` is part of its cost: realm-web calls \`fetch(url, init)\` with a string body;
-  realm-wasm (0.1.0) calls \`fetch(request)\` with a \`Request\` object, and the canned fetch reads the function
-  name with \`await request.text()\`. In Node 20 constructing a \`Request\` and reading its text costs roughly
-  15–25 µs per call (measured separately), a noticeable share of realm-wasm's per-call time in the small-calls mix.
+- Both SDKs call \`fetch(url, init)\` with a string body, so the canned fetch does the same work for each.
+  (Until 2026-11-26 realm-wasm called \`fetch(request)\` with a \`Request\` object; in Node 20 building a
+  \`Request\` and reading its text cost 15–25 µs per call — switching to \`(url, init)\` took the canned
+  small-calls ratio from about 1.7 to about 1.1.)
 
 No targets yet: these are the honest first numbers.
 
