@@ -15,7 +15,7 @@ mod userpass;
 
 pub use api_keys::ApiKey;
 pub use custom_token::rsa_decoding_key;
-pub use outbox::Outbox;
+pub use outbox::{Message, Outbox};
 pub use tokens::AccessClaims;
 pub use userpass::PendingConfirmation;
 

@@ -6,6 +6,8 @@
 pub struct Outbox {
     webhook: Option<String>,
     client: reqwest::Client,
+    /// In-process receiver (embedders and tests).
+    sink: Option<std::sync::mpsc::Sender<Message>>,
 }
 
 /// One link to deliver.
@@ -34,7 +36,13 @@ impl Outbox {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .unwrap_or_default();
-        Outbox { webhook, client }
+        Outbox { webhook, client, sink: None }
+    }
+
+    /// An outbox that also hands every message to the returned receiver.
+    pub fn channel() -> (Outbox, std::sync::mpsc::Receiver<Message>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        (Outbox { sink: Some(tx), ..Outbox::new(None) }, rx)
     }
 
     /// Logs the link and posts it to the webhook in the background (failures are logged).
@@ -42,6 +50,9 @@ impl Outbox {
         // The link is the mail this server cannot send: logging it is the point.
         tracing::info!(kind = message.kind, email = %message.email, token = %message.token, token_id = %message.token_id,
             url = message.url.as_deref().unwrap_or(""), "email link (no mail server: delivered to the log)");
+        if let Some(sink) = &self.sink {
+            let _ = sink.send(message.clone());
+        }
         let Some(webhook) = self.webhook.clone() else { return };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::warn!("email webhook skipped: no async runtime");
