@@ -225,16 +225,20 @@ async fn malformed_auth_requests_get_4xx() {
 }
 
 #[tokio::test]
-async fn login_attempts_are_rate_limited_per_address() {
+async fn failed_logins_are_rate_limited_per_address() {
     let tmp = tempfile::tempdir().expect("tmp");
     let hook = Webhook::start().await;
     let s = start(tmp.path(), &hook, &["--login-limit-per-address", "3"]);
     let c = client();
-    let url = s.app_url("/auth/providers/anon-user/login");
-    for _ in 0..3 {
-        assert_eq!(post(&c, &url, None, &json!({})).await.0, 200);
+    let anon = s.app_url("/auth/providers/anon-user/login");
+    for _ in 0..5 {
+        assert_eq!(post(&c, &anon, None, &json!({})).await.0, 200, "successful logins cost nothing");
     }
-    let (st, r) = post(&c, &url, None, &json!({})).await;
+    for i in 0..3 {
+        let (st, r) = login_userpass(&s, &c, &format!("guess{i}@example.com"), "guess-123").await;
+        assert_error(st, &r, 401, "InvalidPassword");
+    }
+    let (st, r) = post(&c, &anon, None, &json!({})).await;
     assert_error(st, &r, 429, "TooManyRequests");
 }
 

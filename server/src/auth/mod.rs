@@ -24,7 +24,7 @@ use crate::query::Filter;
 use crate::store::{Namespace, Store, StoreError};
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use bson::{doc, oid::ObjectId, Bson, Document};
-use rate_limit::RateLimiter;
+use rate_limit::{RateLimiter, Subject};
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -139,9 +139,9 @@ pub struct AuthOptions {
     pub signing_key: Option<String>,
     /// Where confirmation / reset links go.
     pub outbox: Outbox,
-    /// Login attempts per account per minute.
+    /// Failed logins per account per minute.
     pub login_limit_per_account: u32,
-    /// Login attempts per client address per minute.
+    /// Failed logins per client address per minute.
     pub login_limit_per_address: u32,
     /// Time source.
     pub clock: Arc<dyn Clock>,
@@ -258,9 +258,8 @@ impl Auth {
     /// Logs in with a provider; `body` is the decoded login request (credentials + options).
     /// `client` is the caller's address, for rate limiting.
     pub fn login(&self, provider: &str, body: &Document, client: Option<IpAddr>) -> Result<LoginResponse, AuthError> {
-        self.limiter.attempt_from(client, self.now())?;
         let device_id = device_id_from(body);
-        let proven = self.prove(provider, body)?;
+        let proven = self.prove(provider, body, client)?;
         let user_id = match proven {
             Proven::Anonymous => self.create_user(None)?,
             Proven::User(id) => id,
@@ -274,8 +273,7 @@ impl Auth {
 
     /// `?link=true`: adds the credential's identity to the user behind `claims`.
     pub fn link(&self, claims: &AccessClaims, provider: &str, body: &Document, client: Option<IpAddr>) -> Result<LoginResponse, AuthError> {
-        self.limiter.attempt_from(client, self.now())?;
-        let identity = match self.prove(provider, body)? {
+        let identity = match self.prove(provider, body, client)? {
             Proven::Identity(identity) => identity,
             Proven::Anonymous | Proven::User(_) => {
                 return Err(AuthError::BadRequest(format!("'{provider}' credentials cannot be linked to a user")))
@@ -291,37 +289,35 @@ impl Auth {
         })
     }
 
-    /// Checks a credential.
-    fn prove(&self, provider: &str, body: &Document) -> Result<Proven, AuthError> {
+    /// Checks a credential under the login rate limits (failures count against the client
+    /// address and, where the credential names one, the account).
+    fn prove(&self, provider: &str, body: &Document, client: Option<IpAddr>) -> Result<Proven, AuthError> {
         let app = &self.app;
-        match provider {
-            "anon-user" if app.anon_enabled => Ok(Proven::Anonymous),
+        let mut subjects: Vec<Subject> = client.map(Subject::Address).into_iter().collect();
+        let now = self.now();
+        let check: Box<dyn FnOnce() -> Result<Proven, AuthError> + '_> = match provider {
+            "anon-user" if app.anon_enabled => Box::new(|| Ok(Proven::Anonymous)),
             "local-userpass" if app.userpass.is_some() => {
                 let username = body_str(body, "username").or_else(|_| body_str(body, "email"))?;
                 let password = body_str(body, "password")?;
-                self.limited(&format!("local-userpass/{username}"), || self.check_password(username, password))
-                    .map(Proven::Identity)
+                subjects.push(Subject::Account(format!("local-userpass/{username}")));
+                Box::new(move || self.check_password(username, password).map(Proven::Identity))
             }
             "api-key" if app.api_key_enabled => {
                 let key = body_str(body, "key")?;
-                let account = format!("api-key/{}", key.get(..24).unwrap_or(key));
-                self.limited(&account, || self.check_api_key(key)).map(Proven::User)
+                subjects.push(Subject::Account(format!("api-key/{}", key.get(..24).unwrap_or(key))));
+                Box::new(move || self.check_api_key(key).map(Proven::User))
             }
             "custom-token" if app.custom_token.is_some() => {
                 let token = body_str(body, "token")?;
-                self.verify_custom_token(token).map(Proven::Identity)
+                Box::new(move || self.verify_custom_token(token).map(Proven::Identity))
             }
-            other => Err(AuthError::ProviderNotFound(other.to_string())),
-        }
-    }
-
-    /// Runs a credential check under the per-account limit (failures count against it).
-    fn limited<T>(&self, account: &str, check: impl FnOnce() -> Result<T, AuthError>) -> Result<T, AuthError> {
-        let now = self.now();
-        self.limiter.check_account(account, now)?;
+            other => return Err(AuthError::ProviderNotFound(other.to_string())),
+        };
+        self.limiter.check(&subjects, now)?;
         let result = check();
         if result.is_err() {
-            self.limiter.fail_account(account, now);
+            self.limiter.fail(&subjects, now);
         }
         result
     }

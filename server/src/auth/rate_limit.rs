@@ -1,5 +1,7 @@
-//! Login rate limiting in fixed one-minute windows: every attempt counts against the client
-//! address, failed credential checks count against the account (email, API key id).
+//! Login rate limiting in fixed one-minute windows: failed logins count against the account
+//! (email, API key id) and against the client address; once either is over its limit, further
+//! attempts — even correct ones — get `TooManyRequests` until the window ends. Successful logins
+//! cost nothing, so test suites and busy clients with valid credentials are never slowed down.
 //! Kept in memory: a restart forgets the counters, which only ever errs towards allowing logins.
 
 use super::AuthError;
@@ -11,60 +13,62 @@ const WINDOW_SECS: u64 = 60;
 /// Above this many tracked keys, windows that have ended are dropped.
 const PRUNE_ABOVE: usize = 10_000;
 
+/// What is being counted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Subject {
+    /// An account of a provider (`local-userpass/<email>`, `api-key/<key id>`).
+    Account(String),
+    /// A client address.
+    Address(IpAddr),
+}
+
 pub(super) struct RateLimiter {
     per_account: u32,
     per_address: u32,
-    accounts: Mutex<HashMap<String, (u64, u32)>>,
-    addresses: Mutex<HashMap<IpAddr, (u64, u32)>>,
-}
-
-/// Current count of `key` in the window containing `now`.
-fn count<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, (u64, u32)>, key: &K, now: u64) -> u32 {
-    let window = now / WINDOW_SECS;
-    match map.get(key) {
-        Some((w, n)) if *w == window => *n,
-        _ => 0,
-    }
-}
-
-fn bump<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, (u64, u32)>, key: &K, now: u64) {
-    let window = now / WINDOW_SECS;
-    if map.len() > PRUNE_ABOVE {
-        map.retain(|_, (w, _)| *w == window);
-    }
-    let n = count(map, key, now);
-    map.insert(key.clone(), (window, n.saturating_add(1)));
+    failures: Mutex<HashMap<Subject, (u64, u32)>>,
 }
 
 impl RateLimiter {
     pub(super) fn new(per_account: u32, per_address: u32) -> RateLimiter {
-        RateLimiter { per_account, per_address, accounts: Mutex::default(), addresses: Mutex::default() }
+        RateLimiter { per_account, per_address, failures: Mutex::default() }
     }
 
-    /// Counts an attempt from `client`, refusing it once the address is over its limit.
-    pub(super) fn attempt_from(&self, client: Option<IpAddr>, now: u64) -> Result<(), AuthError> {
-        let Some(ip) = client else { return Ok(()) };
-        let mut map = self.addresses.lock().map_err(|_| AuthError::Internal("rate limiter poisoned".into()))?;
-        if count(&mut map, &ip, now) >= self.per_address {
-            return Err(AuthError::TooManyRequests("too many logins from this address, try again in a minute".into()));
+    fn limit(&self, s: &Subject) -> u32 {
+        match s {
+            Subject::Account(_) => self.per_account,
+            Subject::Address(_) => self.per_address,
         }
-        bump(&mut map, &ip, now);
+    }
+
+    /// Refuses when any subject failed too often in the current window.
+    pub(super) fn check(&self, subjects: &[Subject], now: u64) -> Result<(), AuthError> {
+        let map = self.failures.lock().map_err(|_| AuthError::Internal("rate limiter poisoned".into()))?;
+        let window = now / WINDOW_SECS;
+        for s in subjects {
+            if matches!(map.get(s), Some((w, n)) if *w == window && *n >= self.limit(s)) {
+                let what = match s {
+                    Subject::Account(_) => "this account",
+                    Subject::Address(_) => "this address",
+                };
+                return Err(AuthError::TooManyRequests(format!("too many failed logins for {what}, try again in a minute")));
+            }
+        }
         Ok(())
     }
 
-    /// Refuses a check of an account that failed too often in this window.
-    pub(super) fn check_account(&self, account: &str, now: u64) -> Result<(), AuthError> {
-        let mut map = self.accounts.lock().map_err(|_| AuthError::Internal("rate limiter poisoned".into()))?;
-        if count(&mut map, &account.to_string(), now) >= self.per_account {
-            return Err(AuthError::TooManyRequests("too many failed logins for this account, try again in a minute".into()));
+    /// Records a failed login for every subject.
+    pub(super) fn fail(&self, subjects: &[Subject], now: u64) {
+        let Ok(mut map) = self.failures.lock() else { return };
+        let window = now / WINDOW_SECS;
+        if map.len() > PRUNE_ABOVE {
+            map.retain(|_, (w, _)| *w == window);
         }
-        Ok(())
-    }
-
-    /// Records a failed check of an account.
-    pub(super) fn fail_account(&self, account: &str, now: u64) {
-        if let Ok(mut map) = self.accounts.lock() {
-            bump(&mut map, &account.to_string(), now);
+        for s in subjects {
+            let entry = map.entry(s.clone()).or_insert((window, 0));
+            if entry.0 != window {
+                *entry = (window, 0);
+            }
+            entry.1 = entry.1.saturating_add(1);
         }
     }
 }
@@ -76,20 +80,17 @@ mod tests {
     #[test]
     fn limits_per_account_and_address_reset_each_window() {
         let l = RateLimiter::new(2, 3);
-        let ip: IpAddr = [127, 0, 0, 1].into();
-        for _ in 0..3 {
-            l.attempt_from(Some(ip), 60).expect("under limit");
-        }
-        assert!(matches!(l.attempt_from(Some(ip), 61), Err(AuthError::TooManyRequests(_))));
-        assert!(l.attempt_from(Some([10, 0, 0, 1].into()), 61).is_ok(), "other address");
-        assert!(l.attempt_from(Some(ip), 120).is_ok(), "next window");
-        assert!(l.attempt_from(None, 61).is_ok(), "unknown address is not limited");
-
-        l.fail_account("a", 60);
-        l.check_account("a", 60).expect("one failure");
-        l.fail_account("a", 60);
-        assert!(matches!(l.check_account("a", 60), Err(AuthError::TooManyRequests(_))));
-        assert!(l.check_account("b", 60).is_ok());
-        assert!(l.check_account("a", 120).is_ok());
+        let ip = Subject::Address([127, 0, 0, 1].into());
+        let a = Subject::Account("a".into());
+        let b = Subject::Account("b".into());
+        l.fail(&[ip.clone(), a.clone()], 60);
+        l.check(&[ip.clone(), a.clone()], 60).expect("one failure");
+        l.fail(&[ip.clone(), a.clone()], 60);
+        assert!(matches!(l.check(&[a.clone()], 60), Err(AuthError::TooManyRequests(_))), "account limit");
+        l.check(&[ip.clone(), b.clone()], 60).expect("address still under its limit");
+        l.fail(&[ip.clone(), b.clone()], 61);
+        assert!(matches!(l.check(&[ip.clone()], 61), Err(AuthError::TooManyRequests(_))), "address limit");
+        l.check(&[Subject::Address([10, 0, 0, 1].into()), b.clone()], 61).expect("other address");
+        l.check(&[ip, a], 120).expect("next window");
     }
 }

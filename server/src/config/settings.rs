@@ -53,10 +53,10 @@ pub struct Flags {
     /// Bearer token the admin API requires.
     #[arg(long, env = "REALM_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// Login attempts allowed per account per minute [default: 10].
+    /// Failed logins allowed per account per minute [default: 10].
     #[arg(long, env = "REALM_LOGIN_LIMIT_PER_ACCOUNT")]
     pub login_limit_per_account: Option<u32>,
-    /// Login attempts allowed per client address per minute [default: 60].
+    /// Failed logins allowed per client address per minute [default: 60].
     #[arg(long, env = "REALM_LOGIN_LIMIT_PER_ADDRESS")]
     pub login_limit_per_address: Option<u32>,
 }
@@ -93,9 +93,9 @@ pub struct ServerSettings {
     pub email_webhook: Option<String>,
     /// Admin API, if enabled.
     pub admin: Option<AdminSettings>,
-    /// Login attempts per account per minute.
+    /// Failed logins per account per minute.
     pub login_limit_per_account: u32,
-    /// Login attempts per client address per minute.
+    /// Failed logins per client address per minute.
     pub login_limit_per_address: u32,
 }
 
