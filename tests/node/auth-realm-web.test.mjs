@@ -166,8 +166,15 @@ test("realm-web runs the whole auth and user API against the exported app", asyn
   );
 
   // Logout: the refresh token is revoked on the server.
+  const refreshToken = user.refreshToken;
   await user.logOut();
-  assert.equal(user.state, "LoggedOut");
+  assert.equal(user.state, "logged-out");
+  const revoked = await fetch(`${server.baseUrl}/api/client/v2.0/auth/session`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${refreshToken}` },
+  });
+  assert.equal(revoked.status, 401);
+  assert.equal((await revoked.json()).error_code, "InvalidSession");
 
   // A custom-token user of its own, deleted with app.deleteUser.
   const jwtUser = await app.logIn(Credentials.jwt(hs256(claims(`solo-${user.id}`))));
