@@ -177,7 +177,7 @@ enum Proven {
     /// An existing user (API keys).
     User(String),
     /// An identity that may or may not have a user yet.
-    Identity(Identity),
+    Identity(Box<Identity>),
 }
 
 /// The authentication service of one app.
@@ -263,7 +263,7 @@ impl Auth {
         let user_id = match proven {
             Proven::Anonymous => self.create_user(None)?,
             Proven::User(id) => id,
-            Proven::Identity(identity) => self.bind_identity(identity, None)?,
+            Proven::Identity(identity) => self.bind_identity(*identity, None)?,
         };
         self.check_enabled(&user_id)?;
         let refresh_token = self.create_session(&user_id, &device_id)?;
@@ -274,7 +274,7 @@ impl Auth {
     /// `?link=true`: adds the credential's identity to the user behind `claims`.
     pub fn link(&self, claims: &AccessClaims, provider: &str, body: &Document, client: Option<IpAddr>) -> Result<LoginResponse, AuthError> {
         let identity = match self.prove(provider, body, client)? {
-            Proven::Identity(identity) => identity,
+            Proven::Identity(identity) => *identity,
             Proven::Anonymous | Proven::User(_) => {
                 return Err(AuthError::BadRequest(format!("'{provider}' credentials cannot be linked to a user")))
             }
@@ -301,7 +301,7 @@ impl Auth {
                 let username = body_str(body, "username").or_else(|_| body_str(body, "email"))?;
                 let password = body_str(body, "password")?;
                 subjects.push(Subject::Account(format!("local-userpass/{username}")));
-                Box::new(move || self.check_password(username, password).map(Proven::Identity))
+                Box::new(move || self.check_password(username, password).map(|i| Proven::Identity(Box::new(i))))
             }
             "api-key" if app.api_key_enabled => {
                 let key = body_str(body, "key")?;
@@ -310,7 +310,7 @@ impl Auth {
             }
             "custom-token" if app.custom_token.is_some() => {
                 let token = body_str(body, "token")?;
-                Box::new(move || self.verify_custom_token(token).map(Proven::Identity))
+                Box::new(move || self.verify_custom_token(token).map(|i| Proven::Identity(Box::new(i))))
             }
             other => return Err(AuthError::ProviderNotFound(other.to_string())),
         };

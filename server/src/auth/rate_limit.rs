@@ -86,10 +86,10 @@ mod tests {
         l.fail(&[ip.clone(), a.clone()], 60);
         l.check(&[ip.clone(), a.clone()], 60).expect("one failure");
         l.fail(&[ip.clone(), a.clone()], 60);
-        assert!(matches!(l.check(&[a.clone()], 60), Err(AuthError::TooManyRequests(_))), "account limit");
+        assert!(matches!(l.check(std::slice::from_ref(&a), 60), Err(AuthError::TooManyRequests(_))), "account limit");
         l.check(&[ip.clone(), b.clone()], 60).expect("address still under its limit");
         l.fail(&[ip.clone(), b.clone()], 61);
-        assert!(matches!(l.check(&[ip.clone()], 61), Err(AuthError::TooManyRequests(_))), "address limit");
+        assert!(matches!(l.check(std::slice::from_ref(&ip), 61), Err(AuthError::TooManyRequests(_))), "address limit");
         l.check(&[Subject::Address([10, 0, 0, 1].into()), b.clone()], 61).expect("other address");
         l.check(&[ip, a], 120).expect("next window");
     }

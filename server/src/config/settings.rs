@@ -181,6 +181,11 @@ impl ServerSettings {
         if s.email_webhook.as_ref().is_some_and(|u| !u.starts_with("http://")) {
             return Err(bad("email-webhook", "must be an http:// URL (https is not built in)"));
         }
+        if let Some(bad_origin) = s.cors_origins.iter().find(|o| {
+            !(o.starts_with("http://") || o.starts_with("https://")) || axum::http::HeaderValue::from_str(o).is_err()
+        }) {
+            return Err(bad("cors-origin", &format!("{bad_origin:?} is not an origin like https://my.app")));
+        }
         if s.max_body_bytes < 1024 {
             return Err(bad("max-body-bytes", "must be at least 1024"));
         }
@@ -217,6 +222,8 @@ mod tests {
         std::fs::write(&file, r#"{"lisen": "127.0.0.1:7000"}"#).expect("write");
         let flags = Flags::try_parse_from(["x", "--config", file.to_str().expect("utf8")]).expect("parse");
         assert!(ServerSettings::resolve(flags).expect_err("unknown key").reason.contains("lisen"));
+        let flags = Flags::try_parse_from(["x", "--cors-origin", "my.app"]).expect("parse");
+        assert_eq!(ServerSettings::resolve(flags).expect_err("origin").key, "cors-origin");
         let flags = Flags::try_parse_from(["x", "--admin-listen", "127.0.0.1:0"]).expect("parse");
         assert_eq!(ServerSettings::resolve(flags).expect_err("no token").key, "admin-listen");
     }
