@@ -1,7 +1,21 @@
-//! Typed app configuration and the built-in default app.
+//! Typed app configuration: the built-in default app, or one read from an App Services app
+//! export (`export`), plus the server's own settings (`settings`).
+
+mod export;
+mod settings;
+
+pub use export::{load_export, ConfigError};
+pub use settings::{AdminSettings, ServerSettings, SettingsError};
+
+use std::path::PathBuf;
 
 /// Id of the built-in default app.
 pub const DEFAULT_APP_ID: &str = "realm-wasm-demo";
+
+/// Default access-token lifetime (App Services: 30 minutes).
+pub const DEFAULT_ACCESS_TOKEN_TTL_SECS: u64 = 30 * 60;
+/// Default refresh-token lifetime (App Services: 60 days).
+pub const DEFAULT_REFRESH_TOKEN_TTL_SECS: u64 = 60 * 24 * 60 * 60;
 
 /// Where custom user data lives.
 #[derive(Debug, Clone)]
@@ -25,17 +39,77 @@ pub struct OwnerRule {
     pub owner_field: String,
 }
 
+/// The `local-userpass` provider's settings (names as in `auth/providers.json`).
+#[derive(Debug, Clone, Default)]
+pub struct UserpassConfig {
+    /// Users are confirmed at registration.
+    pub auto_confirm: bool,
+    /// Base of the confirmation link (`?token=…&tokenId=…` is appended).
+    pub email_confirmation_url: Option<String>,
+    /// Base of the reset link.
+    pub reset_password_url: Option<String>,
+    /// Confirmation runs a server function instead of sending a link.
+    pub run_confirmation_function: bool,
+    /// Name of that function.
+    pub confirmation_function_name: Option<String>,
+    /// Password reset runs a server function (`reset/call`).
+    pub run_reset_function: bool,
+    /// Name of that function.
+    pub reset_function_name: Option<String>,
+}
+
+/// JWT signing algorithms accepted for `custom-token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    /// HMAC SHA-256 with a shared secret.
+    Hs256,
+    /// RSA SHA-256 with a PEM public key.
+    Rs256,
+}
+
+/// One `metadata_fields` entry: JWT claim `name` (dotted path) → profile `data.field_name`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadataField {
+    /// Claim path in the JWT.
+    pub name: String,
+    /// Key in the profile's `data` (defaults to `name`).
+    pub field_name: String,
+    /// Login fails when the claim is missing.
+    pub required: bool,
+}
+
+/// The `custom-token` provider's settings.
+#[derive(Debug, Clone)]
+pub struct CustomTokenConfig {
+    /// Signing algorithm.
+    pub algorithm: JwtAlgorithm,
+    /// Verification keys (HS256 secrets or RS256 PEM public keys); any one may match.
+    pub keys: Vec<String>,
+    /// Accepted audiences (empty: `aud` is not checked).
+    pub audience: Vec<String>,
+    /// Claims copied into the profile.
+    pub metadata_fields: Vec<MetadataField>,
+}
+
 /// An App Services app as this server serves it.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
     /// Client app id (path segment).
     pub app_id: String,
+    /// App name.
+    pub name: String,
+    /// `deployment_model` of the location answer.
+    pub deployment_model: String,
+    /// `location` of the location answer.
+    pub location: String,
     /// Whether anonymous login is enabled.
     pub anon_enabled: bool,
-    /// Whether email/password is enabled.
-    pub userpass_enabled: bool,
-    /// Email/password users are confirmed at registration.
-    pub auto_confirm: bool,
+    /// Email/password provider, if enabled.
+    pub userpass: Option<UserpassConfig>,
+    /// Whether user API keys are enabled.
+    pub api_key_enabled: bool,
+    /// Custom JWT provider, if enabled.
+    pub custom_token: Option<CustomTokenConfig>,
     /// Name of the MongoDB service (`mongodb-atlas`).
     pub mongo_service: String,
     /// Custom user data settings, if enabled.
@@ -44,6 +118,10 @@ pub struct AppConfig {
     pub owner_rules: Vec<OwnerRule>,
     /// Access-token lifetime in seconds.
     pub access_token_ttl_secs: u64,
+    /// Refresh-token (session) lifetime in seconds.
+    pub refresh_token_ttl_secs: u64,
+    /// The app export this config was read from (rules are loaded from it by `rules`).
+    pub export_dir: Option<PathBuf>,
 }
 
 impl AppConfig {
@@ -51,9 +129,13 @@ impl AppConfig {
     pub fn default_app() -> AppConfig {
         AppConfig {
             app_id: DEFAULT_APP_ID.to_string(),
+            name: DEFAULT_APP_ID.to_string(),
+            deployment_model: "LOCAL".into(),
+            location: "local".into(),
             anon_enabled: true,
-            userpass_enabled: true,
-            auto_confirm: true,
+            userpass: Some(UserpassConfig { auto_confirm: true, ..UserpassConfig::default() }),
+            api_key_enabled: true,
+            custom_token: None,
             mongo_service: "mongodb-atlas".to_string(),
             custom_user_data: Some(CustomUserData {
                 database: "app".into(),
@@ -65,7 +147,9 @@ impl AppConfig {
                 collection: "users".into(),
                 owner_field: "userID".into(),
             }],
-            access_token_ttl_secs: 30 * 60,
+            access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
+            refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
+            export_dir: None,
         }
     }
 }

@@ -13,11 +13,10 @@ pub mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
-pub use config::{AppConfig, DEFAULT_APP_ID};
-pub use http::{router, AppState};
+pub use config::{AppConfig, ServerSettings, DEFAULT_APP_ID};
+pub use http::{admin_router, router, AppState};
 
 /// Start-up failures.
 #[derive(Debug, thiserror::Error)]
@@ -28,24 +27,56 @@ pub enum StartError {
     /// Auth tables / signing key could not be opened.
     #[error(transparent)]
     Auth(#[from] auth::AuthError),
+    /// The app export is invalid.
+    #[error("invalid app export: {0}")]
+    Config(#[from] config::ConfigError),
     /// Socket trouble.
     #[error("io error: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// Opens the data directory and builds the state for the default app.
-pub fn open_state(data_dir: &Path, listen_addr: SocketAddr) -> Result<AppState, StartError> {
-    let app = Arc::new(AppConfig::default_app());
-    let db = store::open_database(data_dir)?;
+/// Opens the data directory and builds the state for the configured app (real clock).
+pub fn open_state(settings: &ServerSettings, listen_addr: SocketAddr) -> Result<AppState, StartError> {
+    open_state_with_clock(settings, listen_addr, Arc::new(auth::SystemClock))
+}
+
+/// `open_state` with an injected clock (tests expire tokens without waiting).
+pub fn open_state_with_clock(
+    settings: &ServerSettings,
+    listen_addr: SocketAddr,
+    clock: Arc<dyn auth::Clock>,
+) -> Result<AppState, StartError> {
+    let mut app = match &settings.app {
+        Some(dir) => config::load_export(dir)?,
+        None => AppConfig::default_app(),
+    };
+    app.access_token_ttl_secs = settings.access_token_ttl_secs;
+    app.refresh_token_ttl_secs = settings.refresh_token_ttl_secs;
+    // MERGE POINT (rules): when `app.export_dir` is set, load and validate the export's
+    // data_sources/**/rules.json here, e.g. `rules::load_export(dir)?`, before the app is shared.
+    let app = Arc::new(app);
+    let db = store::open_database(&settings.data)?;
     let store: Arc<dyn store::Store> = Arc::new(store::RedbStore::open(db.clone())?);
-    let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone())?);
+    let options = auth::AuthOptions {
+        signing_key: settings.signing_key.clone(),
+        outbox: auth::Outbox::new(settings.email_webhook.clone()),
+        login_limit_per_account: settings.login_limit_per_account,
+        login_limit_per_address: settings.login_limit_per_address,
+        clock,
+    };
+    let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone(), options)?);
     tracing::warn!("{}", rules::describe_open_access(&app));
-    Ok(AppState { app, store, auth, listen_addr })
+    Ok(AppState { app, store, auth, listen_addr, settings: Arc::new(settings.clone()) })
 }
 
 /// The line printed on stdout once the server accepts connections.
 pub fn startup_line(addr: SocketAddr, app_id: &str) -> String {
     format!("realm-wasm-server listening on http://{addr} app_id={app_id}")
+}
+
+/// The line printed on stdout once the admin API accepts connections.
+pub fn admin_startup_line(addr: SocketAddr) -> String {
+    format!("realm-wasm-server admin API on http://{addr}")
 }
 
 /// Serves `state` on an already bound listener until `shutdown` resolves.
@@ -54,5 +85,18 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    // Connect info gives the login rate limiter the client's address.
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Serves the admin API for `state` on its own listener until `shutdown` resolves.
+pub async fn serve_admin(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    token: String,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, admin_router(state, token)).with_graceful_shutdown(shutdown).await
 }

@@ -1,23 +1,10 @@
-//! `realm-wasm-server --listen ADDR --data DIR`: flags, logging, start-up line, serve, clean exit.
+//! `realm-wasm-server [--app DIR] --listen ADDR --data DIR …` (see `config::settings` for every
+//! flag, variable and config-file key): logging, start-up lines, serve, clean exit.
 
 use anyhow::Context;
-use clap::Parser;
+use realm_wasm_server::ServerSettings;
 use std::io::{IsTerminal, Write};
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
-
-/// Local MongoDB Atlas App Services server for realm-wasm and realm-web.
-#[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:9090")]
-    listen: SocketAddr,
-    /// Data directory (created if missing).
-    #[arg(long, default_value = "./realm-data")]
-    data: PathBuf,
-}
 
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -48,20 +35,31 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
-    let args = Args::parse();
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let settings = ServerSettings::from_env()?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addr = listener.local_addr()?;
-    let state = realm_wasm_server::open_state(&args.data, addr)
-        .with_context(|| format!("cannot open data directory {}", args.data.display()))?;
+    let state = realm_wasm_server::open_state(&settings, addr).context("cannot start")?;
+    let admin = match &settings.admin {
+        Some(a) => {
+            let l = tokio::net::TcpListener::bind(a.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} (admin API)", a.listen))?;
+            Some((l.local_addr()?, l, a.token.clone()))
+        }
+        None => None,
+    };
     let app_id = state.app.app_id.clone();
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", realm_wasm_server::startup_line(addr, &app_id))?;
+        if let Some((admin_addr, _, _)) = &admin {
+            writeln!(out, "{}", realm_wasm_server::admin_startup_line(*admin_addr))?;
+        }
         out.flush()?;
     }
-    tracing::info!(data = %args.data.display(), "serving app {app_id} on http://{addr}");
+    tracing::info!(data = %settings.data.display(), "serving app {app_id} on http://{addr}");
     // Graceful shutdown on SIGTERM/SIGINT; connections that are still busy after 5 s are dropped.
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -72,6 +70,18 @@ async fn main() -> anyhow::Result<()> {
     let graceful = async move {
         let _ = rx2.wait_for(|stop| *stop).await;
     };
+    if let Some((_, listener, token)) = admin {
+        let mut rx3 = rx.clone();
+        let stop = async move {
+            let _ = rx3.wait_for(|stop| *stop).await;
+        };
+        let admin_state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = realm_wasm_server::serve_admin(listener, admin_state, token, stop).await {
+                tracing::error!("admin API stopped: {e}");
+            }
+        });
+    }
     let server = realm_wasm_server::serve(listener, state, graceful);
     tokio::select! {
         result = server => result?,

@@ -144,7 +144,7 @@ async fn malformed_requests() {
     assert_error(st, &r, 404, "AppNotFound");
     let (st, r) = post(&c, &format!("{}/api/client/v2.0/app/other-app/functions/call", s.base), at, &json!({"name": "find", "arguments": [], "service": "mongodb-atlas"})).await;
     assert_error(st, &r, 404, "AppNotFound");
-    for path in ["/", "/nope", "/api/client/v2.0/app/realm-wasm-demo/nothing", "/api/client/v2.0/auth/api_keys"] {
+    for path in ["/", "/nope", "/api/client/v2.0/app/realm-wasm-demo/nothing", "/api/client/v2.0/auth/nothing"] {
         let (st, r) = decode(c.get(format!("{}{}", s.base, path)).send().await.expect("send")).await;
         assert_error(st, &r, 404, "NotFound");
     }

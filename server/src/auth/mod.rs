@@ -1,28 +1,34 @@
-//! Users, identities, providers (anon-user, local-userpass), password hashing, tokens, sessions.
+//! Users, identities, providers, sessions and tokens of one app.
 //!
-//! Everything lives in redb (tables `users`, `userpass`, `sessions`, `meta`), so a restart keeps
-//! users and sessions. Refresh tokens are random and stored only as SHA-256 hashes; access
-//! tokens are HS256 JWTs signed with a key generated once and kept in the `meta` table.
+//! Providers: `anon-user`, `local-userpass` (`userpass`), `api-key` (`api_keys`), `custom-token`
+//! (`custom_token`). Everything lives in redb (`store`), so a restart keeps users, sessions, API
+//! keys and pending confirmations. Refresh tokens are random and stored only as SHA-256 hashes;
+//! access tokens are HS256 JWTs (`tokens`). Login attempts are rate limited (`rate_limit`).
 
+mod api_keys;
+mod custom_token;
+mod outbox;
+mod rate_limit;
+mod store;
 mod tokens;
+mod userpass;
 
+pub use api_keys::ApiKey;
+pub use custom_token::rsa_decoding_key;
+pub use outbox::{Message, Outbox};
 pub use tokens::AccessClaims;
+pub use userpass::PendingConfirmation;
 
 use crate::config::AppConfig;
 use crate::query::Filter;
 use crate::store::{Namespace, Store, StoreError};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::rand_core::{OsRng, RngCore};
 use bson::{doc, oid::ObjectId, Bson, Document};
-use rand::RngCore;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use sha2::{Digest, Sha256};
+use rate_limit::{RateLimiter, Subject};
+use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
+use std::net::IpAddr;
 use std::sync::Arc;
-
-const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
-const USERPASS: TableDefinition<&str, &[u8]> = TableDefinition::new("userpass");
-const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+use store::*;
 
 /// Authentication failures (mapped to HTTP statuses in `http`).
 #[derive(Debug, thiserror::Error)]
@@ -30,21 +36,48 @@ pub enum AuthError {
     /// Missing, malformed, expired or revoked token.
     #[error("invalid session: {0}")]
     InvalidSession(String),
-    /// Wrong email or password.
+    /// Wrong email or password (or API key, or custom JWT).
     #[error("invalid username/password")]
     InvalidPassword,
+    /// A login credential that is not a password was refused.
+    #[error("authentication failed: {0}")]
+    AuthFailed(String),
     /// Registration of an existing email.
     #[error("name already in use")]
     AccountNameInUse,
-    /// Invalid registration input.
+    /// Linking an identity that belongs to another user.
+    #[error("this identity is already linked to another user")]
+    IdentityInUse,
+    /// Confirming an already confirmed user.
+    #[error("user already confirmed")]
+    UserAlreadyConfirmed,
+    /// Logging in before confirming the email address.
+    #[error("confirmation required")]
+    ConfirmationRequired,
+    /// Invalid input.
     #[error("{0}")]
     BadRequest(String),
     /// Provider not enabled / unknown.
     #[error("authentication via '{0}' is unsupported")]
     ProviderNotFound(String),
-    /// The user behind a valid token no longer exists.
+    /// The user does not exist.
     #[error("user not found")]
     UserNotFound,
+    /// The user was disabled by an operator.
+    #[error("user is disabled")]
+    UserDisabled,
+    /// API key not found (or not the caller's).
+    #[error("API key not found")]
+    ApiKeyNotFound,
+    /// The caller already has a key with this name.
+    #[error("API key with name '{0}' already exists")]
+    ApiKeyExists(String),
+    /// Too many login attempts.
+    #[error("too many login attempts: {0}")]
+    TooManyRequests(String),
+    /// A configured flow needs something this server does not have (server functions).
+    #[error("{0}")]
+    NotSupported(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -75,10 +108,76 @@ pub struct LoginResponse {
     pub user_id: String,
     /// Access token (JWT).
     pub access_token: String,
-    /// Refresh token.
-    pub refresh_token: String,
+    /// Refresh token (absent when linking: the user keeps their session).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     /// Device id (24 hex).
     pub device_id: String,
+}
+
+/// Seconds since the epoch; injectable so tests can expire tokens without waiting.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> u64;
+}
+
+/// The real clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// Limits and collaborators of an `Auth` beyond the app config.
+pub struct AuthOptions {
+    /// Operator-given signing key; generated and persisted when `None`.
+    pub signing_key: Option<String>,
+    /// Where confirmation / reset links go.
+    pub outbox: Outbox,
+    /// Failed logins per account per minute.
+    pub login_limit_per_account: u32,
+    /// Failed logins per client address per minute.
+    pub login_limit_per_address: u32,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for AuthOptions {
+    fn default() -> Self {
+        AuthOptions {
+            signing_key: None,
+            outbox: Outbox::new(None),
+            login_limit_per_account: 10,
+            login_limit_per_address: 60,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// An identity proven by a credential, before it is bound to a user.
+struct Identity {
+    provider_type: &'static str,
+    external_id: String,
+    /// `id` shown in the profile.
+    id: String,
+    provider_data: Document,
+    /// Merged into the user's profile `data` at each login.
+    data: Document,
+}
+
+/// Who a credential logs in as.
+enum Proven {
+    /// A new anonymous user.
+    Anonymous,
+    /// An existing user (API keys).
+    User(String),
+    /// An identity that may or may not have a user yet.
+    Identity(Box<Identity>),
 }
 
 /// The authentication service of one app.
@@ -87,42 +186,9 @@ pub struct Auth {
     app: Arc<AppConfig>,
     store: Arc<dyn Store>,
     keys: tokens::Keys,
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn to_bytes(d: &Document) -> Result<Vec<u8>, AuthError> {
-    bson::to_vec(d).map_err(|e| AuthError::Internal(e.to_string()))
-}
-
-fn from_bytes(b: &[u8]) -> Result<Document, AuthError> {
-    Document::from_reader(b).map_err(|e| AuthError::Internal(e.to_string()))
-}
-
-/// SHA-256 hex of a refresh token (the only form stored).
-fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// Basic email shape check: one `@`, non-empty local part and a dotless-or-dotted domain, no spaces.
-fn valid_email(email: &str) -> bool {
-    let mut parts = email.split('@');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(local), Some(domain), None) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-                && email.len() <= 254
-        }
-        _ => false,
-    }
+    outbox: Outbox,
+    limiter: RateLimiter,
+    clock: Arc<dyn Clock>,
 }
 
 /// Picks the device id: the client's `options.device.deviceId` if it is a real ObjectId, else a new one.
@@ -141,19 +207,32 @@ pub fn device_id_from(body: &Document) -> String {
     }
 }
 
+/// A required string field of a login body.
+fn body_str<'a>(body: &'a Document, key: &str) -> Result<&'a str, AuthError> {
+    match body.get(key) {
+        Some(Bson::String(s)) if s.len() <= 16 * 1024 => Ok(s),
+        Some(Bson::String(_)) => Err(AuthError::BadRequest(format!("'{key}' is too long"))),
+        _ => Err(AuthError::BadRequest(format!("expected a string '{key}'"))),
+    }
+}
+
 impl Auth {
     /// Opens the auth tables (creating them and the signing key on first use).
-    pub fn open(db: Arc<Database>, app: Arc<AppConfig>, store: Arc<dyn Store>) -> Result<Auth, AuthError> {
+    pub fn open(db: Arc<Database>, app: Arc<AppConfig>, store: Arc<dyn Store>, options: AuthOptions) -> Result<Auth, AuthError> {
         let txn = db.begin_write()?;
         let secret = {
             txn.open_table(USERS)?;
+            txn.open_table(IDENTITIES)?;
             txn.open_table(USERPASS)?;
+            txn.open_table(EMAIL_TOKENS)?;
             txn.open_table(SESSIONS)?;
+            txn.open_table(API_KEYS)?;
             let mut meta = txn.open_table(META)?;
             let existing = meta.get("jwt_secret")?.map(|v| v.value().to_vec());
-            match existing {
-                Some(s) => s,
-                None => {
+            match (&options.signing_key, existing) {
+                (Some(given), _) => given.as_bytes().to_vec(),
+                (None, Some(s)) => s,
+                (None, None) => {
                     let mut s = vec![0u8; 64];
                     OsRng.fill_bytes(&mut s);
                     meta.insert("jwt_secret", s.as_slice())?;
@@ -163,7 +242,8 @@ impl Auth {
         };
         txn.commit()?;
         let keys = tokens::Keys::new(&secret, &app.app_id);
-        Ok(Auth { db, app, store, keys })
+        let limiter = RateLimiter::new(options.login_limit_per_account, options.login_limit_per_address);
+        Ok(Auth { db, app, store, keys, outbox: options.outbox, limiter, clock: options.clock })
     }
 
     /// The app this service authenticates for.
@@ -171,119 +251,169 @@ impl Auth {
         &self.app
     }
 
-    /// Registers an email/password user (auto-confirmed).
-    pub fn register(&self, email: &str, password: &str) -> Result<(), AuthError> {
-        if !self.app.userpass_enabled {
-            return Err(AuthError::ProviderNotFound("local-userpass".into()));
-        }
-        if !valid_email(email) {
-            return Err(AuthError::BadRequest(format!("email invalid: {email:?} is not a valid email address")));
-        }
-        let len = password.chars().count();
-        if !(6..=128).contains(&len) {
-            return Err(AuthError::BadRequest("password must be between 6 and 128 characters".into()));
-        }
-        let salt = SaltString::generate(&mut OsRng);
-        let hash = Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| AuthError::Internal(e.to_string()))?
-            .to_string();
-        let user_id = ObjectId::new().to_hex();
-        let identity_id = ObjectId::new().to_hex();
-        let txn = self.db.begin_write()?;
-        {
-            let mut up = txn.open_table(USERPASS)?;
-            if up.get(email)?.is_some() {
-                return Err(AuthError::AccountNameInUse);
-            }
-            up.insert(
-                email,
-                to_bytes(&doc! {"user_id": &user_id, "identity_id": &identity_id, "password_hash": hash})?.as_slice(),
-            )?;
-            let user = doc! {
-                "_id": &user_id,
-                "type": "normal",
-                "created": now_secs() as i64,
-                "identities": [{
-                    "id": &identity_id,
-                    "provider_type": "local-userpass",
-                    "provider_id": "local-userpass",
-                    "provider_data": {"email": email},
-                }],
-                "data": {"email": email},
-            };
-            txn.open_table(USERS)?.insert(user_id.as_str(), to_bytes(&user)?.as_slice())?;
-        }
-        txn.commit()?;
-        Ok(())
+    fn now(&self) -> u64 {
+        self.clock.now()
     }
 
     /// Logs in with a provider; `body` is the decoded login request (credentials + options).
-    pub fn login(&self, provider: &str, body: &Document) -> Result<LoginResponse, AuthError> {
+    /// `client` is the caller's address, for rate limiting.
+    pub fn login(&self, provider: &str, body: &Document, client: Option<IpAddr>) -> Result<LoginResponse, AuthError> {
         let device_id = device_id_from(body);
-        let user_id = match provider {
-            "anon-user" if self.app.anon_enabled => self.create_anon_user()?,
-            "local-userpass" if self.app.userpass_enabled => {
-                let username = match body.get("username").or_else(|| body.get("email")) {
-                    Some(Bson::String(s)) => s.clone(),
-                    _ => return Err(AuthError::BadRequest("expected a string 'username'".into())),
-                };
-                let password = match body.get("password") {
-                    Some(Bson::String(s)) => s.clone(),
-                    _ => return Err(AuthError::BadRequest("expected a string 'password'".into())),
-                };
-                self.check_password(&username, &password)?
+        let proven = self.prove(provider, body, client)?;
+        let user_id = match proven {
+            Proven::Anonymous => self.create_user(None)?,
+            Proven::User(id) => id,
+            Proven::Identity(identity) => self.bind_identity(*identity, None)?,
+        };
+        self.check_enabled(&user_id)?;
+        let refresh_token = self.create_session(&user_id, &device_id)?;
+        let access_token = self.issue_access_token(&user_id, &device_id)?;
+        Ok(LoginResponse { user_id, access_token, refresh_token: Some(refresh_token), device_id })
+    }
+
+    /// `?link=true`: adds the credential's identity to the user behind `claims`.
+    pub fn link(&self, claims: &AccessClaims, provider: &str, body: &Document, client: Option<IpAddr>) -> Result<LoginResponse, AuthError> {
+        let identity = match self.prove(provider, body, client)? {
+            Proven::Identity(identity) => *identity,
+            Proven::Anonymous | Proven::User(_) => {
+                return Err(AuthError::BadRequest(format!("'{provider}' credentials cannot be linked to a user")))
+            }
+        };
+        self.bind_identity(identity, Some(&claims.sub))?;
+        let access_token = self.issue_access_token(&claims.sub, &claims.baas_device_id)?;
+        Ok(LoginResponse {
+            user_id: claims.sub.clone(),
+            access_token,
+            refresh_token: None,
+            device_id: claims.baas_device_id.clone(),
+        })
+    }
+
+    /// Checks a credential under the login rate limits (failures count against the client
+    /// address and, where the credential names one, the account).
+    fn prove(&self, provider: &str, body: &Document, client: Option<IpAddr>) -> Result<Proven, AuthError> {
+        let app = &self.app;
+        let mut subjects: Vec<Subject> = client.map(Subject::Address).into_iter().collect();
+        let now = self.now();
+        let check: Box<dyn FnOnce() -> Result<Proven, AuthError> + '_> = match provider {
+            "anon-user" if app.anon_enabled => Box::new(|| Ok(Proven::Anonymous)),
+            "local-userpass" if app.userpass.is_some() => {
+                let username = body_str(body, "username").or_else(|_| body_str(body, "email"))?;
+                let password = body_str(body, "password")?;
+                subjects.push(Subject::Account(format!("local-userpass/{username}")));
+                Box::new(move || self.check_password(username, password).map(|i| Proven::Identity(Box::new(i))))
+            }
+            "api-key" if app.api_key_enabled => {
+                let key = body_str(body, "key")?;
+                subjects.push(Subject::Account(format!("api-key/{}", key.get(..24).unwrap_or(key))));
+                Box::new(move || self.check_api_key(key).map(Proven::User))
+            }
+            "custom-token" if app.custom_token.is_some() => {
+                let token = body_str(body, "token")?;
+                Box::new(move || self.verify_custom_token(token).map(|i| Proven::Identity(Box::new(i))))
             }
             other => return Err(AuthError::ProviderNotFound(other.to_string())),
         };
-        let refresh_token = self.create_session(&user_id, &device_id)?;
-        let access_token = self.issue_access_token(&user_id, &device_id)?;
-        Ok(LoginResponse { user_id, access_token, refresh_token, device_id })
+        self.limiter.check(&subjects, now)?;
+        let result = check();
+        if result.is_err() {
+            self.limiter.fail(&subjects, now);
+        }
+        result
     }
 
-    fn create_anon_user(&self) -> Result<String, AuthError> {
-        let user_id = ObjectId::new().to_hex();
-        let user = doc! {
-            "_id": &user_id,
-            "type": "normal",
-            "created": now_secs() as i64,
-            "identities": [{
-                "id": ObjectId::new().to_hex(),
-                "provider_type": "anon-user",
-                "provider_id": "anon-user",
-                "provider_data": {},
-            }],
-            "data": {},
-        };
+    fn check_enabled(&self, user_id: &str) -> Result<(), AuthError> {
+        match self.user(user_id)? {
+            Some(u) if u.get_bool("disabled").unwrap_or(false) => Err(AuthError::UserDisabled),
+            Some(_) => Ok(()),
+            None => Err(AuthError::UserNotFound),
+        }
+    }
+
+    fn user(&self, user_id: &str) -> Result<Option<Document>, AuthError> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(USERS)?;
+        let user = table.get(user_id)?.map(|v| from_bytes(v.value())).transpose()?;
+        Ok(user)
+    }
+
+    /// Creates a user, optionally with a first identity (inside `txn` when given).
+    fn create_user(&self, identity: Option<&Identity>) -> Result<String, AuthError> {
         let txn = self.db.begin_write()?;
-        txn.open_table(USERS)?.insert(user_id.as_str(), to_bytes(&user)?.as_slice())?;
+        let id = self.insert_user(&txn, identity)?;
         txn.commit()?;
+        Ok(id)
+    }
+
+    fn insert_user(&self, txn: &WriteTransaction, identity: Option<&Identity>) -> Result<String, AuthError> {
+        let user_id = ObjectId::new().to_hex();
+        let (identities, data) = match identity {
+            Some(i) => {
+                txn.open_table(IDENTITIES)?.insert(identity_key(i.provider_type, &i.external_id).as_str(), user_id.as_str())?;
+                (vec![Bson::Document(identity_doc(i))], i.data.clone())
+            }
+            None => {
+                let anon = doc! {"id": ObjectId::new().to_hex(), "provider_type": "anon-user", "provider_id": "anon-user", "provider_data": {}};
+                (vec![Bson::Document(anon)], Document::new())
+            }
+        };
+        let user = doc! {
+            "_id": &user_id, "type": "normal", "created": self.now() as i64, "disabled": false,
+            "identities": identities, "data": data,
+        };
+        txn.open_table(USERS)?.insert(user_id.as_str(), to_bytes(&user)?.as_slice())?;
         Ok(user_id)
     }
 
-    fn check_password(&self, email: &str, password: &str) -> Result<String, AuthError> {
-        let read = self.db.begin_read()?;
-        let table = read.open_table(USERPASS)?;
-        let record = match table.get(email)? {
-            Some(v) => from_bytes(v.value())?,
-            None => return Err(AuthError::InvalidPassword),
+    /// Finds or creates the user owning `identity`; with `link_to`, attaches it to that user.
+    fn bind_identity(&self, identity: Identity, link_to: Option<&str>) -> Result<String, AuthError> {
+        let key = identity_key(identity.provider_type, &identity.external_id);
+        let txn = self.db.begin_write()?;
+        let owner = txn.open_table(IDENTITIES)?.get(key.as_str())?.map(|v| v.value().to_string());
+        let user_id = match (owner, link_to) {
+            (Some(owner), Some(target)) if owner != target => return Err(AuthError::IdentityInUse),
+            (Some(owner), _) => owner,
+            (None, None) => {
+                let id = self.insert_user(&txn, Some(&identity))?;
+                txn.commit()?;
+                return Ok(id);
+            }
+            (None, Some(target)) => {
+                txn.open_table(IDENTITIES)?.insert(key.as_str(), target)?;
+                target.to_string()
+            }
         };
-        let stored = record.get_str("password_hash").map_err(|e| AuthError::Internal(e.to_string()))?;
-        let parsed = PasswordHash::new(stored).map_err(|e| AuthError::Internal(e.to_string()))?;
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .map_err(|_| AuthError::InvalidPassword)?;
-        record
-            .get_str("user_id")
-            .map(str::to_string)
-            .map_err(|e| AuthError::Internal(e.to_string()))
+        let mut users = txn.open_table(USERS)?;
+        let mut user = match users.get(user_id.as_str())? {
+            Some(v) => from_bytes(v.value())?,
+            None => return Err(AuthError::UserNotFound),
+        };
+        let mut identities = user.get_array("identities").cloned().unwrap_or_default();
+        let known = identities.iter().any(|i| {
+            i.as_document().is_some_and(|d| {
+                d.get_str("provider_type") == Ok(identity.provider_type) && d.get_str("id") == Ok(identity.id.as_str())
+            })
+        });
+        if !known {
+            identities.push(Bson::Document(identity_doc(&identity)));
+        }
+        let mut data = user.get_document("data").cloned().unwrap_or_default();
+        data.extend(identity.data);
+        user.insert("identities", identities);
+        user.insert("data", data);
+        users.insert(user_id.as_str(), to_bytes(&user)?.as_slice())?;
+        drop(users);
+        txn.commit()?;
+        Ok(user_id)
     }
 
     fn create_session(&self, user_id: &str, device_id: &str) -> Result<String, AuthError> {
         let mut raw = [0u8; 32];
         OsRng.fill_bytes(&mut raw);
         let token = hex::encode(raw);
-        let record = doc! {"user_id": user_id, "device_id": device_id, "created": now_secs() as i64};
+        let now = self.now();
+        let expires = now.saturating_add(self.app.refresh_token_ttl_secs);
+        let record = doc! {"user_id": user_id, "device_id": device_id, "created": now as i64, "expires": expires as i64};
         let txn = self.db.begin_write()?;
         txn.open_table(SESSIONS)?.insert(token_hash(&token).as_str(), to_bytes(&record)?.as_slice())?;
         txn.commit()?;
@@ -293,7 +423,7 @@ impl Auth {
     /// Issues a fresh access token carrying the user's current custom data.
     pub fn issue_access_token(&self, user_id: &str, device_id: &str) -> Result<String, AuthError> {
         let user_data = self.custom_data(user_id)?;
-        let iat = now_secs();
+        let iat = self.now();
         self.keys.sign(&AccessClaims {
             exp: iat + self.app.access_token_ttl_secs,
             iat,
@@ -316,29 +446,29 @@ impl Auth {
         Ok(found.map(|d| Bson::Document(d).into_relaxed_extjson()))
     }
 
-    /// Validates an access token and returns its claims (the user must still exist).
+    /// Validates an access token and returns its claims (the user must still exist and be enabled).
     pub fn verify_access_token(&self, token: &str) -> Result<AccessClaims, AuthError> {
-        let claims = self.keys.verify(token)?;
-        if !self.user_exists(&claims.sub)? {
-            return Err(AuthError::InvalidSession("user no longer exists".into()));
+        let claims = self.keys.verify(token, self.now())?;
+        match self.check_enabled(&claims.sub) {
+            Ok(()) => Ok(claims),
+            Err(AuthError::UserDisabled) => Err(AuthError::InvalidSession("user is disabled".into())),
+            Err(AuthError::UserNotFound) => Err(AuthError::InvalidSession("user no longer exists".into())),
+            Err(e) => Err(e),
         }
-        Ok(claims)
-    }
-
-    fn user_exists(&self, user_id: &str) -> Result<bool, AuthError> {
-        let read = self.db.begin_read()?;
-        Ok(read.open_table(USERS)?.get(user_id)?.is_some())
     }
 
     /// `POST /auth/session`: a new access token for a refresh token (which is not rotated).
     pub fn refresh(&self, refresh_token: &str) -> Result<String, AuthError> {
         let (user_id, device_id) = self.session(refresh_token)?;
-        if !self.user_exists(&user_id)? {
-            return Err(AuthError::InvalidSession("user no longer exists".into()));
+        match self.check_enabled(&user_id) {
+            Ok(()) => self.issue_access_token(&user_id, &device_id),
+            Err(AuthError::UserDisabled) => Err(AuthError::InvalidSession("user is disabled".into())),
+            Err(AuthError::UserNotFound) => Err(AuthError::InvalidSession("user no longer exists".into())),
+            Err(e) => Err(e),
         }
-        self.issue_access_token(&user_id, &device_id)
     }
 
+    /// The (user id, device id) of a live session.
     fn session(&self, refresh_token: &str) -> Result<(String, String), AuthError> {
         let read = self.db.begin_read()?;
         let table = read.open_table(SESSIONS)?;
@@ -346,8 +476,22 @@ impl Auth {
             Some(v) => from_bytes(v.value())?,
             None => return Err(AuthError::InvalidSession("failed to find refresh token".into())),
         };
-        let get = |k: &str| record.get_str(k).map(str::to_string).map_err(|e| AuthError::Internal(e.to_string()));
-        Ok((get("user_id")?, get("device_id")?))
+        if int_field(&record, "expires") <= self.now() {
+            return Err(AuthError::InvalidSession("refresh token expired".into()));
+        }
+        Ok((field(&record, "user_id")?, field(&record, "device_id")?))
+    }
+
+    /// The user id behind a live, enabled session (API-key routes authenticate this way).
+    pub fn session_user(&self, refresh_token: &str) -> Result<String, AuthError> {
+        let (user_id, _) = self.session(refresh_token)?;
+        match self.check_enabled(&user_id) {
+            Ok(()) => Ok(user_id),
+            Err(AuthError::UserDisabled | AuthError::UserNotFound) => {
+                Err(AuthError::InvalidSession("user no longer exists or is disabled".into()))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// `DELETE /auth/session`: revokes the refresh token; unknown tokens are ignored.
@@ -360,51 +504,128 @@ impl Auth {
 
     /// `GET /auth/profile` body for a user.
     pub fn profile(&self, user_id: &str) -> Result<serde_json::Value, AuthError> {
+        let user = self.user(user_id)?.ok_or(AuthError::UserNotFound)?;
+        Ok(profile_json(&user, &self.app.app_id))
+    }
+
+    /// Every user (admin API), as profiles plus `disabled` and `created`.
+    pub fn list_users(&self) -> Result<Vec<serde_json::Value>, AuthError> {
         let read = self.db.begin_read()?;
         let table = read.open_table(USERS)?;
-        let user = match table.get(user_id)? {
-            Some(v) => from_bytes(v.value())?,
-            None => return Err(AuthError::UserNotFound),
-        };
-        let identities = user.get_array("identities").cloned().unwrap_or_default();
-        let data = user.get_document("data").cloned().unwrap_or_default();
-        Ok(serde_json::json!({
-            "user_id": user_id,
-            "domain_id": &self.app.app_id,
-            "type": user.get_str("type").unwrap_or("normal"),
-            "identities": Bson::Array(identities).into_relaxed_extjson(),
-            "data": Bson::Document(data).into_relaxed_extjson(),
-        }))
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (_, v) = entry?;
+            let user = from_bytes(v.value())?;
+            let mut p = profile_json(&user, &self.app.app_id);
+            p["disabled"] = user.get_bool("disabled").unwrap_or(false).into();
+            p["created"] = user.get_i64("created").unwrap_or(0).into();
+            out.push(p);
+        }
+        Ok(out)
     }
+
+    /// Disables or enables a user; disabling also ends their sessions.
+    pub fn set_user_disabled(&self, user_id: &str, disabled: bool) -> Result<(), AuthError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut users = txn.open_table(USERS)?;
+            let mut user = match users.get(user_id)? {
+                Some(v) => from_bytes(v.value())?,
+                None => return Err(AuthError::UserNotFound),
+            };
+            user.insert("disabled", disabled);
+            users.insert(user_id, to_bytes(&user)?.as_slice())?;
+        }
+        if disabled {
+            remove_where(&txn, SESSIONS, |d| d.get_str("user_id") == Ok(user_id))?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Ends every session of a user; returns how many there were.
+    pub fn revoke_sessions(&self, user_id: &str) -> Result<usize, AuthError> {
+        let txn = self.db.begin_write()?;
+        if txn.open_table(USERS)?.get(user_id)?.is_none() {
+            return Err(AuthError::UserNotFound);
+        }
+        let n = remove_where(&txn, SESSIONS, |d| d.get_str("user_id") == Ok(user_id))?;
+        txn.commit()?;
+        Ok(n)
+    }
+
+    /// `DELETE /auth/delete` and the admin API: removes the user with their identities,
+    /// email/password accounts, sessions and API keys, in one transaction.
+    pub fn delete_user(&self, user_id: &str) -> Result<(), AuthError> {
+        let txn = self.db.begin_write()?;
+        if txn.open_table(USERS)?.remove(user_id)?.is_none() {
+            return Err(AuthError::UserNotFound);
+        }
+        let mut emails = Vec::new();
+        {
+            let mut identities = txn.open_table(IDENTITIES)?;
+            let keys: Vec<String> = identities
+                .iter()?
+                .filter_map(|e| e.ok())
+                .filter(|(_, v)| v.value() == user_id)
+                .map(|(k, _)| k.value().to_string())
+                .collect();
+            for key in keys {
+                identities.remove(key.as_str())?;
+                if let Some(email) = key.strip_prefix("local-userpass/") {
+                    emails.push(email.to_string());
+                }
+            }
+        }
+        {
+            let mut up = txn.open_table(USERPASS)?;
+            for email in &emails {
+                up.remove(email.as_str())?;
+            }
+        }
+        remove_where(&txn, EMAIL_TOKENS, |d| d.get_str("email").is_ok_and(|e| emails.iter().any(|x| x == e)))?;
+        remove_where(&txn, SESSIONS, |d| d.get_str("user_id") == Ok(user_id))?;
+        remove_where(&txn, API_KEYS, |d| d.get_str("user_id") == Ok(user_id))?;
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+/// Removes the records of a BSON-valued table matching `pred`; returns how many.
+fn remove_where(
+    txn: &WriteTransaction,
+    def: redb::TableDefinition<&str, &[u8]>,
+    pred: impl Fn(&Document) -> bool,
+) -> Result<usize, AuthError> {
+    let mut table = txn.open_table(def)?;
+    let mut doomed = Vec::new();
+    for entry in table.iter()? {
+        let (k, v) = entry?;
+        if from_bytes(v.value()).is_ok_and(|d| pred(&d)) {
+            doomed.push(k.value().to_string());
+        }
+    }
+    for k in &doomed {
+        table.remove(k.as_str())?;
+    }
+    Ok(doomed.len())
+}
+
+fn identity_doc(i: &Identity) -> Document {
+    doc! {"id": &i.id, "provider_type": i.provider_type, "provider_id": i.provider_type, "provider_data": i.provider_data.clone()}
+}
+
+fn profile_json(user: &Document, app_id: &str) -> serde_json::Value {
+    let identities = user.get_array("identities").cloned().unwrap_or_default();
+    let data = user.get_document("data").cloned().unwrap_or_default();
+    serde_json::json!({
+        "user_id": user.get_str("_id").unwrap_or_default(),
+        "domain_id": app_id,
+        "type": user.get_str("type").unwrap_or("normal"),
+        "identities": Bson::Array(identities).into_relaxed_extjson(),
+        "data": Bson::Document(data).into_relaxed_extjson(),
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn email_shapes() {
-        for ok in ["a@b.c", "x.y+z@example.org", "u@localhost"] {
-            assert!(valid_email(ok), "{ok}");
-        }
-        for bad in ["", "abc", "a@", "@b", "a@b@c", "a b@c.d", "a@.c", "a@c."] {
-            assert!(!valid_email(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn device_ids() {
-        let oid = ObjectId::new();
-        assert_eq!(device_id_from(&doc! {"options": {"device": {"deviceId": oid}}}), oid.to_hex());
-        let zeros = ObjectId::from_bytes([0; 12]);
-        assert_ne!(device_id_from(&doc! {"options": {"device": {"deviceId": zeros}}}), zeros.to_hex());
-        assert_eq!(device_id_from(&doc! {}).len(), 24);
-    }
-
-    #[test]
-    fn refresh_token_hash_is_stable_and_not_the_token() {
-        assert_eq!(token_hash("abc"), token_hash("abc"));
-        assert_ne!(token_hash("abc"), "abc");
-        assert_eq!(token_hash("abc").len(), 64);
-    }
-}
+mod tests;

@@ -44,9 +44,10 @@ impl Keys {
         encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(|e| AuthError::Internal(e.to_string()))
     }
 
-    pub(super) fn verify(&self, token: &str) -> Result<AccessClaims, AuthError> {
+    /// Checks signature, app, type and expiry (against `now`, so tests can move the clock).
+    pub(super) fn verify(&self, token: &str, now: u64) -> Result<AccessClaims, AuthError> {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 0;
+        validation.validate_exp = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
         let data = decode::<AccessClaims>(token, &self.decoding, &validation)
             .map_err(|e| AuthError::InvalidSession(format!("access token rejected: {e}")))?;
@@ -56,6 +57,9 @@ impl Keys {
         }
         if claims.typ != "access" {
             return Err(AuthError::InvalidSession("not an access token".into()));
+        }
+        if claims.exp <= now {
+            return Err(AuthError::InvalidSession("access token expired".into()));
         }
         Ok(claims)
     }
@@ -82,11 +86,13 @@ mod tests {
         let k = Keys::new(b"secret-secret-secret", "app");
         let far = 4_000_000_000;
         let t = k.sign(&claims(far)).expect("sign");
-        assert_eq!(k.verify(&t).expect("verify"), claims(far));
-        assert!(k.verify(&k.sign(&claims(10)).expect("sign")).is_err(), "expired");
-        assert!(Keys::new(b"other-key-other-key", "app").verify(&t).is_err(), "bad signature");
-        assert!(Keys::new(b"secret-secret-secret", "other").verify(&t).is_err(), "other app");
-        assert!(k.verify("not.a.jwt").is_err());
-        assert!(k.verify("null").is_err());
+        let now = 1_000;
+        assert_eq!(k.verify(&t, now).expect("verify"), claims(far));
+        assert!(k.verify(&t, far).is_err(), "expired at exp");
+        assert!(k.verify(&k.sign(&claims(10)).expect("sign"), now).is_err(), "expired");
+        assert!(Keys::new(b"other-key-other-key", "app").verify(&t, now).is_err(), "bad signature");
+        assert!(Keys::new(b"secret-secret-secret", "other").verify(&t, now).is_err(), "other app");
+        assert!(k.verify("not.a.jwt", now).is_err());
+        assert!(k.verify("null", now).is_err());
     }
 }

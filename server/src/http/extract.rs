@@ -4,9 +4,10 @@ use super::error::ApiError;
 use super::AppState;
 use crate::auth::AccessClaims;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
+use std::net::{IpAddr, SocketAddr};
 use bson::{Bson, Document};
 
 /// A JSON object body decoded from (canonical or relaxed) extended JSON.
@@ -52,21 +53,36 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::invalid_session("missing Authorization header"))?;
-        let value = value
-            .to_str()
-            .map_err(|_| ApiError::invalid_session("malformed Authorization header"))?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && *t != "null" && *t != "undefined")
-            .ok_or_else(|| ApiError::invalid_session("expected 'Authorization: Bearer <token>'"))?;
-        Ok(BearerToken(token.to_string()))
+        bearer_token(&parts.headers).map(BearerToken)
     }
+}
+
+/// The caller's address (absent when the server was not started with connect info).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+    }
+}
+
+/// The bearer token of `headers`, or 401 InvalidSession.
+pub fn bearer_token(headers: &HeaderMap) -> Result<String, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::invalid_session("missing Authorization header"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::invalid_session("malformed Authorization header"))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && *t != "null" && *t != "undefined")
+        .ok_or_else(|| ApiError::invalid_session("expected 'Authorization: Bearer <token>'"))?;
+    Ok(token.to_string())
 }
 
 /// A caller authenticated by a valid access token.

@@ -1,21 +1,24 @@
 //! HTTP layer: router, state, handlers, CORS, request logging, JSON errors everywhere.
 
+mod admin;
+mod auth_routes;
 mod error;
 mod extract;
 
+pub use admin::admin_router;
 pub use error::ApiError;
 
 use crate::auth::Auth;
-use crate::config::AppConfig;
+use crate::config::{AppConfig, ServerSettings};
 use crate::service;
 use crate::store::Store;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bson::Bson;
-use extract::{AuthUser, BearerToken, EjsonBody};
+use extract::{AuthUser, EjsonBody};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,9 +26,6 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
-
-/// Largest accepted request body.
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -38,19 +38,21 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// The bound address, used for `hostname` when a request has no usable Host header.
     pub listen_addr: SocketAddr,
+    /// Server settings (CORS origins, body limit, …).
+    pub settings: Arc<ServerSettings>,
 }
 
 /// Builds the full router (all routes, CORS, body limit, tracing, JSON error safety net).
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/app/{app_id}/location", get(location))
-        .route("/app/{app_id}/auth/providers/{provider}/login", post(login))
-        .route("/app/{app_id}/auth/providers/local-userpass/register", post(register))
         .route("/app/{app_id}/functions/call", post(call_function))
-        .route("/auth/profile", get(profile))
-        .route("/auth/session", post(refresh_session).delete(logout));
+        .merge(auth_routes::routes());
+    let origins: Vec<HeaderValue> = state.settings.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
+    let allow_origin = if origins.is_empty() { AllowOrigin::mirror_request() } else { AllowOrigin::list(origins.clone()) };
+    let max_body = state.settings.max_body_bytes;
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::mirror_request())
+        .allow_origin(allow_origin)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
         .expose_headers([HeaderName::from_static("x-baas-location")])
@@ -60,8 +62,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestBodyLimitLayer::new(max_body))
         .layer(axum::middleware::map_response(json_errors))
         .layer(
             // Method, path and status only: headers (tokens) and bodies (passwords) are never logged.
@@ -69,12 +71,12 @@ pub fn router(state: AppState) -> Router {
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .layer(axum::middleware::map_response(ensure_cors_origin))
+        .layer(axum::middleware::map_response(move |r| ensure_cors_origin(r, origins.is_empty())))
         .layer(cors)
 }
 
 /// Any error response that is not JSON (413 from the body limit, etc.) becomes an `ApiError` body.
-async fn json_errors(response: Response) -> Response {
+pub(crate) async fn json_errors(response: Response) -> Response {
     let status = response.status();
     let is_json = response
         .headers()
@@ -96,8 +98,12 @@ async fn json_errors(response: Response) -> Response {
 }
 
 /// `Access-Control-Allow-Origin: *` when the request carried no Origin (tower-http only
-/// mirrors an Origin that is present), so every response is CORS-readable.
-async fn ensure_cors_origin(mut response: Response) -> Response {
+/// mirrors an Origin that is present), so every response is CORS-readable; not when the
+/// operator restricted the allowed origins.
+async fn ensure_cors_origin(mut response: Response, any_origin: bool) -> Response {
+    if !any_origin {
+        return response;
+    }
     response
         .headers_mut()
         .entry(header::ACCESS_CONTROL_ALLOW_ORIGIN)
@@ -105,7 +111,7 @@ async fn ensure_cors_origin(mut response: Response) -> Response {
     response
 }
 
-async fn unknown_route(method: Method, uri: axum::http::Uri) -> ApiError {
+pub(crate) async fn unknown_route(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no route for {method} {}", uri.path()))
 }
 
@@ -155,32 +161,11 @@ async fn location(
         .map(str::to_string)
         .unwrap_or_else(|| state.listen_addr.to_string());
     Ok(Json(serde_json::json!({
-        "deployment_model": "LOCAL",
-        "location": "local",
+        "deployment_model": &state.app.deployment_model,
+        "location": &state.app.location,
         "hostname": format!("http://{host}"),
         "ws_hostname": format!("ws://{host}"),
     })))
-}
-
-#[derive(serde::Deserialize)]
-struct LoginQuery {
-    link: Option<String>,
-}
-
-async fn login(
-    State(state): State<AppState>,
-    Path((app_id, provider)): Path<(String, String)>,
-    Query(query): Query<LoginQuery>,
-    EjsonBody(body): EjsonBody,
-) -> Result<Json<crate::auth::LoginResponse>, ApiError> {
-    check_app(&state, &app_id)?;
-    if query.link.as_deref() == Some("true") {
-        return Err(ApiError::bad_request("linking credentials is not supported by realm-wasm-server yet"));
-    }
-    let auth = state.auth.clone();
-    let response = blocking(move || Ok(auth.login(&provider, &body)?)).await?;
-    tracing::info!(user_id = %response.user_id, "login");
-    Ok(Json(response))
 }
 
 fn string_field(body: &bson::Document, key: &str) -> Result<String, ApiError> {
@@ -189,37 +174,6 @@ fn string_field(body: &bson::Document, key: &str) -> Result<String, ApiError> {
         Some(_) => Err(ApiError::bad_request(format!("'{key}' must be a string"))),
         None => Err(ApiError::bad_request(format!("'{key}' is required"))),
     }
-}
-
-async fn register(
-    State(state): State<AppState>,
-    Path(app_id): Path<String>,
-    EjsonBody(body): EjsonBody,
-) -> Result<Response, ApiError> {
-    check_app(&state, &app_id)?;
-    let email = string_field(&body, "email")?;
-    let password = string_field(&body, "password")?;
-    let auth = state.auth.clone();
-    blocking(move || Ok(auth.register(&email, &password)?)).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({}))).into_response())
-}
-
-async fn profile(State(state): State<AppState>, AuthUser(claims): AuthUser) -> Result<Json<serde_json::Value>, ApiError> {
-    let auth = state.auth.clone();
-    let body = blocking(move || Ok(auth.profile(&claims.sub)?)).await?;
-    Ok(Json(body))
-}
-
-async fn refresh_session(State(state): State<AppState>, BearerToken(rt): BearerToken) -> Result<Response, ApiError> {
-    let auth = state.auth.clone();
-    let access_token = blocking(move || Ok(auth.refresh(&rt)?)).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "access_token": access_token }))).into_response())
-}
-
-async fn logout(State(state): State<AppState>, BearerToken(rt): BearerToken) -> Result<StatusCode, ApiError> {
-    let auth = state.auth.clone();
-    blocking(move || Ok(auth.logout(&rt)?)).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn call_function(

@@ -15,6 +15,10 @@ pub struct Server {
     pub child: Child,
     pub base: String,
     pub data: PathBuf,
+    /// The served app id (from the start-up line).
+    pub app: String,
+    /// Base URL of the admin API, when enabled.
+    pub admin: Option<String>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -29,25 +33,40 @@ impl Server {
 
     /// Starts on `data` and waits for the start-up line.
     pub fn start_in(data: &Path) -> Server {
+        let s = Server::start_with(data, &[]);
+        assert_eq!(s.app, APP);
+        s
+    }
+
+    /// Starts on `data` with extra flags; reads the admin line too when `--admin-listen` is given.
+    pub fn start_with(data: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_realm-wasm-server"))
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn server");
         let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read start-up line");
+        reader.read_line(&mut line).expect("read start-up line");
         let line = line.trim_end();
         let prefix = "realm-wasm-server listening on ";
         assert!(line.starts_with(prefix), "unexpected start-up line: {line:?}");
         let rest = &line[prefix.len()..];
         let (base, app) = rest.split_once(' ').expect("app id part");
-        assert_eq!(app, format!("app_id={APP}"));
+        let app = app.strip_prefix("app_id=").expect("app_id=").to_string();
         assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-        Server { child, base: base.to_string(), data: data.to_path_buf(), _tmp: None }
+        let admin = extra.contains(&"--admin-listen").then(|| {
+            let mut admin_line = String::new();
+            reader.read_line(&mut admin_line).expect("read admin line");
+            let prefix = "realm-wasm-server admin API on ";
+            admin_line.trim_end().strip_prefix(prefix).expect("admin line").to_string()
+        });
+        Server { child, base: base.to_string(), data: data.to_path_buf(), app, admin, _tmp: None }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -55,7 +74,7 @@ impl Server {
     }
 
     pub fn app_url(&self, path: &str) -> String {
-        format!("{}/api/client/v2.0/app/{APP}{}", self.base, path)
+        format!("{}/api/client/v2.0/app/{}{}", self.base, self.app, path)
     }
 }
 
@@ -155,4 +174,18 @@ pub fn int(v: &Value) -> i64 {
         }
     }
     panic!("not an integer: {v}")
+}
+
+pub mod auth;
+
+/// Sends a request and decodes the answer.
+pub async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
+    decode(req.send().await.expect("send")).await
+}
+
+/// Asserts an error answer's status and `error_code`.
+pub fn assert_error(st: u16, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(st, want_status, "{body}");
+    assert_eq!(body["error_code"], want_code, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
 }

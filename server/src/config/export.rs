@@ -1,0 +1,418 @@
+//! Reads an App Services app export (the folder `appservices pull` / `realm-cli export` writes):
+//! `realm_config.json` or `root_config.json`, `auth/providers.json`, `auth/custom_user_data.json`,
+//! `data_sources/*/config.json` (service name). Rules files are left to `rules`.
+//!
+//! Unknown keys are logged as warnings; a present but invalid value stops start-up with an error
+//! naming the file, the key and the reason. Secret values (custom-token signing keys) are not part
+//! of an export: they come from `REALM_SECRET_<NAME>` or the folder's `secrets.json` (`{name: value}`).
+
+use super::{
+    AppConfig, CustomTokenConfig, CustomUserData, JwtAlgorithm, MetadataField, UserpassConfig, DEFAULT_ACCESS_TOKEN_TTL_SECS,
+    DEFAULT_REFRESH_TOKEN_TTL_SECS,
+};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// An invalid app export: which file, which key, why.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{}: {key}: {reason}", file.display())]
+pub struct ConfigError {
+    /// The offending file.
+    pub file: PathBuf,
+    /// Dotted key path inside it (`-` for the file as a whole).
+    pub key: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// One JSON object of a config file, remembering where it came from and which keys were read.
+struct Obj<'a> {
+    file: &'a Path,
+    prefix: String,
+    map: &'a Map<String, Value>,
+    known: Vec<&'static str>,
+}
+
+impl<'a> Obj<'a> {
+    fn new(file: &'a Path, prefix: String, value: &'a Value) -> Result<Obj<'a>, ConfigError> {
+        match value {
+            Value::Object(map) => Ok(Obj { file, prefix, map, known: Vec::new() }),
+            _ => Err(error(file, if prefix.is_empty() { "-" } else { &prefix }, "must be a JSON object")),
+        }
+    }
+
+    fn path(&self, key: &str) -> String {
+        if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.prefix)
+        }
+    }
+
+    fn err(&self, key: &str, reason: impl Into<String>) -> ConfigError {
+        error(self.file, &self.path(key), reason)
+    }
+
+    fn get(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.known.push(key);
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn string(&mut self, key: &'static str) -> Result<Option<String>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(self.err(key, "must be a string")),
+        }
+    }
+
+    fn bool(&mut self, key: &'static str) -> Result<Option<bool>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(self.err(key, "must be true or false")),
+        }
+    }
+
+    fn strings(&mut self, key: &'static str) -> Result<Vec<String>, ConfigError> {
+        match self.get(key) {
+            None => Ok(Vec::new()),
+            Some(Value::String(s)) => Ok(vec![s.clone()]),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_string).ok_or_else(|| self.err(key, "must be an array of strings")))
+                .collect(),
+            Some(_) => Err(self.err(key, "must be an array of strings")),
+        }
+    }
+
+    fn object(&mut self, key: &'static str) -> Result<Option<Obj<'a>>, ConfigError> {
+        let path = self.path(key);
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => Obj::new(self.file, path, v).map(Some),
+        }
+    }
+
+    /// Warns about keys nobody read.
+    fn finish(self) {
+        for key in self.map.keys().filter(|k| !self.known.contains(&k.as_str())) {
+            tracing::warn!(file = %self.file.display(), key = %self.path(key), "unknown key ignored");
+        }
+    }
+}
+
+fn error(file: &Path, key: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError { file: file.to_path_buf(), key: key.to_string(), reason: reason.into() }
+}
+
+fn read_json(file: &Path) -> Result<Option<Value>, ConfigError> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| error(file, "-", format!("invalid JSON: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(error(file, "-", format!("cannot read: {e}"))),
+    }
+}
+
+/// Reads the app export in `dir` into an `AppConfig` (token lifetimes are the defaults; the
+/// server settings override them).
+pub fn load_export(dir: &Path) -> Result<AppConfig, ConfigError> {
+    if !dir.is_dir() {
+        return Err(error(dir, "-", "is not a directory"));
+    }
+    let mut app = AppConfig {
+        app_id: String::new(),
+        name: String::new(),
+        deployment_model: "LOCAL".into(),
+        location: "local".into(),
+        anon_enabled: false,
+        userpass: None,
+        api_key_enabled: false,
+        custom_token: None,
+        mongo_service: "mongodb-atlas".into(),
+        custom_user_data: None,
+        owner_rules: Vec::new(),
+        access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
+        refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
+        export_dir: Some(dir.to_path_buf()),
+    };
+    read_root(dir, &mut app)?;
+    let secrets_file = dir.join("secrets.json");
+    let secrets = read_json(&secrets_file)?;
+    let secret = |name: &str| -> Option<String> {
+        let env_name = format!("REALM_SECRET_{}", name.to_ascii_uppercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+        std::env::var(env_name)
+            .ok()
+            .or_else(|| secrets.as_ref()?.get(name)?.as_str().map(str::to_string))
+    };
+    read_providers(&dir.join("auth").join("providers.json"), &mut app, &secret)?;
+    read_custom_user_data(&dir.join("auth").join("custom_user_data.json"), &mut app)?;
+    read_service_name(dir, &mut app)?;
+    Ok(app)
+}
+
+fn read_root(dir: &Path, app: &mut AppConfig) -> Result<(), ConfigError> {
+    let candidates = [dir.join("realm_config.json"), dir.join("root_config.json"), dir.join("config.json")];
+    let mut found = None;
+    for file in &candidates {
+        if let Some(v) = read_json(file)? {
+            found = Some((file.clone(), v));
+            break;
+        }
+    }
+    let Some((file, value)) = found else {
+        return Err(error(&candidates[0], "-", "missing: an app export has realm_config.json or root_config.json"));
+    };
+    let mut root = Obj::new(&file, String::new(), &value)?;
+    let app_id = root.string("app_id")?;
+    let name = root.string("name")?;
+    app.app_id = match (app_id, &name) {
+        (Some(id), _) if !id.is_empty() => id,
+        (_, Some(name)) if !name.is_empty() => {
+            tracing::warn!(file = %file.display(), "no app_id: serving the app under its name {name:?}");
+            name.clone()
+        }
+        _ => return Err(root.err("app_id", "required (or at least a non-empty name)")),
+    };
+    if !app.app_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(root.err("app_id", "may only contain letters, digits, '-' and '_'"));
+    }
+    app.name = name.unwrap_or_else(|| app.app_id.clone());
+    if let Some(m) = root.string("deployment_model")? {
+        app.deployment_model = m;
+    }
+    if let Some(l) = root.string("location")? {
+        app.location = l;
+    }
+    // Known keys this server has no use for.
+    for key in ["config_version", "environment", "provider_region", "allowed_request_origins", "sync"] {
+        root.get(key);
+    }
+    root.finish();
+    Ok(())
+}
+
+const PROVIDER_TYPES: [&str; 4] = ["anon-user", "local-userpass", "api-key", "custom-token"];
+
+fn read_providers(file: &Path, app: &mut AppConfig, secret: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    let Some(value) = read_json(file)? else {
+        tracing::warn!(file = %file.display(), "missing: no authentication provider is enabled");
+        return Ok(());
+    };
+    let Value::Object(map) = &value else { return Err(error(file, "-", "must be a JSON object")) };
+    for (name, provider) in map {
+        let mut p = Obj::new(file, name.clone(), provider)?;
+        let kind = p.string("type")?.unwrap_or_else(|| name.clone());
+        p.string("name")?;
+        let disabled = p.bool("disabled")?.unwrap_or(false);
+        if !PROVIDER_TYPES.contains(&kind.as_str()) {
+            tracing::warn!(file = %file.display(), provider = %name, "provider type {kind:?} is not supported: its logins answer AuthProviderNotFound");
+            continue;
+        }
+        if kind != *name {
+            return Err(p.err("name", format!("provider {name:?} of type {kind:?}: realm-web addresses providers by type, so the name must equal the type")));
+        }
+        if disabled {
+            p.finish();
+            continue;
+        }
+        match kind.as_str() {
+            "anon-user" => app.anon_enabled = true,
+            "api-key" => app.api_key_enabled = true,
+            "local-userpass" => app.userpass = Some(read_userpass(&mut p)?),
+            _ => app.custom_token = Some(read_custom_token(&mut p, secret)?),
+        }
+        // App Services writes these for every provider; they carry nothing for the supported ones.
+        for key in ["redirect_uris", "domain_restrictions"] {
+            p.get(key);
+        }
+        p.finish();
+    }
+    Ok(())
+}
+
+fn read_userpass(p: &mut Obj<'_>) -> Result<UserpassConfig, ConfigError> {
+    let Some(mut c) = p.object("config")? else { return Err(p.err("config", "required for local-userpass")) };
+    let url = |c: &mut Obj<'_>, key: &'static str| -> Result<Option<String>, ConfigError> {
+        match c.string(key)? {
+            Some(u) if u.is_empty() => Ok(None),
+            Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+                Err(c.err(key, format!("{u:?} is not an http(s) URL")))
+            }
+            other => Ok(other),
+        }
+    };
+    let cfg = UserpassConfig {
+        auto_confirm: c.bool("autoConfirm")?.unwrap_or(false),
+        email_confirmation_url: url(&mut c, "emailConfirmationUrl")?,
+        reset_password_url: url(&mut c, "resetPasswordUrl")?,
+        run_confirmation_function: c.bool("runConfirmationFunction")?.unwrap_or(false),
+        confirmation_function_name: c.string("confirmationFunctionName")?.filter(|s| !s.is_empty()),
+        run_reset_function: c.bool("runResetFunction")?.unwrap_or(false),
+        reset_function_name: c.string("resetFunctionName")?.filter(|s| !s.is_empty()),
+    };
+    for key in ["confirmEmailSubject", "resetPasswordSubject"] {
+        c.get(key);
+    }
+    if cfg.run_confirmation_function && cfg.confirmation_function_name.is_none() {
+        return Err(c.err("confirmationFunctionName", "required when runConfirmationFunction is true"));
+    }
+    if cfg.run_reset_function && cfg.reset_function_name.is_none() {
+        return Err(c.err("resetFunctionName", "required when runResetFunction is true"));
+    }
+    if !cfg.auto_confirm && !cfg.run_confirmation_function && cfg.email_confirmation_url.is_none() {
+        return Err(c.err("emailConfirmationUrl", "required unless autoConfirm or runConfirmationFunction is true"));
+    }
+    if !cfg.run_reset_function && cfg.reset_password_url.is_none() {
+        return Err(c.err("resetPasswordUrl", "required unless runResetFunction is true"));
+    }
+    c.finish();
+    Ok(cfg)
+}
+
+fn read_custom_token(p: &mut Obj<'_>, secret: &dyn Fn(&str) -> Option<String>) -> Result<CustomTokenConfig, ConfigError> {
+    let Some(mut c) = p.object("config")? else { return Err(p.err("config", "required for custom-token")) };
+    let algorithm = match c.string("signingAlgorithm")?.as_deref() {
+        None | Some("HS256") => JwtAlgorithm::Hs256,
+        Some("RS256") => JwtAlgorithm::Rs256,
+        Some(other) => return Err(c.err("signingAlgorithm", format!("{other:?} is not supported (HS256 or RS256)"))),
+    };
+    let audience = c.strings("audience")?;
+    c.bool("requireAnyAudience")?;
+    if c.bool("useJWKURI")?.unwrap_or(false) {
+        return Err(c.err("useJWKURI", "JWK URIs are not supported: give the key through secret_config.signingKeys"));
+    }
+    c.get("jwkURI");
+    c.finish();
+    let Some(mut s) = p.object("secret_config")? else {
+        return Err(p.err("secret_config", "required for custom-token (signingKeys names the key secrets)"));
+    };
+    let names = s.strings("signingKeys")?;
+    if names.is_empty() {
+        return Err(s.err("signingKeys", "must name at least one secret"));
+    }
+    let mut keys = Vec::new();
+    for name in &names {
+        let value = secret(name).ok_or_else(|| {
+            s.err("signingKeys", format!("secret {name:?} has no value: set REALM_SECRET_{} or add it to secrets.json", name.to_ascii_uppercase()))
+        })?;
+        let usable = match algorithm {
+            JwtAlgorithm::Hs256 => value.len() >= 32,
+            JwtAlgorithm::Rs256 => crate::auth::rsa_decoding_key(&value).is_some(),
+        };
+        if !usable {
+            let why = match algorithm {
+                JwtAlgorithm::Hs256 => "must be at least 32 characters for HS256",
+                JwtAlgorithm::Rs256 => "is not a PEM RSA public key",
+            };
+            return Err(s.err("signingKeys", format!("secret {name:?} {why}")));
+        }
+        keys.push(value);
+    }
+    s.finish();
+    let mut metadata_fields = Vec::new();
+    if let Some(fields) = p.get("metadata_fields") {
+        let Value::Array(items) = fields else { return Err(p.err("metadata_fields", "must be an array")) };
+        for (i, item) in items.iter().enumerate() {
+            let mut f = Obj::new(p.file, format!("{}.metadata_fields[{i}]", p.prefix), item)?;
+            let name = f.string("name")?.filter(|n| !n.is_empty()).ok_or_else(|| f.err("name", "required"))?;
+            let field_name = f.string("field_name")?.filter(|n| !n.is_empty()).unwrap_or_else(|| name.clone());
+            let required = f.bool("required")?.unwrap_or(false);
+            f.finish();
+            metadata_fields.push(MetadataField { name, field_name, required });
+        }
+    }
+    Ok(CustomTokenConfig { algorithm, keys, audience, metadata_fields })
+}
+
+fn read_custom_user_data(file: &Path, app: &mut AppConfig) -> Result<(), ConfigError> {
+    let Some(value) = read_json(file)? else { return Ok(()) };
+    let mut c = Obj::new(file, String::new(), &value)?;
+    let enabled = c.bool("enabled")?.unwrap_or(false);
+    let service = c.string("mongo_service_name")?;
+    let database = c.string("database_name")?;
+    let collection = c.string("collection_name")?;
+    let field = c.string("user_id_field")?;
+    if c.string("on_user_creation_function_name")?.is_some_and(|f| !f.is_empty()) {
+        tracing::warn!(file = %file.display(), "on_user_creation_function_name is not supported (no server functions): ignored");
+    }
+    if enabled {
+        let need = |v: Option<String>, key: &'static str| {
+            v.filter(|s| !s.is_empty()).ok_or_else(|| error(file, key, "required when enabled is true"))
+        };
+        let cud = CustomUserData {
+            database: need(database, "database_name")?,
+            collection: need(collection, "collection_name")?,
+            user_id_field: need(field, "user_id_field")?,
+        };
+        crate::store::Namespace::new(&cud.database, &cud.collection)
+            .map_err(|e| error(file, "database_name", e.to_string()))?;
+        if let Some(s) = service.filter(|s| !s.is_empty()) {
+            app.mongo_service = s;
+        }
+        app.custom_user_data = Some(cud);
+    }
+    c.finish();
+    Ok(())
+}
+
+/// The `mongodb-atlas` data source's service name, from `data_sources/*/config.json`.
+fn read_service_name(dir: &Path, app: &mut AppConfig) -> Result<(), ConfigError> {
+    let Ok(entries) = std::fs::read_dir(dir.join("data_sources")) else { return Ok(()) };
+    let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path().join("config.json")).collect();
+    names.sort();
+    for file in names {
+        let Some(value) = read_json(&file)? else { continue };
+        let Value::Object(map) = &value else { return Err(error(&file, "-", "must be a JSON object")) };
+        if map.get("type").and_then(Value::as_str) == Some("mongodb-atlas") {
+            match map.get("name") {
+                Some(Value::String(n)) if !n.is_empty() => app.mongo_service = n.clone(),
+                _ => return Err(error(&file, "name", "must be a non-empty string")),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        fs::write(p, text).expect("write");
+    }
+
+    #[test]
+    fn minimal_export_and_errors_name_file_and_key() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let d = tmp.path();
+        assert!(load_export(d).expect_err("no root").to_string().contains("realm_config.json"));
+        write(d, "realm_config.json", r#"{"app_id": "my-app-abcde", "name": "my-app", "weird": 1}"#);
+        let app = load_export(d).expect("load");
+        assert_eq!((app.app_id.as_str(), app.anon_enabled, app.userpass.is_none()), ("my-app-abcde", false, true));
+
+        write(d, "auth/providers.json", r#"{"local-userpass": {"name": "local-userpass", "type": "local-userpass", "config": {"autoConfirm": "yes"}}}"#);
+        let e = load_export(d).expect_err("bad bool");
+        assert_eq!(e.key, "local-userpass.config.autoConfirm");
+        assert!(e.file.ends_with("auth/providers.json"));
+
+        write(d, "auth/providers.json", r#"{"custom-token": {"name": "custom-token", "type": "custom-token", "config": {"signingAlgorithm": "ES256"}}}"#);
+        assert_eq!(load_export(d).expect_err("alg").key, "custom-token.config.signingAlgorithm");
+
+        write(d, "auth/providers.json", r#"{"custom-token": {"name": "custom-token", "type": "custom-token", "config": {}, "secret_config": {"signingKeys": ["k"]}}}"#);
+        assert!(load_export(d).expect_err("secret").reason.contains("\"k\" has no value"));
+        write(d, "secrets.json", r#"{"k": "short"}"#);
+        assert!(load_export(d).expect_err("short").reason.contains("at least 32"));
+
+        write(d, "auth/custom_user_data.json", r#"{"enabled": true, "database_name": "db"}"#);
+        write(d, "auth/providers.json", "{}");
+        assert_eq!(load_export(d).expect_err("cud").key, "collection_name");
+        write(d, "auth/custom_user_data.json", "[1]");
+        assert_eq!(load_export(d).expect_err("cud").reason, "must be a JSON object");
+        write(d, "auth/custom_user_data.json", "{not json");
+        assert!(load_export(d).expect_err("json").reason.starts_with("invalid JSON"));
+    }
+}

@@ -1,0 +1,230 @@
+//! Server settings: command-line flags, `REALM_*` environment variables and an optional JSON
+//! config file (`--config FILE`, keys = the long flag names). A flag or variable beats the file,
+//! the file beats the default.
+
+use super::{DEFAULT_ACCESS_TOKEN_TTL_SECS, DEFAULT_REFRESH_TOKEN_TTL_SECS};
+use clap::Parser;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Default request body limit.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Local MongoDB Atlas App Services server for realm-wasm and realm-web.
+#[derive(Parser, Debug, Default, Deserialize)]
+#[command(version, about)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Flags {
+    /// JSON file with any of these settings (keys are the long flag names).
+    #[arg(long, env = "REALM_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port) [default: 127.0.0.1:9090].
+    #[arg(long, env = "REALM_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Data directory, created if missing [default: ./realm-data].
+    #[arg(long, env = "REALM_DATA")]
+    pub data: Option<PathBuf>,
+    /// App Services app export to serve (realm_config.json, auth/…); without it the built-in demo app.
+    #[arg(long, env = "REALM_APP")]
+    pub app: Option<PathBuf>,
+    /// Access-token lifetime in seconds [default: 1800].
+    #[arg(long, env = "REALM_ACCESS_TOKEN_TTL")]
+    pub access_token_ttl: Option<u64>,
+    /// Refresh-token (session) lifetime in seconds [default: 5184000 = 60 days].
+    #[arg(long, env = "REALM_REFRESH_TOKEN_TTL")]
+    pub refresh_token_ttl: Option<u64>,
+    /// HS256 access-token signing key (≥ 32 bytes); generated and kept in the data directory if not given.
+    #[arg(long, env = "REALM_SIGNING_KEY", hide_env_values = true)]
+    pub signing_key: Option<String>,
+    /// Allowed CORS origin (repeatable, or comma-separated in the variable); default: any origin.
+    #[arg(long = "cors-origin", env = "REALM_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Largest accepted request body in bytes [default: 16777216].
+    #[arg(long, env = "REALM_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// http:// URL that receives every confirmation / password-reset link as a JSON POST.
+    #[arg(long, env = "REALM_EMAIL_WEBHOOK")]
+    pub email_webhook: Option<String>,
+    /// Address of the admin API (off unless given together with --admin-token).
+    #[arg(long, env = "REALM_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Bearer token the admin API requires.
+    #[arg(long, env = "REALM_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Failed logins allowed per account per minute [default: 10].
+    #[arg(long, env = "REALM_LOGIN_LIMIT_PER_ACCOUNT")]
+    pub login_limit_per_account: Option<u32>,
+    /// Failed logins allowed per client address per minute [default: 60].
+    #[arg(long, env = "REALM_LOGIN_LIMIT_PER_ADDRESS")]
+    pub login_limit_per_address: Option<u32>,
+}
+
+/// The admin API's address and token.
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// Required bearer token.
+    pub token: String,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data: PathBuf,
+    /// App export, if any.
+    pub app: Option<PathBuf>,
+    /// Access-token lifetime (s).
+    pub access_token_ttl_secs: u64,
+    /// Refresh-token lifetime (s).
+    pub refresh_token_ttl_secs: u64,
+    /// Signing key given by the operator.
+    pub signing_key: Option<String>,
+    /// Allowed CORS origins (empty: any).
+    pub cors_origins: Vec<String>,
+    /// Body size cap.
+    pub max_body_bytes: usize,
+    /// Webhook for confirmation / reset links.
+    pub email_webhook: Option<String>,
+    /// Admin API, if enabled.
+    pub admin: Option<AdminSettings>,
+    /// Failed logins per account per minute.
+    pub login_limit_per_account: u32,
+    /// Failed logins per client address per minute.
+    pub login_limit_per_address: u32,
+}
+
+/// Settings that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{source_name}: {key}: {reason}")]
+pub struct SettingsError {
+    /// Flag/variable or config file.
+    pub source_name: String,
+    /// The setting.
+    pub key: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl ServerSettings {
+    /// Defaults for everything (the built-in app on `listen`, data in `data`).
+    pub fn new(listen: SocketAddr, data: PathBuf) -> ServerSettings {
+        ServerSettings {
+            listen,
+            data,
+            app: None,
+            access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
+            refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
+            signing_key: None,
+            cors_origins: Vec::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            email_webhook: None,
+            admin: None,
+            login_limit_per_account: 10,
+            login_limit_per_address: 60,
+        }
+    }
+
+    /// Parses the process's flags and environment, then the config file they name.
+    pub fn from_env() -> Result<ServerSettings, SettingsError> {
+        ServerSettings::resolve(Flags::parse())
+    }
+
+    /// Merges flags (already holding environment values) over the config file over defaults.
+    pub fn resolve(flags: Flags) -> Result<ServerSettings, SettingsError> {
+        let file = match &flags.config {
+            Some(path) => read_file(path)?,
+            None => Flags::default(),
+        };
+        let source = flags.config.as_ref().map_or("flags".to_string(), |p| format!("flags or {}", p.display()));
+        let bad = |key: &str, reason: &str| SettingsError { source_name: source.clone(), key: key.into(), reason: reason.into() };
+        let defaults = ServerSettings::new(
+            "127.0.0.1:9090".parse().map_err(|_| bad("listen", "bad default"))?,
+            PathBuf::from("./realm-data"),
+        );
+        let s = ServerSettings {
+            listen: flags.listen.or(file.listen).unwrap_or(defaults.listen),
+            data: flags.data.or(file.data).unwrap_or(defaults.data),
+            app: flags.app.or(file.app),
+            access_token_ttl_secs: flags.access_token_ttl.or(file.access_token_ttl).unwrap_or(defaults.access_token_ttl_secs),
+            refresh_token_ttl_secs: flags.refresh_token_ttl.or(file.refresh_token_ttl).unwrap_or(defaults.refresh_token_ttl_secs),
+            signing_key: flags.signing_key.or(file.signing_key),
+            cors_origins: if flags.cors_origins.is_empty() { file.cors_origins } else { flags.cors_origins },
+            max_body_bytes: flags.max_body_bytes.or(file.max_body_bytes).unwrap_or(defaults.max_body_bytes),
+            email_webhook: flags.email_webhook.or(file.email_webhook),
+            admin: match (flags.admin_listen.or(file.admin_listen), flags.admin_token.or(file.admin_token)) {
+                (None, None) => None,
+                (Some(listen), Some(token)) if token.len() >= 16 => Some(AdminSettings { listen, token }),
+                (Some(_), Some(_)) => return Err(bad("admin-token", "must be at least 16 characters")),
+                _ => return Err(bad("admin-listen", "the admin API needs both --admin-listen and --admin-token")),
+            },
+            login_limit_per_account: flags
+                .login_limit_per_account
+                .or(file.login_limit_per_account)
+                .unwrap_or(defaults.login_limit_per_account),
+            login_limit_per_address: flags
+                .login_limit_per_address
+                .or(file.login_limit_per_address)
+                .unwrap_or(defaults.login_limit_per_address),
+        };
+        if s.access_token_ttl_secs == 0 || s.refresh_token_ttl_secs == 0 {
+            return Err(bad("access-token-ttl / refresh-token-ttl", "must be at least 1 second"));
+        }
+        if s.signing_key.as_ref().is_some_and(|k| k.len() < 32) {
+            return Err(bad("signing-key", "must be at least 32 bytes"));
+        }
+        if s.email_webhook.as_ref().is_some_and(|u| !u.starts_with("http://")) {
+            return Err(bad("email-webhook", "must be an http:// URL (https is not built in)"));
+        }
+        if let Some(bad_origin) = s.cors_origins.iter().find(|o| {
+            !(o.starts_with("http://") || o.starts_with("https://")) || axum::http::HeaderValue::from_str(o).is_err()
+        }) {
+            return Err(bad("cors-origin", &format!("{bad_origin:?} is not an origin like https://my.app")));
+        }
+        if s.max_body_bytes < 1024 {
+            return Err(bad("max-body-bytes", "must be at least 1024"));
+        }
+        if s.login_limit_per_account == 0 || s.login_limit_per_address == 0 {
+            return Err(bad("login-limit-per-account / login-limit-per-address", "must be at least 1"));
+        }
+        Ok(s)
+    }
+}
+
+fn read_file(path: &Path) -> Result<Flags, SettingsError> {
+    let bad = |reason: String| SettingsError { source_name: path.display().to_string(), key: "-".into(), reason };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| bad(format!("invalid settings: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_beats_defaults() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let file = tmp.path().join("settings.json");
+        std::fs::write(&file, r#"{"listen": "127.0.0.1:7000", "access-token-ttl": 60, "cors-origins": ["http://a"]}"#).expect("write");
+        let flags = Flags::try_parse_from(["x", "--config", file.to_str().expect("utf8"), "--access-token-ttl", "5"]).expect("parse");
+        let s = ServerSettings::resolve(flags).expect("resolve");
+        assert_eq!(s.listen.port(), 7000);
+        assert_eq!(s.access_token_ttl_secs, 5);
+        assert_eq!(s.refresh_token_ttl_secs, DEFAULT_REFRESH_TOKEN_TTL_SECS);
+        assert_eq!(s.cors_origins, vec!["http://a".to_string()]);
+        assert!(s.admin.is_none());
+
+        std::fs::write(&file, r#"{"lisen": "127.0.0.1:7000"}"#).expect("write");
+        let flags = Flags::try_parse_from(["x", "--config", file.to_str().expect("utf8")]).expect("parse");
+        assert!(ServerSettings::resolve(flags).expect_err("unknown key").reason.contains("lisen"));
+        let flags = Flags::try_parse_from(["x", "--cors-origin", "my.app"]).expect("parse");
+        assert_eq!(ServerSettings::resolve(flags).expect_err("origin").key, "cors-origin");
+        let flags = Flags::try_parse_from(["x", "--admin-listen", "127.0.0.1:0"]).expect("parse");
+        assert_eq!(ServerSettings::resolve(flags).expect_err("no token").key, "admin-listen");
+    }
+}
