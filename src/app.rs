@@ -81,10 +81,10 @@ pub(crate) struct AppState {
     pub(crate) listeners: Listeners,
 }
 
-type StateKey = (String, String, *const ());
+type StateKey = (String, String, String, *const ());
 
 thread_local! {
-    /// Shared states by (app id, storage root, storage object).
+    /// Shared states by (app id, base URL, storage root, storage object).
     static STATES: RefCell<Vec<(StateKey, Rc<AppState>)>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -181,15 +181,16 @@ impl App {
         App::with_storage(config, transport, Rc::new(MemoryStorage::default()))
     }
 
-    /// Creates an app persisting sessions in `storage`. Apps with the same id, storage root and
-    /// storage object share their users; the first one loads them from storage.
+    /// Creates an app persisting sessions in `storage`. Apps with the same id, base URL, storage
+    /// root and storage object share their users; the first one loads them from storage.
     pub fn with_storage(config: AppConfig, transport: Rc<dyn Transport>, storage: Rc<dyn Storage>) -> Result<App> {
         if config.id.is_empty() {
             return Err(Error::InvalidArgument(
                 "Missing an Atlas App Services app-id: pass new App(\"<app id>\") or new App({ id })".to_owned(),
             ));
         }
-        let key: StateKey = (config.id.clone(), config.storage_root.clone(), Rc::as_ptr(&storage) as *const ());
+        let key: StateKey =
+            (config.id.clone(), config.base_url.clone(), config.storage_root.clone(), Rc::as_ptr(&storage) as *const ());
         let existing = STATES.with(|s| s.borrow().iter().find(|(k, _)| *k == key).map(|(_, st)| st.clone()));
         let fresh = existing.is_none();
         let state = existing.unwrap_or_else(|| {
@@ -355,6 +356,7 @@ impl App {
                 .find(|u| u.provider_type() == ANONYMOUS && u.state() == UserState::Active)
                 .cloned();
             if let Some(user) = existing {
+                user.use_app(self);
                 self.move_to_front(&user)?;
                 if fetch_profile {
                     user.refresh_profile().await?;

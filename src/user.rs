@@ -271,9 +271,14 @@ impl User {
         self.changed();
     }
 
+    /// Sends this user's later requests through `app` (the App object it was last logged in with).
+    pub(crate) fn use_app(&self, app: &App) {
+        *self.0.app.borrow_mut() = app.clone();
+    }
+
     /// Stores new tokens after a login (the refresh token is kept when none is given).
     pub(crate) fn set_tokens(&self, app: &App, access_token: String, refresh_token: Option<String>) {
-        *self.0.app.borrow_mut() = app.clone();
+        self.use_app(app);
         self.0.access_exp.set(token_exp(&access_token));
         *self.0.access_token.borrow_mut() = Some(access_token);
         if let Some(rt) = refresh_token {

@@ -91,12 +91,23 @@ pub(crate) fn type_name(value: &JsValue) -> String {
     value.js_typeof().as_string().map(|t| if value.is_null() { "null".to_owned() } else { t }).unwrap_or_default()
 }
 
-/// Converts rest arguments (already collected into an array).
-pub(crate) fn rest_args(args: &Array, what: &str) -> Result<Vec<Value>> {
-    match to_value(args)? {
-        Value::Array(items) => Ok(items),
-        _ => Err(Error::InvalidArgument(format!("{what} must be an array"))),
-    }
+/// Converts function arguments (already collected into an array) like realm-web: in a
+/// top-level object argument, properties set to `undefined` are left out (§6.1).
+pub(crate) fn rest_args(args: &Array) -> Result<Vec<Value>> {
+    args.iter()
+        .map(|arg| {
+            let mut value = to_value(&arg)?;
+            if let Value::Document(doc) = &mut value {
+                let object: &Object = arg.unchecked_ref();
+                for key in Object::keys(object).iter() {
+                    if Reflect::get(&arg, &key).is_ok_and(|v| v.is_undefined()) {
+                        doc.remove(&key.as_string().unwrap_or_default());
+                    }
+                }
+            }
+            Ok(value)
+        })
+        .collect()
 }
 
 /// Installs `prototype[name](first, ...rest)` as a call to `this[target](first, rest)`:
@@ -253,7 +264,7 @@ impl JsApp {
     /// The email/password provider's routes.
     #[wasm_bindgen(getter = emailPasswordAuth, unchecked_return_type = "EmailPasswordAuth")]
     pub fn email_password_auth(&self) -> JsValue {
-        EmailPasswordAuth { app: self.inner.clone() }.to_js()
+        EmailPasswordAuth { app: self.inner.clone() }.into_js()
     }
 
     /// Logs in and makes the user the current user; `fetchProfile` (default true) fetches the profile.
@@ -511,7 +522,7 @@ impl EmailPasswordAuth {
     /// `callResetPasswordFunction(details, ...args)` collects its rest arguments here.
     #[wasm_bindgen(js_name = "__callResetPasswordFunction", skip_typescript)]
     pub fn call_reset_password_function_with(&self, details: JsValue, args: Array) -> Promise {
-        let args = match rest_args(&args, "callResetPasswordFunction(details, ...args): args") {
+        let args = match rest_args(&args) {
             Ok(a) => a,
             Err(e) => return rejected(e),
         };
@@ -523,7 +534,7 @@ impl EmailPasswordAuth {
 }
 
 impl EmailPasswordAuth {
-    pub(crate) fn to_js(self) -> JsValue {
+    pub(crate) fn into_js(self) -> JsValue {
         let js = JsValue::from(self);
         install_rest_method(&js, "callResetPasswordFunction", "__callResetPasswordFunction");
         js

@@ -206,7 +206,7 @@ impl User {
     #[wasm_bindgen(js_name = "__callFunction", skip_typescript)]
     pub fn call_function_with(&self, name: JsValue, args: Array) -> Promise {
         let prepared = string_arg(&name, "callFunction(name, ...args): name")
-            .and_then(|name| Ok((name, rest_args(&args, "callFunction(name, ...args): args")?)));
+            .and_then(|name| Ok((name, rest_args(&args)?)));
         let (name, args) = match prepared {
             Ok(p) => p,
             Err(e) => return rejected(e),

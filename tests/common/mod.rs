@@ -59,8 +59,20 @@ pub fn s(v: &str) -> JsValue {
     JsValue::from_str(v)
 }
 
+/// A fresh `{get, set, remove}` store, so an App shares no users with other tests.
+pub fn memory_storage() -> JsValue {
+    Function::new_no_args("const m = new Map(); return { get: (k) => m.get(k), set: (k, v) => { m.set(k, v); }, remove: (k) => { m.delete(k); } };")
+        .call0(&JsValue::UNDEFINED)
+        .expect("memory storage")
+}
+
 pub fn new_app(extra: &[(&str, JsValue)]) -> JsValue {
-    let mut pairs = vec![("id", s(app_id())), ("baseUrl", s(base_url())), ("timeout", JsValue::from(10_000))];
+    let mut pairs = vec![
+        ("id", s(app_id())),
+        ("baseUrl", s(base_url())),
+        ("timeout", JsValue::from(10_000)),
+        ("storage", memory_storage()),
+    ];
     pairs.extend(extra.iter().cloned());
     JsValue::from(JsApp::new(obj(&pairs)).unwrap_or_else(|e| panic!("new App: {e:?}")))
 }
@@ -83,7 +95,7 @@ pub async fn custom_user_data_flow() {
         .expect("registerUser");
     assert!(registered.is_undefined());
 
-    let credentials = JsValue::from(Credentials::email_password(email.clone(), password.to_owned()));
+    let credentials = JsValue::from(Credentials::email_password(s(&email), s(password)).unwrap());
     let user = call_async(&app, "logIn", &[credentials]).await.expect("logIn");
     let user_id = get(&user, "id").as_string().expect("user.id");
     assert!(!user_id.is_empty());
@@ -144,7 +156,7 @@ pub async fn wrong_password_rejects_with_realm_error() {
     call_async(&auth, "registerUser", &[obj(&[("email", s(&email)), ("password", s(password))])])
         .await
         .expect("registerUser");
-    let credentials = JsValue::from(Credentials::email_password(email, "not-the-password".to_owned()));
+    let credentials = JsValue::from(Credentials::email_password(s(&email), s("not-the-password")).unwrap());
     let err = call_async(&app, "logIn", &[credentials]).await.expect_err("wrong password must reject");
     assert!(err.is_instance_of::<js_sys::Error>(), "a real Error");
     let proto = Object::get_prototype_of(&err);
@@ -178,12 +190,12 @@ pub async fn fetch_override_and_timeout() {
         "return new Promise((_, reject) => init.signal.addEventListener('abort', () => reject(new Error('aborted'))));",
     );
     let slow = new_app(&[("fetch", hanging.into()), ("timeout", JsValue::from(50))]);
-    let err = call_async(&slow, "logIn", &[JsValue::from(Credentials::anonymous())]).await.expect_err("timeout");
+    let err = call_async(&slow, "logIn", &[JsValue::from(Credentials::anonymous(JsValue::UNDEFINED).unwrap())]).await.expect_err("timeout");
     assert!(message(&err).contains("timed out after 50 ms"), "{}", message(&err));
 
     let deaf = Function::new_with_args("url, init", "return new Promise(() => {});");
     let deaf = new_app(&[("fetch", deaf.into()), ("timeout", JsValue::from(50))]);
-    let err = call_async(&deaf, "logIn", &[JsValue::from(Credentials::anonymous())]).await.expect_err("timeout");
+    let err = call_async(&deaf, "logIn", &[JsValue::from(Credentials::anonymous(JsValue::UNDEFINED).unwrap())]).await.expect_err("timeout");
     assert!(message(&err).contains("timed out after 50 ms"), "{}", message(&err));
 }
 
@@ -191,8 +203,8 @@ pub async fn fetch_override_and_timeout() {
 /// objects (the fallback without a `bson` module), query options.
 pub async fn values_round_trip() {
     let app = new_app(&[]);
-    let user = call_async(&app, "logIn", &[JsValue::from(Credentials::anonymous())]).await.expect("anonymous logIn");
-    let again = call_async(&app, "logIn", &[JsValue::from(Credentials::anonymous())]).await.expect("anonymous reuse");
+    let user = call_async(&app, "logIn", &[JsValue::from(Credentials::anonymous(JsValue::UNDEFINED).unwrap())]).await.expect("anonymous logIn");
+    let again = call_async(&app, "logIn", &[JsValue::from(Credentials::anonymous(JsValue::UNDEFINED).unwrap())]).await.expect("anonymous reuse");
     assert!(again == user, "an active anonymous user is reused");
     let coll = call(&call(&call(&user, "mongoClient", &[s("mongodb-atlas")]), "db", &[s("test")]), "collection", &[s(&unique_email())]);
     let date = js_sys::Date::new(&JsValue::from(1_700_000_000_123.0));
@@ -227,5 +239,5 @@ pub async fn values_round_trip() {
     let deleted = call_async(&coll, "deleteMany", &[]).await.expect("deleteMany");
     assert_eq!(get(&deleted, "deletedCount").as_f64(), Some(2.0));
     let err = call_async(&coll, "insertOne", &[s("not a document")]).await.expect_err("bad argument rejects");
-    assert!(message(&err).contains("insertOne() document must be an object"), "{}", message(&err));
+    assert!(message(&err).contains("insertOne(document): document must be an object"), "{}", message(&err));
 }
