@@ -129,6 +129,9 @@ pub(crate) async fn refresh_access_token(user: &User) -> Result<()> {
     let flight = user.refresh_flight();
     flight
         .run(|| async {
+            if user.state() == UserState::Removed {
+                return Err(Error::UserRemoved);
+            }
             let app = user.app();
             let refresh_token = user.refresh_token().ok_or(Error::NotLoggedIn)?;
             let location = app.location().await?;

@@ -135,7 +135,7 @@ pub(crate) fn install_rest_method(instance: &JsValue, name: &str, target: &'stat
 }
 
 fn device_info() -> app::DeviceInfo {
-    let global = js_sys::global();
+    let global = super::global_this();
     let process = get(&global, "process");
     let release_name = get(&get(&process, "release"), "name").as_string();
     let node_version = get(&get(&process, "versions"), "node").as_string();

@@ -16,3 +16,17 @@ pub use convert::set_bson;
 pub use errors::{MongoDBRealmError, WatchError};
 pub use mongo::{ChangeStream, MongoDB, MongoDBCollection, MongoDBDatabase};
 pub use user::{ApiKeyAuth, User};
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `globalThis` itself (`js_sys::global()` probes `window` first, which SSR shims may trap).
+    #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
+    static GLOBAL_THIS: JsValue;
+}
+
+/// `globalThis`.
+pub(crate) fn global_this() -> JsValue {
+    GLOBAL_THIS.with(JsValue::clone)
+}

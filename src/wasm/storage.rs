@@ -41,7 +41,7 @@ fn method(target: &JsValue, name: &str) -> Option<Function> {
 
 /// True in Node (where realm-web uses keys without the `realm-web:` root).
 pub(crate) fn is_node() -> bool {
-    get(&get(&get(&js_sys::global(), "process"), "versions"), "node").is_string()
+    get(&get(&get(&super::global_this(), "process"), "versions"), "node").is_string()
 }
 
 /// A JS store: `{get, set, remove}` or the Web Storage API (`getItem`, `setItem`, `removeItem`).
@@ -87,7 +87,7 @@ struct FileStorage {
 
 impl FileStorage {
     fn open(dir: &str) -> Result<FileStorage> {
-        let process = get(&js_sys::global(), "process");
+        let process = get(&super::global_this(), "process");
         let fs = method(&process, "getBuiltinModule")
             .and_then(|f| f.call1(&process, &JsValue::from_str("node:fs")).ok())
             .filter(JsValue::is_object)
@@ -157,7 +157,7 @@ fn default_storage() -> Chosen {
             .get_or_insert_with(|| {
                 if !is_node() {
                     // Reading `localStorage` throws in sandboxed frames; then memory it is.
-                    let local = Reflect::get(&js_sys::global(), &"localStorage".into()).unwrap_or(JsValue::UNDEFINED);
+                    let local = Reflect::get(&super::global_this(), &"localStorage".into()).unwrap_or(JsValue::UNDEFINED);
                     if let Some(s) = JsStorage::from(&local) {
                         return (Rc::new(s) as Rc<dyn Storage>, "realm-web:");
                     }
