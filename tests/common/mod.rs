@@ -241,3 +241,82 @@ pub async fn values_round_trip() {
     let err = call_async(&coll, "insertOne", &[s("not a document")]).await.expect_err("bad argument rejects");
     assert!(message(&err).contains("insertOne(document): document must be an object"), "{}", message(&err));
 }
+
+/// A fetch answering like App Services (protocol.md) for one anonymous user, whose streaming
+/// calls return `ReadableStream` bodies: the first drops after two events, the second (the
+/// resume) sends one more and stays open. `state` records the watch URLs and cancellations.
+fn streaming_fetch(state: &JsValue) -> JsValue {
+    let make = Function::new_with_args(
+        "state",
+        r#"
+        const json = (b) => new Response(JSON.stringify(b), { headers: { "content-type": "application/json" } });
+        const b64 = (o) => btoa(JSON.stringify(o)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+        const at = `${b64({ alg: "HS256" })}.${b64({ exp: 4000000000, iat: 1, sub: "u1" })}.c2ln`;
+        const ev = (n) => `data: {"_id":{"_data":"t${n}"},"operationType":"insert","fullDocument":{"n":${n}}}\n\n`;
+        const scripts = [[":\n\n", ev(1), ev(2).slice(0, 9), ev(2).slice(9), null], [ev(3)]];
+        return async (url, init) => {
+          if (url.endsWith("/location")) return json({ hostname: "http://fake.test" });
+          if (url.endsWith("/login")) return json({ user_id: "u1", access_token: at, refresh_token: "rt", device_id: "000000000000000000000000" });
+          if (url.includes("baas_request=")) {
+            state.urls.push(url);
+            const script = scripts.shift() ?? [];
+            const enc = new TextEncoder();
+            const body = new ReadableStream({
+              pull(c) {
+                if (script.length === 0) return new Promise(() => {});
+                const chunk = script.shift();
+                if (chunk === null) c.close(); else c.enqueue(enc.encode(chunk));
+              },
+              cancel() { state.cancelled += 1; },
+            });
+            return new Response(body, { headers: { "content-type": "text/event-stream" } });
+          }
+          return new Response(null, { status: 404 });
+        };
+        "#,
+    );
+    make.call1(&JsValue::UNDEFINED, state).expect("streaming fetch")
+}
+
+/// `watch()` over a real `fetch` body stream: events in order across a dropped connection (the
+/// reconnect carries `resumeAfter`), and `return()` cancels the open body.
+pub async fn watch_over_streaming_fetch() {
+    let state = obj(&[("urls", js_sys::Array::new().into()), ("cancelled", JsValue::from(0))]);
+    let app = JsValue::from(
+        JsApp::new(obj(&[("id", s("fake")), ("baseUrl", s("http://base.test")), ("fetch", streaming_fetch(&state)), ("storage", memory_storage())]))
+            .expect("app"),
+    );
+    let user = call_async(&app, "logIn", &[JsValue::from(Credentials::anonymous(JsValue::FALSE).unwrap()), JsValue::FALSE])
+        .await
+        .expect("logIn");
+    let coll = call(&call(&call(&user, "mongoClient", &[s("mongodb-atlas")]), "db", &[s("d")]), "collection", &[s("c")]);
+    let stream = call(&coll, "watch", &[]);
+    let iterator = call(&stream, "next", &[]);
+    assert!(iterator.is_instance_of::<Promise>());
+    let mut seen = Vec::new();
+    let mut result = JsFuture::from(iterator.unchecked_into::<Promise>()).await.expect("next");
+    for _ in 0..3 {
+        assert_eq!(get(&result, "done").as_bool(), Some(false));
+        seen.push(get(&get(&get(&result, "value"), "fullDocument"), "n").as_f64().expect("n"));
+        if seen.len() < 3 {
+            result = call_async(&stream, "next", &[]).await.expect("next");
+        }
+    }
+    assert_eq!(seen, [1.0, 2.0, 3.0]);
+    let urls = js_sys::Array::from(&get(&state, "urls"));
+    assert_eq!(urls.length(), 2, "one reconnect");
+    let resumed = urls.get(1).as_string().expect("url");
+    let query = resumed.split("baas_request=").nth(1).expect("baas_request");
+    let decoded = js_sys::decode_uri_component(query).expect("uri").as_string().expect("b64");
+    let text = web_sys_atob(&decoded);
+    assert!(text.contains(r#""resumeAfter":{"_data":"t2"}"#), "{text}");
+    let done = call_async(&stream, "return", &[]).await.expect("return");
+    assert_eq!(get(&done, "done").as_bool(), Some(true));
+    assert_eq!(get(&state, "cancelled").as_f64(), Some(1.0), "return() cancelled the body");
+    let after = call_async(&stream, "next", &[]).await.expect("next after return");
+    assert_eq!(get(&after, "done").as_bool(), Some(true));
+}
+
+fn web_sys_atob(b64: &str) -> String {
+    Function::new_with_args("s", "return atob(s)").call1(&JsValue::UNDEFINED, &s(b64)).expect("atob").as_string().expect("text")
+}
