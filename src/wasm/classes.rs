@@ -31,6 +31,13 @@ pub(crate) fn promise<F>(future: F) -> Promise
 where
     F: Future<Output = Result<JsValue>> + 'static,
 {
+    boxed_promise(Box::pin(future))
+}
+
+/// One non-generic `future_to_promise` for every call: instantiating it per call site would
+/// copy the whole request path into each (most of the module's size).
+#[inline(never)]
+fn boxed_promise(future: crate::LocalBoxFuture<'static, Result<JsValue>>) -> Promise {
     future_to_promise(async move { future.await.map_err(to_js_error) })
 }
 
