@@ -83,6 +83,9 @@ pub fn jwt(payload: &str) -> String {
     )
 }
 
+/// The chunks of one streaming body; `Err` = the connection is lost there.
+pub type StreamScript = Vec<std::result::Result<Vec<u8>, ()>>;
+
 /// The fake server's state.
 #[derive(Default)]
 pub struct FakeState {
@@ -97,8 +100,8 @@ pub struct FakeState {
     pub location_failures: Cell<u32>,
     /// Answer the function call with this (status, body) instead.
     pub function_answer: RefCell<Option<(u16, String)>>,
-    /// One script per streaming request: the chunks of the body, `Err` = connection lost.
-    pub streams: RefCell<VecDeque<Vec<std::result::Result<Vec<u8>, ()>>>>,
+    /// One script per streaming request.
+    pub streams: RefCell<VecDeque<StreamScript>>,
     /// The transport's clock (`None`: no clock).
     pub now_ms: Cell<Option<f64>>,
 }
