@@ -53,6 +53,15 @@ pub enum Error {
     /// The operation needs a logged-in user, but the user has no tokens.
     #[error("User is not logged in: log in again with app.logIn(credentials) before calling this method")]
     NotLoggedIn,
+    /// A change stream (`watch`) failed (protocol §11): an `error` event, a malformed event, a
+    /// truncated stream.
+    #[error("Watch failed ({code}): {message}")]
+    Watch {
+        /// `error_code` of an error event, `bad bson parse`, `unknown` or `stream truncated`.
+        code: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The user was removed from the app.
     #[error("User was removed from the app: log in again with app.logIn(credentials)")]
     UserRemoved,

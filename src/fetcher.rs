@@ -1,13 +1,14 @@
 //! The only HTTP path of the SDK: builds the URL from the cached location, picks the token
 //! (protocol §4.3), sets the headers (§0.2), decodes the answer (§0.4), turns error answers into
-//! [`Error::Service`] (§10) and refreshes-and-retries once on 401 `InvalidSession` (§4.4).
+//! [`Error::Service`] (§10), refreshes shortly before the access token expires and
+//! refreshes-and-retries once on 401 `InvalidSession` (§4.4).
 
 use crate::app::App;
 use crate::ejson::{self, Value};
 use crate::error::{Error, Result};
 use crate::routes;
-use crate::transport::{Method, Request, Response};
-use crate::user::User;
+use crate::transport::{ByteStream, Method, Request, Response, Streamed};
+use crate::user::{User, UserState};
 
 /// Which token goes into `Authorization` (§4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,33 +33,78 @@ pub(crate) struct Call<'a> {
     pub user: Option<&'a User>,
 }
 
+/// Refresh this long before the access token's `exp`, so a call never goes out with a token
+/// that expires in flight.
+const REFRESH_MARGIN_MS: f64 = 10_000.0;
+
 /// Sends a call; `Ok(None)` means a 2xx answer without JSON content.
 pub(crate) async fn fetch(app: &App, call: Call<'_>) -> Result<Option<Value>> {
-    if call.user.is_some_and(|u| u.state() == crate::user::UserState::Removed) {
+    let location = app.location().await?;
+    let url = &format!("{location}{}", call.path);
+    let (method, body) = (call.method, &call.body);
+    with_auth(app, call.auth, call.user, |token| {
+        let body = body.clone();
+        async move { send(app, method, url, body, token.as_deref()).await }
+    })
+    .await
+}
+
+/// Opens a server-sent-events stream (§6.3) with the user's access token.
+pub(crate) async fn stream(app: &App, path: &str, user: &User) -> Result<std::rc::Rc<dyn ByteStream>> {
+    let location = app.location().await?;
+    let url = &format!("{location}{path}");
+    with_auth(app, Auth::Access, Some(user), |token| async move {
+        let mut headers = vec![("Accept", "text/event-stream".to_owned())];
+        if let Some(token) = token {
+            headers.push(("Authorization", format!("Bearer {token}")));
+        }
+        let request = Request { method: Method::Get, url: url.clone(), headers, body: None, timeout_ms: app.config().timeout_ms };
+        match app.transport().stream(request).await? {
+            Streamed::Body(body) => Ok(body),
+            Streamed::Failed(response) => match decode_response(Method::Get, url, response) {
+                Err(e) => Err(e),
+                Ok(_) => Err(Error::decode("a streaming response without a body")),
+            },
+        }
+    })
+    .await
+}
+
+/// Runs `attempt` with the token the call needs (§4.3): refreshes ahead of `exp`, and once
+/// after a 401 `InvalidSession` (bounded, unlike realm-web); a rejected refresh token logs out.
+async fn with_auth<T, F, Fut>(app: &App, auth: Auth, user: Option<&User>, attempt: F) -> Result<T>
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    if user.is_some_and(|u| u.state() == UserState::Removed) {
         return Err(Error::UserRemoved);
     }
-    let location = app.location().await?;
-    let url = format!("{location}{}", call.path);
+    if let (Auth::Access, Some(user), Some(now)) = (auth, user, app.transport().now_ms()) {
+        let expiring = user.access_token_exp().is_some_and(|exp| exp * 1000.0 - now < REFRESH_MARGIN_MS);
+        if expiring && user.refresh_token().is_some() {
+            refresh_access_token(user).await?;
+        }
+    }
     let mut refreshed = false;
     loop {
-        let token = match (call.auth, call.user) {
+        let token = match (auth, user) {
             (Auth::None, _) | (Auth::Access, None) => None,
             (Auth::Access, Some(user)) => Some(user.access_token().ok_or(Error::NotLoggedIn)?),
             (Auth::Refresh, Some(user)) => Some(user.refresh_token().ok_or(Error::NotLoggedIn)?),
             (Auth::Refresh, None) => return Err(Error::NotLoggedIn),
         };
-        let result = send(app, call.method, &url, call.body.clone(), token.as_deref()).await;
-        let err = match result {
+        let err = match attempt(token.clone()).await {
             Ok(value) => return Ok(value),
             Err(err) => err,
         };
-        let Some(user) = call.user else {
+        let Some(user) = user else {
             return Err(err);
         };
         if !err.is_invalid_session() {
             return Err(err);
         }
-        match call.auth {
+        match auth {
             Auth::Access if !refreshed => {
                 refreshed = true;
                 // Another call may have refreshed the token while this one was in flight.
@@ -67,7 +113,9 @@ pub(crate) async fn fetch(app: &App, call: Call<'_>) -> Result<Option<Value>> {
                 }
             }
             Auth::Refresh => {
-                user.mark_logged_out();
+                if user.refresh_token() == token {
+                    user.mark_logged_out();
+                }
                 return Err(err);
             }
             _ => return Err(err),
@@ -81,6 +129,9 @@ pub(crate) async fn refresh_access_token(user: &User) -> Result<()> {
     let flight = user.refresh_flight();
     flight
         .run(|| async {
+            if user.state() == UserState::Removed {
+                return Err(Error::UserRemoved);
+            }
             let app = user.app();
             let refresh_token = user.refresh_token().ok_or(Error::NotLoggedIn)?;
             let location = app.location().await?;
@@ -99,7 +150,7 @@ pub(crate) async fn refresh_access_token(user: &User) -> Result<()> {
                     Ok(())
                 }
                 Err(err) => {
-                    if err.is_invalid_session() {
+                    if err.is_invalid_session() && user.refresh_token().as_deref() == Some(refresh_token.as_str()) {
                         user.mark_logged_out();
                     }
                     Err(err)
@@ -236,7 +287,7 @@ mod tests {
 
     fn logged_in(yield_first: bool) -> (App, std::rc::Rc<crate::testing::FakeState>, User) {
         let (app, state) = fake_app(yield_first);
-        let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"))).unwrap();
+        let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"), true)).unwrap();
         (app, state, user)
     }
 

@@ -25,6 +25,8 @@ pub struct TokenClaims {
     pub sub: Option<String>,
     /// The raw `user_data` claim (custom user data), if present.
     pub user_data: Option<serde_json::Value>,
+    /// `baas_device_id`, unless absent or all zeros.
+    pub device_id: Option<String>,
 }
 
 impl TokenClaims {
@@ -76,6 +78,11 @@ pub fn decode_claims(token: &str) -> Result<TokenClaims> {
         iat: number(&map, "iat")?,
         sub: map.get("sub").and_then(|v| v.as_str()).map(str::to_owned),
         user_data: map.remove("user_data"),
+        device_id: map
+            .get("baas_device_id")
+            .and_then(|v| v.as_str())
+            .filter(|id| *id != "000000000000000000000000")
+            .map(str::to_owned),
     })
 }
 
@@ -92,7 +99,9 @@ mod tests {
     fn decodes_url_safe_without_padding() {
         let t = token_with(r#"{"exp":2,"iat":1,"sub":"u1","user_data":{"favoriteColor":"pink??>"}}"#, &URL_SAFE_NO_PAD);
         let c = decode_claims(&t).unwrap();
-        assert_eq!((c.exp, c.iat, c.sub.as_deref()), (2.0, 1.0, Some("u1")));
+        assert_eq!((c.exp, c.iat, c.sub.as_deref(), c.device_id.clone()), (2.0, 1.0, Some("u1"), None));
+        let d = token_with(r#"{"exp":2,"iat":1,"baas_device_id":"65aaaaaaaaaaaaaaaaaaaaaa"}"#, &URL_SAFE_NO_PAD);
+        assert_eq!(decode_claims(&d).unwrap().device_id.as_deref(), Some("65aaaaaaaaaaaaaaaaaaaaaa"));
         let data = c.custom_data().unwrap();
         assert_eq!(
             data.as_document().and_then(|d| d.get("favoriteColor")),

@@ -11,7 +11,7 @@
 //! config.base_url = "http://127.0.0.1:9090".into();
 //! let app = App::new(config, transport)?;
 //! app.register_user("a@example.com", "secret1").await?;
-//! let user = app.log_in(&Credentials::email_password("a@example.com", "secret1")).await?;
+//! let user = app.log_in(&Credentials::email_password("a@example.com", "secret1"), true).await?;
 //! let users = user.mongo_client("mongodb-atlas").db("app").collection("users");
 //! users.insert_one(Document::new().with("userID", user.id())).await?;
 //! let data = user.refresh_custom_data().await?;
@@ -28,8 +28,10 @@ mod error;
 mod fetcher;
 mod flight;
 pub mod jwt;
+mod listeners;
 mod mongo;
 pub mod routes;
+mod storage;
 mod transport;
 mod user;
 
@@ -44,8 +46,11 @@ pub use app::{App, AppConfig, DeviceInfo, DEFAULT_BASE_URL};
 pub use credentials::Credentials;
 pub use ejson::{Document, ObjectId, Value};
 pub use error::{Error, Result};
+pub use listeners::Listeners;
 pub use mongo::{
-    CountOptions, FindOneOptions, FindOptions, MongoDBCollection, MongoDBDatabase, MongoDBService, UpdateOptions,
+    sse, ChangeStream, CountOptions, FindOneAndModifyOptions, FindOneOptions, FindOptions, MongoDBCollection,
+    MongoDBDatabase, MongoDBService, UpdateOptions, WatchOptions,
 };
-pub use transport::{LocalBoxFuture, Method, Request, Response, Transport};
+pub use storage::{MemoryStorage, Storage};
+pub use transport::{ByteStream, LocalBoxFuture, Method, Request, Response, Streamed, Transport};
 pub use user::{Identity, Profile, User, UserState};

@@ -50,6 +50,34 @@ pub fn functions_call(app_id: &str) -> String {
     format!("{}/functions/call", app(app_id))
 }
 
+/// Linking another identity to the calling user (§2.4).
+pub fn link(app_id: &str, provider_name: &str) -> String {
+    format!("{}?link=true", login(app_id, provider_name))
+}
+
+/// The calling user's API keys (§8.2).
+pub fn api_keys() -> String {
+    format!("{API}/auth/api_keys")
+}
+
+/// One API key (§8.2); the id is not URL-encoded (§0.1).
+pub fn api_key(key_id: &str) -> String {
+    format!("{}/{key_id}", api_keys())
+}
+
+/// Enables (`true`) or disables an API key (§8.2).
+pub fn api_key_toggle(key_id: &str, enable: bool) -> String {
+    format!("{}/{}", api_key(key_id), if enable { "enable" } else { "disable" })
+}
+
+/// The streaming function call (§6.3): `baas_request` is `encodeURIComponent(base64(json))`.
+pub fn functions_call_streaming(app_id: &str, request_json: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(request_json);
+    let encoded = b64.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
+    format!("{}?baas_request={encoded}", functions_call(app_id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +109,18 @@ mod tests {
         assert_eq!(profile(), "/api/client/v2.0/auth/profile");
         assert_eq!(session(), "/api/client/v2.0/auth/session");
         assert_eq!(delete_user(), "/api/client/v2.0/auth/delete");
+    }
+
+    #[test]
+    fn link_api_keys_and_streaming() {
+        assert_eq!(link("a", "api-key"), "/api/client/v2.0/app/a/auth/providers/api-key/login?link=true");
+        assert_eq!(api_keys(), "/api/client/v2.0/auth/api_keys");
+        assert_eq!(api_key("k1"), "/api/client/v2.0/auth/api_keys/k1");
+        assert_eq!(api_key_toggle("k1", true), "/api/client/v2.0/auth/api_keys/k1/enable");
+        assert_eq!(api_key_toggle("k1", false), "/api/client/v2.0/auth/api_keys/k1/disable");
+        // The base64 of this body contains '+' and '=' padding.
+        let url = functions_call_streaming("a", r#"{"a":">>>??"}"#);
+        assert_eq!(url, "/api/client/v2.0/app/a/functions/call?baas_request=eyJhIjoiPj4%2BPz8ifQ%3D%3D");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! API behind the [`Transport`] trait, and a tiny executor.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -12,7 +12,7 @@ use base64::Engine as _;
 
 use crate::app::{App, AppConfig};
 use crate::error::Result;
-use crate::transport::{LocalBoxFuture, Method, Request, Response, Transport};
+use crate::transport::{ByteStream, LocalBoxFuture, Method, Request, Response, Streamed, Transport};
 
 fn noop_waker() -> Waker {
     const VTABLE: RawWakerVTable = RawWakerVTable::new(|p| RawWaker::new(p, &VTABLE), |_| {}, |_| {}, |_| {});
@@ -83,6 +83,9 @@ pub fn jwt(payload: &str) -> String {
     )
 }
 
+/// The chunks of one streaming body; `Err` = the connection is lost there.
+pub type StreamScript = Vec<std::result::Result<Vec<u8>, ()>>;
+
 /// The fake server's state.
 #[derive(Default)]
 pub struct FakeState {
@@ -97,6 +100,10 @@ pub struct FakeState {
     pub location_failures: Cell<u32>,
     /// Answer the function call with this (status, body) instead.
     pub function_answer: RefCell<Option<(u16, String)>>,
+    /// One script per streaming request.
+    pub streams: RefCell<VecDeque<StreamScript>>,
+    /// The transport's clock (`None`: no clock).
+    pub now_ms: Cell<Option<f64>>,
 }
 
 impl FakeState {
@@ -144,6 +151,15 @@ impl FakeState {
                 }
                 Response::json(200, r#"{"hostname":"http://loc.test","ws_hostname":"ws://loc.test","deployment_model":"GLOBAL","location":"US-VA"}"#)
             }
+            (Method::Post, "/api/client/v2.0/app/my-app/auth/providers/local-userpass/login?link=true")
+            | (Method::Post, "/api/client/v2.0/app/my-app/auth/providers/api-key/login?link=true") => {
+                if !access_ok(req) {
+                    return Self::invalid_session();
+                }
+                let at = self.issue_access();
+                let id = if req.body.as_deref().is_some_and(|b| b.contains("\"other\"")) { "u9" } else { "u1" };
+                Response::json(200, format!(r#"{{"user_id":"{id}","access_token":"{at}","device_id":"65aaaaaaaaaaaaaaaaaaaaaa"}}"#))
+            }
             (Method::Post, "/api/client/v2.0/app/my-app/auth/providers/local-userpass/login") => {
                 if req.body.as_deref().is_some_and(|b| b.contains("\"wrong\"")) {
                     return Response::json(401, r#"{"error":"invalid username/password","error_code":"InvalidPassword","link":"http://logs"}"#);
@@ -151,6 +167,32 @@ impl FakeState {
                 self.valid_refresh.borrow_mut().insert("rt1".into());
                 let at = self.issue_access();
                 Response::json(200, format!(r#"{{"user_id":"u1","access_token":"{at}","refresh_token":"rt1","device_id":"65aaaaaaaaaaaaaaaaaaaaaa"}}"#))
+            }
+            (Method::Post, "/api/client/v2.0/app/my-app/auth/providers/anon-user/login") => {
+                self.valid_refresh.borrow_mut().insert("rt2".into());
+                let at = self.issue_access();
+                Response::json(200, format!(r#"{{"user_id":"u2","access_token":"{at}","refresh_token":"rt2","device_id":"000000000000000000000000"}}"#))
+            }
+            (Method::Post, p) if p.starts_with("/api/client/v2.0/app/my-app/auth/providers/local-userpass/") => {
+                Response::json(200, "{}")
+            }
+            (Method::Delete, "/api/client/v2.0/auth/delete") => {
+                if !access_ok(req) {
+                    return Self::invalid_session();
+                }
+                self.valid_refresh.borrow_mut().clear();
+                Response { status: 204, ..Response::default() }
+            }
+            (_, p) if p.starts_with("/api/client/v2.0/auth/api_keys") => {
+                if !self.valid_refresh.borrow().contains(&Self::bearer(req)) {
+                    return Self::invalid_session();
+                }
+                match req.method {
+                    Method::Post => Response::json(201, r#"{"_id":"k1","key":"secret","name":"n","disabled":false}"#),
+                    Method::Get if p.ends_with("api_keys") => Response::json(200, r#"[{"_id":"k1","name":"n","disabled":false}]"#),
+                    Method::Get => Response::json(200, r#"{"_id":"k1","name":"n","disabled":false}"#),
+                    _ => Response { status: 204, ..Response::default() },
+                }
             }
             (Method::Post, "/api/client/v2.0/app/my-app/auth/providers/local-userpass/register") => Response {
                 status: 201,
@@ -189,6 +231,25 @@ impl FakeState {
     }
 }
 
+/// A scripted streaming body.
+struct FakeBody(RefCell<VecDeque<std::result::Result<Vec<u8>, ()>>>);
+
+impl ByteStream for FakeBody {
+    fn read(&self) -> LocalBoxFuture<'static, Result<Option<Vec<u8>>>> {
+        let next = self.0.borrow_mut().pop_front();
+        Box::pin(async move {
+            match next {
+                None => Ok(None),
+                Some(Ok(chunk)) => Ok(Some(chunk)),
+                Some(Err(())) => Err(crate::Error::Network { method: "GET".into(), url: "u".into(), message: "reset".into() }),
+            }
+        })
+    }
+    fn cancel(&self) {
+        self.0.borrow_mut().clear();
+    }
+}
+
 /// A [`Transport`] answering from a [`FakeState`].
 pub struct FakeTransport {
     pub state: Rc<FakeState>,
@@ -207,6 +268,22 @@ impl Transport for FakeTransport {
             state.requests.borrow_mut().push(request.clone());
             Ok(state.handle(&request))
         })
+    }
+
+    fn stream(&self, request: Request) -> LocalBoxFuture<'static, Result<Streamed>> {
+        let state = self.state.clone();
+        Box::pin(async move {
+            state.requests.borrow_mut().push(request.clone());
+            if !state.valid_access.borrow().contains(&FakeState::bearer(&request)) {
+                return Ok(Streamed::Failed(FakeState::invalid_session()));
+            }
+            let script = state.streams.borrow_mut().pop_front().unwrap_or_default();
+            Ok(Streamed::Body(Rc::new(FakeBody(RefCell::new(script.into())))))
+        })
+    }
+
+    fn now_ms(&self) -> Option<f64> {
+        self.state.now_ms.get()
     }
 }
 

@@ -89,9 +89,32 @@ impl Response {
     }
 }
 
+/// A response body read chunk by chunk (server-sent events).
+pub trait ByteStream {
+    /// The next chunk; `None` at the end of the body. Errors are network errors.
+    fn read(&self) -> LocalBoxFuture<'static, Result<Option<Vec<u8>>>>;
+    /// Stops reading and closes the connection; a pending `read` ends with `None`.
+    fn cancel(&self);
+}
+
+/// The answer to a streaming request: a body to read, or an error response read in full.
+pub enum Streamed {
+    /// A 2xx answer.
+    Body(std::rc::Rc<dyn ByteStream>),
+    /// Any other answer.
+    Failed(Response),
+}
+
 /// Sends requests. Errors are [`crate::Error::Network`] or [`crate::Error::Timeout`];
 /// HTTP error statuses are returned as ordinary responses.
 pub trait Transport {
     /// Sends one request and reads the whole response body.
     fn send(&self, request: Request) -> LocalBoxFuture<'static, Result<Response>>;
+    /// Sends one request and returns once the response headers arrived (the timeout covers
+    /// only that part).
+    fn stream(&self, request: Request) -> LocalBoxFuture<'static, Result<Streamed>>;
+    /// Milliseconds since the epoch, when the platform has a clock (for the proactive refresh).
+    fn now_ms(&self) -> Option<f64> {
+        None
+    }
 }

@@ -5,11 +5,13 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use crate::app::App;
-use crate::ejson::{Document, Value};
+use crate::credentials::Credentials;
+use crate::ejson::{self, Document, Value};
 use crate::error::{Error, Result};
 use crate::fetcher::{self, Auth, Call};
 use crate::flight::SingleFlight;
 use crate::jwt;
+use crate::listeners::Listeners;
 use crate::mongo::MongoDBService;
 use crate::routes;
 use crate::transport::Method;
@@ -75,8 +77,10 @@ impl Profile {
             .filter_map(Value::as_document)
             .map(|i| Identity {
                 id: i.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                // `providerType` in realm-web's stored form (§9.1).
                 provider_type: i
                     .get("provider_type")
+                    .or_else(|| i.get("providerType"))
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned(),
@@ -107,17 +111,41 @@ impl Profile {
             data,
         })
     }
+
+    /// realm-web's stored form: `{"type","identities":[{"id","providerType"}],"data"}` (§9.1).
+    pub(crate) fn to_stored_string(&self) -> String {
+        let identities = self
+            .identities
+            .iter()
+            .map(|i| Value::Document(Document::new().with("id", i.id.as_str()).with("providerType", i.provider_type.as_str())))
+            .collect::<Vec<_>>();
+        let doc = Document::new()
+            .with("type", self.kind.as_str())
+            .with("identities", identities)
+            .with("data", self.data.clone());
+        crate::ejson::to_canonical_string(&Value::Document(doc))
+    }
 }
 
 pub(crate) struct UserInner {
-    app: App,
+    /// The app whose transport this user's calls use (the one that logged it in or loaded it).
+    app: RefCell<App>,
     id: String,
     provider_type: String,
     access_token: RefCell<Option<String>>,
+    /// `exp` of the access token in seconds, cached for the proactive refresh.
+    access_exp: Cell<Option<f64>>,
     refresh_token: RefCell<Option<String>>,
     state: Cell<UserState>,
     profile: RefCell<Option<Profile>>,
     refresh: SingleFlight<Result<()>>,
+    listeners: Listeners,
+}
+
+impl UserInner {
+    pub(crate) fn profile_cell(&self) -> &RefCell<Option<Profile>> {
+        &self.profile
+    }
 }
 
 /// A user of an [`App`]; cheap to clone (shared state).
@@ -133,23 +161,30 @@ impl std::fmt::Debug for User {
     }
 }
 
+fn token_exp(token: &str) -> Option<f64> {
+    jwt::decode_claims(token).ok().map(|c| c.exp)
+}
+
 impl User {
     pub(crate) fn new(
         app: App,
         id: String,
         provider_type: String,
-        access_token: String,
-        refresh_token: String,
+        access_token: Option<String>,
+        refresh_token: Option<String>,
     ) -> User {
+        let state = if refresh_token.is_some() { UserState::Active } else { UserState::LoggedOut };
         User(Rc::new(UserInner {
-            app,
+            app: RefCell::new(app),
             id,
             provider_type,
-            access_token: RefCell::new(Some(access_token)),
-            refresh_token: RefCell::new(Some(refresh_token)),
-            state: Cell::new(UserState::Active),
+            access_exp: Cell::new(access_token.as_deref().and_then(token_exp)),
+            access_token: RefCell::new(access_token),
+            refresh_token: RefCell::new(refresh_token),
+            state: Cell::new(state),
             profile: RefCell::new(None),
             refresh: SingleFlight::default(),
+            listeners: Listeners::default(),
         }))
     }
 
@@ -158,9 +193,9 @@ impl User {
         Rc::ptr_eq(&self.0, &other.0)
     }
 
-    /// The app this user belongs to.
+    /// The app this user's requests go through.
     pub fn app(&self) -> App {
-        self.0.app.clone()
+        self.0.app.borrow().clone()
     }
 
     /// The user id.
@@ -176,6 +211,11 @@ impl User {
     /// The current access token.
     pub fn access_token(&self) -> Option<String> {
         self.0.access_token.borrow().clone()
+    }
+
+    /// `exp` of the current access token (seconds since the epoch), if it is a JWT.
+    pub(crate) fn access_token_exp(&self) -> Option<f64> {
+        self.0.access_exp.get()
     }
 
     /// The refresh token.
@@ -198,21 +238,48 @@ impl User {
         self.0.profile.borrow().clone()
     }
 
+    /// The device id from the access token (`baas_device_id`), if any.
+    pub fn device_id(&self) -> Option<String> {
+        self.access_token().and_then(|t| jwt::decode_claims(&t).ok()).and_then(|c| c.device_id)
+    }
+
     /// EJSON-decoded `user_data` of the current access token, `{}` when absent (§5).
     pub fn custom_data(&self) -> Result<Value> {
         let token = self.access_token().ok_or(Error::NotLoggedIn)?;
         jwt::decode_claims(&token)?.custom_data()
     }
 
+    /// This user's change listeners (token refresh, logout, profile, removal).
+    pub fn listeners(&self) -> &Listeners {
+        &self.0.listeners
+    }
+
     pub(crate) fn refresh_flight(&self) -> &SingleFlight<Result<()>> {
         &self.0.refresh
     }
 
-    pub(crate) fn set_access_token(&self, token: String) {
-        *self.0.access_token.borrow_mut() = Some(token);
+    /// Tells the listeners of the user and of its app that something changed.
+    fn changed(&self) {
+        self.0.listeners.emit();
+        self.app().state().listeners.emit();
     }
 
-    pub(crate) fn set_tokens(&self, access_token: String, refresh_token: Option<String>) {
+    pub(crate) fn set_access_token(&self, token: String) {
+        self.0.access_exp.set(token_exp(&token));
+        *self.0.access_token.borrow_mut() = Some(token);
+        self.app().state().persist_user(self);
+        self.changed();
+    }
+
+    /// Sends this user's later requests through `app` (the App object it was last logged in with).
+    pub(crate) fn use_app(&self, app: &App) {
+        *self.0.app.borrow_mut() = app.clone();
+    }
+
+    /// Stores new tokens after a login (the refresh token is kept when none is given).
+    pub(crate) fn set_tokens(&self, app: &App, access_token: String, refresh_token: Option<String>) {
+        self.use_app(app);
+        self.0.access_exp.set(token_exp(&access_token));
         *self.0.access_token.borrow_mut() = Some(access_token);
         if let Some(rt) = refresh_token {
             *self.0.refresh_token.borrow_mut() = Some(rt);
@@ -224,38 +291,40 @@ impl User {
 
     pub(crate) fn set_profile(&self, profile: Profile) {
         *self.0.profile.borrow_mut() = Some(profile);
+        self.app().state().persist_user(self);
     }
 
     /// Drops both tokens; the user stays in the app's list (§4.2).
     pub(crate) fn mark_logged_out(&self) {
         *self.0.access_token.borrow_mut() = None;
+        self.0.access_exp.set(None);
         *self.0.refresh_token.borrow_mut() = None;
         if self.state() == UserState::Active {
             self.0.state.set(UserState::LoggedOut);
         }
+        self.app().state().persist_user(self);
+        self.changed();
     }
 
     pub(crate) fn mark_removed(&self) {
-        self.mark_logged_out();
+        *self.0.access_token.borrow_mut() = None;
+        self.0.access_exp.set(None);
+        *self.0.refresh_token.borrow_mut() = None;
         self.0.state.set(UserState::Removed);
+        self.changed();
+    }
+
+    async fn call(&self, method: Method, path: String, body: Option<String>, auth: Auth) -> Result<Option<Value>> {
+        let app = self.app();
+        fetcher::fetch(&app, Call { method, path, body, auth, user: Some(self) }).await
     }
 
     /// Fetches the profile (`GET /auth/profile`) and stores it.
     pub async fn refresh_profile(&self) -> Result<Profile> {
-        let app = self.app();
-        let body = fetcher::fetch(
-            &app,
-            Call {
-                method: Method::Get,
-                path: routes::profile(),
-                body: None,
-                auth: Auth::Access,
-                user: Some(self),
-            },
-        )
-        .await?;
+        let body = self.call(Method::Get, routes::profile(), None, Auth::Access).await?;
         let profile = Profile::from_response(body)?;
         self.set_profile(profile.clone());
+        self.0.listeners.emit();
         Ok(profile)
     }
 
@@ -273,23 +342,17 @@ impl User {
     /// Logs out: `DELETE /auth/session` with the refresh token, then drops the tokens whatever
     /// the answer. A "failed to find refresh token" answer is not an error (§4.2).
     pub async fn log_out(&self) -> Result<()> {
+        if self.state() == UserState::Removed {
+            return Ok(());
+        }
         if self.refresh_token().is_none() {
             self.mark_logged_out();
             return Ok(());
         }
-        let app = self.app();
-        let result = fetcher::fetch(
-            &app,
-            Call {
-                method: Method::Delete,
-                path: routes::session(),
-                body: None,
-                auth: Auth::Refresh,
-                user: Some(self),
-            },
-        )
-        .await;
-        self.mark_logged_out();
+        let result = self.call(Method::Delete, routes::session(), None, Auth::Refresh).await;
+        if self.refresh_token().is_some() {
+            self.mark_logged_out();
+        }
         match result {
             Ok(_) => Ok(()),
             Err(Error::Service { error: Some(e), .. }) if e.contains("failed to find refresh token") => Ok(()),
@@ -297,32 +360,101 @@ impl User {
         }
     }
 
+    /// Links another identity (§2.4): `POST …/login?link=true` with this user's access token;
+    /// the answer must be for this user. Only the access token is replaced; the profile is re-fetched.
+    pub async fn link_credentials(&self, credentials: &Credentials) -> Result<()> {
+        let app = self.app();
+        let body = credentials.login_body(app.device());
+        let path = routes::link(app.id(), &credentials.provider_name);
+        let response = self
+            .call(Method::Post, path, Some(ejson::to_canonical_string(&body)), Auth::Access)
+            .await?;
+        let tokens = LoginResponse::parse(response)?;
+        if tokens.user_id != self.id() {
+            return Err(Error::decode(format!(
+                "the link response: it is meant for another user (got user id {} expected {})",
+                tokens.user_id,
+                self.id()
+            )));
+        }
+        self.set_access_token(tokens.access_token);
+        self.refresh_profile().await?;
+        Ok(())
+    }
+
     /// Calls a function (`POST …/functions/call`), optionally of a service (§6).
     pub async fn call_function(&self, name: &str, arguments: Vec<Value>, service: Option<&str>) -> Result<Value> {
-        let mut body = Document::new()
-            .with("name", Value::from(name))
-            .with("arguments", Value::Array(arguments));
+        let mut body = Document::new().with("name", name).with("arguments", Value::Array(arguments));
         if let Some(service) = service {
-            body.insert("service", Value::from(service));
+            body.insert("service", service);
         }
-        let app = self.app();
-        let result = fetcher::fetch(
-            &app,
-            Call {
-                method: Method::Post,
-                path: routes::functions_call(app.id()),
-                body: Some(crate::ejson::to_canonical_string(&Value::Document(body))),
-                auth: Auth::Access,
-                user: Some(self),
-            },
-        )
-        .await?;
+        let path = routes::functions_call(self.app().id());
+        let result = self
+            .call(Method::Post, path, Some(ejson::to_canonical_string(&Value::Document(body))), Auth::Access)
+            .await?;
         Ok(result.unwrap_or(Value::Null))
     }
 
     /// A MongoDB service client, e.g. `mongo_client("mongodb-atlas")`.
     pub fn mongo_client(&self, service_name: &str) -> MongoDBService {
         MongoDBService::new(self.clone(), service_name)
+    }
+
+    /// Creates an API key (§8.2): `{_id, key, name, disabled}`; the secret `key` is only returned here.
+    pub async fn create_api_key(&self, name: &str) -> Result<Value> {
+        let body = ejson::to_canonical_string(&Value::Document(Document::new().with("name", name)));
+        let v = self.call(Method::Post, routes::api_keys(), Some(body), Auth::Refresh).await?;
+        Ok(v.unwrap_or(Value::Null))
+    }
+
+    /// One API key: `{_id, name, disabled}`.
+    pub async fn fetch_api_key(&self, key_id: &str) -> Result<Value> {
+        let v = self.call(Method::Get, routes::api_key(key_id), None, Auth::Refresh).await?;
+        Ok(v.unwrap_or(Value::Null))
+    }
+
+    /// Every API key of the user.
+    pub async fn fetch_api_keys(&self) -> Result<Value> {
+        let v = self.call(Method::Get, routes::api_keys(), None, Auth::Refresh).await?;
+        Ok(v.unwrap_or(Value::Array(Vec::new())))
+    }
+
+    /// Deletes an API key.
+    pub async fn delete_api_key(&self, key_id: &str) -> Result<()> {
+        self.call(Method::Delete, routes::api_key(key_id), None, Auth::Refresh).await?;
+        Ok(())
+    }
+
+    /// Enables (`true`) or disables an API key.
+    pub async fn set_api_key_enabled(&self, key_id: &str, enabled: bool) -> Result<()> {
+        self.call(Method::Put, routes::api_key_toggle(key_id, enabled), None, Auth::Refresh).await?;
+        Ok(())
+    }
+}
+
+/// The fields of a login (or link) answer (§2.3).
+pub(crate) struct LoginResponse {
+    pub user_id: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub device_id: String,
+}
+
+impl LoginResponse {
+    pub(crate) fn parse(body: Option<Value>) -> Result<LoginResponse> {
+        let Some(Value::Document(doc)) = body else {
+            return Err(Error::decode("the login response: expected a JSON object"));
+        };
+        let field = |name: &str| doc.get(name).and_then(Value::as_str).map(str::to_owned);
+        let required = |name: &str, what: &str| {
+            field(name).ok_or_else(|| Error::decode(format!("the login response: expected {what} '{name}' string")))
+        };
+        Ok(LoginResponse {
+            user_id: required("user_id", "a")?,
+            access_token: required("access_token", "an")?,
+            refresh_token: field("refresh_token").filter(|t| !t.is_empty()),
+            device_id: required("device_id", "a")?,
+        })
     }
 }
 
@@ -343,6 +475,18 @@ mod tests {
         let keys: Vec<&str> = p.data.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["email", "firstName", "pictureUrl", "n"]);
         assert_eq!(p.data.get("n"), Some(&Value::Int32(3)));
+    }
+
+    #[test]
+    fn stored_profile_round_trip() {
+        let p = Profile {
+            kind: "normal".into(),
+            identities: vec![Identity { id: "i1".into(), provider_type: "anon-user".into() }],
+            data: Document::new().with("email", "a@b.c"),
+        };
+        let stored = p.to_stored_string();
+        assert_eq!(stored, r#"{"type":"normal","identities":[{"id":"i1","providerType":"anon-user"}],"data":{"email":"a@b.c"}}"#);
+        assert_eq!(Profile::from_response(Some(crate::ejson::parse(&stored).unwrap())).unwrap(), p);
     }
 
     #[test]

@@ -24,3 +24,8 @@ async fn fetch_override_and_timeout() {
 async fn values_round_trip() {
     common::values_round_trip().await;
 }
+
+#[wasm_bindgen_test]
+async fn watch_over_streaming_fetch() {
+    common::watch_over_streaming_fetch().await;
+}

@@ -1,5 +1,6 @@
-//! The nine collection methods and their option types (protocol §7).
+//! The collection methods and their option types (protocol §7).
 
+use super::watch::ChangeStream;
 use crate::ejson::{Document, Value};
 use crate::error::Result;
 use crate::user::User;
@@ -38,6 +39,36 @@ pub struct UpdateOptions {
     pub upsert: Option<bool>,
     /// Sent as `arrayFilters`.
     pub array_filters: Option<Value>,
+}
+
+/// Options of `findOneAndUpdate` / `findOneAndReplace` / `findOneAndDelete`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FindOneAndModifyOptions {
+    /// Sent as `sort`.
+    pub sort: Option<Value>,
+    /// Sent as `projection` (not `project`, §7).
+    pub projection: Option<Value>,
+    /// Sent as `upsert` (not for delete).
+    pub upsert: Option<bool>,
+    /// Sent as `returnNewDocument` (not for delete).
+    pub return_new_document: Option<bool>,
+}
+
+/// Options of `watch`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchOptions {
+    /// Only changes of documents with these `_id`s.
+    pub ids: Option<Value>,
+    /// A match document on change events.
+    pub filter: Option<Value>,
+    /// Reconnect after a dropped stream and continue after the last event (default true).
+    pub resume: bool,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions { ids: None, filter: None, resume: true }
+    }
 }
 
 /// `db.collection(name)`: every method is a `functions/call` with `service` set.
@@ -142,6 +173,46 @@ impl MongoDBCollection {
     pub async fn update_many(&self, filter: Document, update: Document, options: UpdateOptions) -> Result<Value> {
         self.call("updateMany", self.update_args(filter, update, options)).await
     }
+
+    fn modify_args(&self, filter: Option<Document>, update: Option<Document>, options: FindOneAndModifyOptions) -> Document {
+        let mut a = self.args().with("filter", filter.unwrap_or_default());
+        put(&mut a, "update", update.map(Value::Document));
+        put(&mut a, "sort", options.sort);
+        put(&mut a, "projection", options.projection);
+        put(&mut a, "upsert", options.upsert.map(Value::Bool));
+        put(&mut a, "returnNewDocument", options.return_new_document.map(Value::Bool));
+        a
+    }
+
+    /// Updates the first match and returns it (before or, with `returnNewDocument`, after), or null.
+    pub async fn find_one_and_update(&self, filter: Option<Document>, update: Document, options: FindOneAndModifyOptions) -> Result<Value> {
+        self.call("findOneAndUpdate", self.modify_args(filter, Some(update), options)).await
+    }
+
+    /// Replaces the first match and returns it (before or after), or null.
+    pub async fn find_one_and_replace(&self, filter: Option<Document>, replacement: Document, options: FindOneAndModifyOptions) -> Result<Value> {
+        self.call("findOneAndReplace", self.modify_args(filter, Some(replacement), options)).await
+    }
+
+    /// Deletes the first match and returns it, or null; sent as `findOneAndDelete` (realm-web
+    /// sends `findOneAndReplace`, §7).
+    pub async fn find_one_and_delete(&self, filter: Option<Document>, options: FindOneAndModifyOptions) -> Result<Value> {
+        let options = FindOneAndModifyOptions { upsert: None, return_new_document: None, ..options };
+        self.call("findOneAndDelete", self.modify_args(filter, None, options)).await
+    }
+
+    /// Runs an aggregation pipeline: an array of documents.
+    pub async fn aggregate(&self, pipeline: Vec<Value>) -> Result<Value> {
+        self.call("aggregate", self.args().with("pipeline", pipeline)).await
+    }
+
+    /// Opens a change stream (§11) of this collection.
+    pub fn watch(&self, options: WatchOptions) -> ChangeStream {
+        let mut a = self.args();
+        put(&mut a, "ids", options.ids);
+        put(&mut a, "filter", options.filter);
+        ChangeStream::new(self.user.clone(), self.service.clone(), a, options.resume)
+    }
 }
 
 #[cfg(test)]
@@ -154,7 +225,7 @@ mod tests {
     #[test]
     fn wire_argument_names() {
         let (app, state) = fake_app(false);
-        let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"))).unwrap();
+        let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"), true)).unwrap();
         let c = user.mongo_client("mongodb-atlas").db("app").collection("users");
         let f = || Some(Document::new().with("a", 1));
         let d = || Document::new().with("x", 2);
@@ -195,9 +266,39 @@ mod tests {
     }
 
     #[test]
+    fn find_one_and_modify_and_aggregate_wire_names() {
+        let (app, state) = fake_app(false);
+        let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"), false)).unwrap();
+        let c = user.mongo_client("svc").db("d").collection("c");
+        let x = || Document::new().with("x", 2);
+        let all = super::FindOneAndModifyOptions {
+            sort: Some(x().into()),
+            projection: Some(x().into()),
+            upsert: Some(true),
+            return_new_document: Some(true),
+        };
+        block_on(c.find_one_and_update(Some(x()), x(), all.clone())).unwrap();
+        block_on(c.find_one_and_replace(None, x(), Default::default())).unwrap();
+        block_on(c.find_one_and_delete(Some(x()), all)).unwrap();
+        block_on(c.aggregate(vec![Value::Document(Document::new().with("$match", x()))])).unwrap();
+        let bodies: Vec<String> = state.requests.borrow().iter().filter(|r| r.url.ends_with("/functions/call")).map(|r| r.body.clone().unwrap()).collect();
+        let x = r#"{"x":{"$numberInt":"2"}}"#;
+        let pre = r#""arguments":[{"database":"d","collection":"c","#;
+        assert_eq!(
+            bodies,
+            [
+                format!(r#"{{"name":"findOneAndUpdate",{pre}"filter":{x},"update":{x},"sort":{x},"projection":{x},"upsert":true,"returnNewDocument":true}}],"service":"svc"}}"#),
+                format!(r#"{{"name":"findOneAndReplace",{pre}"filter":{{}},"update":{x}}}],"service":"svc"}}"#),
+                format!(r#"{{"name":"findOneAndDelete",{pre}"filter":{x},"sort":{x},"projection":{x}}}],"service":"svc"}}"#),
+                format!(r#"{{"name":"aggregate",{pre}"pipeline":[{{"$match":{x}}}]}}],"service":"svc"}}"#),
+            ]
+        );
+    }
+
+    #[test]
     fn results_are_decoded() {
         let (app, _state) = fake_app(false);
-        let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"))).unwrap();
+        let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"), true)).unwrap();
         let c = user.mongo_client("mongodb-atlas").db("app").collection("users");
         let r = block_on(c.update_one(Document::new(), Document::new(), Default::default())).unwrap();
         assert_eq!(r, Value::Document(Document::new().with("matchedCount", 1).with("modifiedCount", 1)));

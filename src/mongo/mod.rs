@@ -2,8 +2,13 @@
 //! service function call with exactly realm-web's argument names (protocol §7).
 
 mod collection;
+pub mod sse;
+mod watch;
 
-pub use collection::{CountOptions, FindOneOptions, FindOptions, MongoDBCollection, UpdateOptions};
+pub use collection::{
+    CountOptions, FindOneAndModifyOptions, FindOneOptions, FindOptions, MongoDBCollection, UpdateOptions, WatchOptions,
+};
+pub use watch::ChangeStream;
 
 use crate::user::User;
 

@@ -1,45 +1,59 @@
-//! The exported JS classes (realm-web 2.x names and shapes): thin wrappers around the core
-//! types. Async methods take `&self`, clone what they need and return a `Promise`; no `RefCell`
-//! borrow is held across an `.await`.
+//! The exported `App`, `Credentials` and `EmailPasswordAuth` classes (realm-web 2.x names and
+//! shapes) and the helpers the other class modules share. Async methods take `&self`, clone
+//! what they need and return a `Promise`; no `RefCell` borrow is held across an `.await`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::rc::Rc;
 
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Array, Function, Object, Promise, Proxy, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::convert::{to_document, to_js, to_optional_document, to_value};
-use super::errors::to_js_error;
+use super::convert::{to_document, to_js, to_value};
+use super::errors::{install_panic_hook, to_js_error};
 use super::fetch::FetchTransport;
+use super::storage;
+use super::user::{user_to_js, User};
 use crate::ejson::Value;
 use crate::error::{Error, Result};
-use crate::mongo::{CountOptions, FindOneOptions, FindOptions, UpdateOptions};
-use crate::{app, credentials, mongo, user};
+use crate::{app, credentials};
 
 thread_local! {
     /// `App.getApp(id)` instances.
     static APPS: RefCell<HashMap<String, JsValue>> = RefCell::new(HashMap::new());
-    /// One JS `User` object per core user, so `app.currentUser === user`.
-    static USERS: RefCell<HashMap<usize, JsValue>> = RefCell::new(HashMap::new());
 }
 
 /// Runs a core future as a JS promise; errors become JS errors (see `errors`).
-fn promise<F>(future: F) -> Promise
+pub(crate) fn promise<F>(future: F) -> Promise
 where
     F: Future<Output = Result<JsValue>> + 'static,
 {
+    boxed_promise(Box::pin(future))
+}
+
+/// One non-generic `future_to_promise` for every call: instantiating it per call site would
+/// copy the whole request path into each (most of the module's size).
+#[inline(never)]
+fn boxed_promise(future: crate::LocalBoxFuture<'static, Result<JsValue>>) -> Promise {
     future_to_promise(async move { future.await.map_err(to_js_error) })
 }
 
-fn rejected(err: Error) -> Promise {
+/// Runs a core future that resolves to nothing.
+pub(crate) fn promise_void<F>(future: F) -> Promise
+where
+    F: Future<Output = Result<()>> + 'static,
+{
+    promise(async move { future.await.map(|()| JsValue::UNDEFINED) })
+}
+
+pub(crate) fn rejected(err: Error) -> Promise {
     Promise::reject(&to_js_error(err))
 }
 
-fn get(target: &JsValue, key: &str) -> JsValue {
+pub(crate) fn get(target: &JsValue, key: &str) -> JsValue {
     if target.is_object() {
         Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
     } else {
@@ -47,7 +61,7 @@ fn get(target: &JsValue, key: &str) -> JsValue {
     }
 }
 
-fn optional(target: &JsValue, key: &str) -> Result<Option<Value>> {
+pub(crate) fn optional(target: &JsValue, key: &str) -> Result<Option<Value>> {
     let v = get(target, key);
     if v.is_undefined() {
         Ok(None)
@@ -56,19 +70,79 @@ fn optional(target: &JsValue, key: &str) -> Result<Option<Value>> {
     }
 }
 
-fn user_to_js(user: &user::User) -> JsValue {
-    let key = Rc::as_ptr(&user.0) as usize;
-    USERS.with(|users| {
-        users
-            .borrow_mut()
-            .entry(key)
-            .or_insert_with(|| JsValue::from(User { inner: user.clone() }))
-            .clone()
-    })
+/// A required string argument; `what` names it in the `TypeError`.
+pub(crate) fn string_arg(value: &JsValue, what: &str) -> Result<String> {
+    value
+        .as_string()
+        .ok_or_else(|| Error::InvalidArgument(format!("{what} must be a string, got {}", type_name(value))))
+}
+
+/// A string field of an options object.
+pub(crate) fn string_field(target: &JsValue, key: &str, what: &str) -> Result<String> {
+    if !target.is_object() {
+        return Err(Error::InvalidArgument(format!("{what} must be an object with a string `{key}`")));
+    }
+    string_arg(&get(target, key), &format!("{what}.{key}"))
+}
+
+/// An optional boolean argument.
+pub(crate) fn bool_arg(value: &JsValue, default: bool, what: &str) -> Result<bool> {
+    if value.is_undefined() {
+        Ok(default)
+    } else {
+        value.as_bool().ok_or_else(|| Error::InvalidArgument(format!("{what} must be a boolean, got {}", type_name(value))))
+    }
+}
+
+pub(crate) fn type_name(value: &JsValue) -> String {
+    value.js_typeof().as_string().map(|t| if value.is_null() { "null".to_owned() } else { t }).unwrap_or_default()
+}
+
+/// Converts function arguments (already collected into an array) like realm-web: in a
+/// top-level object argument, properties set to `undefined` are left out (§6.1).
+pub(crate) fn rest_args(args: &Array) -> Result<Vec<Value>> {
+    args.iter()
+        .map(|arg| {
+            let mut value = to_value(&arg)?;
+            if let Value::Document(doc) = &mut value {
+                let object: &Object = arg.unchecked_ref();
+                for key in Object::keys(object).iter() {
+                    if Reflect::get(&arg, &key).is_ok_and(|v| v.is_undefined()) {
+                        doc.remove(&key.as_string().unwrap_or_default());
+                    }
+                }
+            }
+            Ok(value)
+        })
+        .collect()
+}
+
+/// Installs `prototype[name](first, ...rest)` as a call to `this[target](first, rest)`:
+/// wasm-bindgen exports fixed arities only, and a Proxy `apply` trap sees the argument list.
+pub(crate) fn install_rest_method(instance: &JsValue, name: &str, target: &'static str) {
+    let proto = Object::get_prototype_of(instance);
+    if Reflect::has(&proto, &JsValue::from_str(name)).unwrap_or(true) {
+        return;
+    }
+    let trap = Closure::<dyn Fn(JsValue, JsValue, Array) -> std::result::Result<JsValue, JsValue>>::new(
+        move |_target: JsValue, this: JsValue, args: Array| {
+            let f: Function = get(&this, target)
+                .dyn_into()
+                .map_err(|_| JsValue::from(js_sys::TypeError::new("called on an object of the wrong type")))?;
+            f.call2(&this, &args.get(0), &args.slice(1, args.length()))
+        },
+    );
+    let handler = Object::new();
+    let _ = Reflect::set(&handler, &"apply".into(), trap.as_ref());
+    // One trap per method name for the life of the module.
+    trap.forget();
+    let callable = get(&Object::new().into(), "valueOf");
+    let proxy = Proxy::new(&callable, &handler);
+    let _ = Reflect::set(&proto, &JsValue::from_str(name), &proxy);
 }
 
 fn device_info() -> app::DeviceInfo {
-    let global = js_sys::global();
+    let global = super::global_this();
     let process = get(&global, "process");
     let release_name = get(&get(&process, "release"), "name").as_string();
     let node_version = get(&get(&process, "versions"), "node").as_string();
@@ -78,27 +152,39 @@ fn device_info() -> app::DeviceInfo {
     }
 }
 
-fn parse_config(id_or_config: &JsValue) -> Result<(app::AppConfig, Option<Function>)> {
-    if let Some(id) = id_or_config.as_string() {
-        let mut config = app::AppConfig::new(id);
-        config.device = device_info();
-        return Ok((config, None));
+fn optional_string(target: &JsValue, key: &str, what: &str) -> Result<Option<String>> {
+    let v = get(target, key);
+    if v.is_undefined() {
+        Ok(None)
+    } else {
+        string_arg(&v, what).map(Some)
     }
-    if !id_or_config.is_object() {
-        return Err(Error::InvalidArgument(
-            "Missing an Atlas App Services app-id: pass new App(\"<app id>\") or new App({ id, baseUrl })".to_owned(),
-        ));
-    }
-    let id = get(id_or_config, "id").as_string().unwrap_or_default();
+}
+
+struct Parsed {
+    config: app::AppConfig,
+    fetch: Option<Function>,
+    storage: storage::Chosen,
+}
+
+fn parse_config(id_or_config: &JsValue) -> Result<Parsed> {
+    let config_object = if id_or_config.is_string() { JsValue::UNDEFINED } else { id_or_config.clone() };
+    let id = match id_or_config.as_string() {
+        Some(id) => id,
+        None if id_or_config.is_object() => get(id_or_config, "id").as_string().unwrap_or_default(),
+        None => {
+            return Err(Error::InvalidArgument(
+                "Missing an Atlas App Services app-id: pass new App(\"<app id>\") or new App({ id, baseUrl })".to_owned(),
+            ))
+        }
+    };
+    let c = &config_object;
     let mut config = app::AppConfig::new(id);
     config.device = device_info();
-    let base_url = get(id_or_config, "baseUrl");
-    if let Some(url) = base_url.as_string() {
+    if let Some(url) = optional_string(c, "baseUrl", "App config `baseUrl`")? {
         config.base_url = url;
-    } else if !base_url.is_undefined() {
-        return Err(Error::InvalidArgument("App config `baseUrl` must be a string URL".to_owned()));
     }
-    let timeout = get(id_or_config, "timeout");
+    let timeout = get(c, "timeout");
     if let Some(ms) = timeout.as_f64() {
         if !(ms.is_finite() && ms >= 0.0) {
             return Err(Error::InvalidArgument("App config `timeout` must be a number of milliseconds".to_owned()));
@@ -107,8 +193,15 @@ fn parse_config(id_or_config: &JsValue) -> Result<(app::AppConfig, Option<Functi
     } else if !timeout.is_undefined() {
         return Err(Error::InvalidArgument("App config `timeout` must be a number of milliseconds".to_owned()));
     }
-    config.skip_location_request = get(id_or_config, "skipLocationRequest").as_bool().unwrap_or(false);
-    let fetch = get(id_or_config, "fetch");
+    config.skip_location_request = bool_arg(&get(c, "skipLocationRequest"), false, "App config `skipLocationRequest`")?;
+    let local_app = get(c, "app");
+    if !local_app.is_undefined() {
+        config.local_app = Some((
+            optional_string(&local_app, "name", "App config `app.name`")?,
+            optional_string(&local_app, "version", "App config `app.version`")?,
+        ));
+    }
+    let fetch = get(c, "fetch");
     let fetch = if fetch.is_undefined() || fetch.is_null() {
         None
     } else {
@@ -116,10 +209,12 @@ fn parse_config(id_or_config: &JsValue) -> Result<(app::AppConfig, Option<Functi
             Error::InvalidArgument("App config `fetch` must be a fetch-compatible function".to_owned())
         })?)
     };
-    Ok((config, fetch))
+    let storage = storage::choose(&get(c, "storage"))?;
+    config.storage_root = storage.root.to_owned();
+    Ok(Parsed { config, fetch, storage })
 }
 
-/// An Atlas App Services app.
+/// An Atlas App Services app. App objects with the same id (and storage) share their users.
 #[wasm_bindgen(js_name = App)]
 pub struct JsApp {
     inner: app::App,
@@ -127,19 +222,22 @@ pub struct JsApp {
 
 #[wasm_bindgen(js_class = App)]
 impl JsApp {
-    /// Creates an app from its id or a configuration `{ id, baseUrl?, timeout?, fetch?, skipLocationRequest? }`.
+    /// Creates an app from its id or a configuration.
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(js_name = "idOrConfig", unchecked_param_type = "string | AppConfiguration")] id_or_config: JsValue,
     ) -> std::result::Result<JsApp, JsValue> {
-        let (config, fetch) = parse_config(&id_or_config).map_err(to_js_error)?;
-        let inner = app::App::new(config, Rc::new(FetchTransport { fetch })).map_err(to_js_error)?;
+        install_panic_hook();
+        let parsed = parse_config(&id_or_config).map_err(to_js_error)?;
+        let transport = Rc::new(FetchTransport { fetch: parsed.fetch });
+        let inner = app::App::with_storage(parsed.config, transport, parsed.storage.storage).map_err(to_js_error)?;
         Ok(JsApp { inner })
     }
 
     /// The shared app instance for `id` (created on first use).
     #[wasm_bindgen(js_name = getApp, unchecked_return_type = "App")]
-    pub fn get_app(id: String) -> std::result::Result<JsValue, JsValue> {
+    pub fn get_app(#[wasm_bindgen(unchecked_param_type = "string")] id: JsValue) -> std::result::Result<JsValue, JsValue> {
+        let id = string_arg(&id, "App.getApp(id): id").map_err(to_js_error)?;
         if let Some(app) = APPS.with(|apps| apps.borrow().get(&id).cloned()) {
             return Ok(app);
         }
@@ -160,7 +258,7 @@ impl JsApp {
         self.inner.current_user().map(|u| user_to_js(&u)).unwrap_or(JsValue::NULL)
     }
 
-    /// Every user of this app (active or logged out), keyed by user id.
+    /// Every user of this app (active or logged out), keyed by user id, most recent first.
     #[wasm_bindgen(getter = allUsers, unchecked_return_type = "Record<string, User>")]
     pub fn all_users(&self) -> JsValue {
         let object = Object::new();
@@ -170,19 +268,27 @@ impl JsApp {
         object.into()
     }
 
-    /// Email/password registration.
-    #[wasm_bindgen(getter = emailPasswordAuth)]
-    pub fn email_password_auth(&self) -> EmailPasswordAuth {
-        EmailPasswordAuth { app: self.inner.clone() }
+    /// The email/password provider's routes.
+    #[wasm_bindgen(getter = emailPasswordAuth, unchecked_return_type = "EmailPasswordAuth")]
+    pub fn email_password_auth(&self) -> JsValue {
+        EmailPasswordAuth { app: self.inner.clone() }.into_js()
     }
 
-    /// Logs in and makes the user the current user.
+    /// Logs in and makes the user the current user; `fetchProfile` (default true) fetches the profile.
     #[wasm_bindgen(js_name = logIn, unchecked_return_type = "Promise<User>")]
-    pub fn log_in(&self, credentials: &Credentials) -> Promise {
+    pub fn log_in(
+        &self,
+        credentials: &Credentials,
+        #[wasm_bindgen(js_name = "fetchProfile", unchecked_optional_param_type = "boolean")] fetch_profile: JsValue,
+    ) -> Promise {
+        let fetch_profile = match bool_arg(&fetch_profile, true, "logIn(credentials, fetchProfile): fetchProfile") {
+            Ok(b) => b,
+            Err(e) => return rejected(e),
+        };
         let app = self.inner.clone();
         let credentials = credentials.inner.clone();
         promise(async move {
-            let user = app.log_in(&credentials).await?;
+            let user = app.log_in(&credentials, fetch_profile).await?;
             Ok(user_to_js(&user))
         })
     }
@@ -190,38 +296,144 @@ impl JsApp {
     /// Makes `user` the current user.
     #[wasm_bindgen(js_name = switchUser)]
     pub fn switch_user(&self, user: &User) -> std::result::Result<(), JsValue> {
-        self.inner.switch_user(&user.inner).map_err(to_js_error)
+        self.inner.switch_user(user.core()).map_err(to_js_error)
     }
 
-    /// Logs `user` out and removes it from the app.
+    /// Logs `user` out and removes it from the app and its storage.
     #[wasm_bindgen(js_name = removeUser, unchecked_return_type = "Promise<void>")]
     pub fn remove_user(&self, user: &User) -> Promise {
         let app = self.inner.clone();
-        let user = user.inner.clone();
-        promise(async move {
-            app.remove_user(&user).await?;
-            Ok(JsValue::UNDEFINED)
-        })
+        let user = user.core().clone();
+        promise_void(async move { app.remove_user(&user).await })
     }
+
+    /// Deletes `user` on the server (with that user's own token) and removes it locally.
+    #[wasm_bindgen(js_name = deleteUser, unchecked_return_type = "Promise<void>")]
+    pub fn delete_user(&self, user: &User) -> Promise {
+        let app = self.inner.clone();
+        let user = user.core().clone();
+        promise_void(async move { app.delete_user(&user).await })
+    }
+
+    /// Calls `callback` after every login, logout, user switch, removal and token refresh.
+    #[wasm_bindgen(js_name = addListener)]
+    pub fn add_listener(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "() => void")] callback: JsValue,
+    ) -> std::result::Result<(), JsValue> {
+        add_js_listener(self.inner.listeners(), callback, "app.addListener(callback)")
+    }
+
+    /// Removes a listener added with `addListener`.
+    #[wasm_bindgen(js_name = removeListener)]
+    pub fn remove_listener(&self, #[wasm_bindgen(unchecked_param_type = "() => void")] callback: JsValue) {
+        remove_js_listener(self.inner.listeners(), &callback);
+    }
+
+    /// Removes every listener of the app.
+    #[wasm_bindgen(js_name = removeAllListeners)]
+    pub fn remove_all_listeners(&self) {
+        self.inner.listeners().clear();
+    }
+}
+
+pub(crate) fn add_js_listener(listeners: &crate::Listeners, callback: JsValue, what: &str) -> std::result::Result<(), JsValue> {
+    let f: Function = callback
+        .clone()
+        .dyn_into()
+        .map_err(|_| to_js_error(Error::InvalidArgument(format!("{what}: callback must be a function"))))?;
+    // A throwing listener must not break the SDK operation that notified it.
+    listeners.add(Rc::new(callback), Rc::new(move || {
+        let _ = f.call0(&JsValue::UNDEFINED);
+    }));
+    Ok(())
+}
+
+pub(crate) fn remove_js_listener(listeners: &crate::Listeners, callback: &JsValue) {
+    listeners.remove_where(|tag| tag.downcast_ref::<JsValue>().is_some_and(|t| Object::is(t, callback)));
 }
 
 /// What to log in with.
 #[wasm_bindgen]
 pub struct Credentials {
-    inner: credentials::Credentials,
+    pub(crate) inner: credentials::Credentials,
+}
+
+fn credential(result: Result<credentials::Credentials>) -> std::result::Result<Credentials, JsValue> {
+    result.map(|inner| Credentials { inner }).map_err(to_js_error)
 }
 
 #[wasm_bindgen]
 impl Credentials {
-    /// Anonymous credentials (an active anonymous user of the app is reused).
-    pub fn anonymous() -> Credentials {
-        Credentials { inner: credentials::Credentials::anonymous() }
+    /// Anonymous credentials; with `reuse` (default true) a known anonymous user is reused.
+    pub fn anonymous(
+        #[wasm_bindgen(unchecked_optional_param_type = "boolean")] reuse: JsValue,
+    ) -> std::result::Result<Credentials, JsValue> {
+        credential(bool_arg(&reuse, true, "Credentials.anonymous(reuse): reuse").map(credentials::Credentials::anonymous))
     }
 
     /// Email/password credentials.
     #[wasm_bindgen(js_name = emailPassword)]
-    pub fn email_password(email: String, password: String) -> Credentials {
-        Credentials { inner: credentials::Credentials::email_password(&email, &password) }
+    pub fn email_password(
+        #[wasm_bindgen(unchecked_param_type = "string")] email: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] password: JsValue,
+    ) -> std::result::Result<Credentials, JsValue> {
+        credential((|| {
+            let email = string_arg(&email, "Credentials.emailPassword(email, password): email")?;
+            let password = string_arg(&password, "Credentials.emailPassword(email, password): password")?;
+            Ok(credentials::Credentials::email_password(&email, &password))
+        })())
+    }
+
+    /// API key credentials.
+    #[wasm_bindgen(js_name = apiKey)]
+    pub fn api_key(#[wasm_bindgen(unchecked_param_type = "string")] key: JsValue) -> std::result::Result<Credentials, JsValue> {
+        credential(string_arg(&key, "Credentials.apiKey(key): key").map(|k| credentials::Credentials::api_key(&k)))
+    }
+
+    /// Custom JWT credentials.
+    pub fn jwt(#[wasm_bindgen(unchecked_param_type = "string")] token: JsValue) -> std::result::Result<Credentials, JsValue> {
+        credential(string_arg(&token, "Credentials.jwt(token): token").map(|t| credentials::Credentials::jwt(&t)))
+    }
+
+    /// Custom function credentials: the payload is passed to the authentication function.
+    #[wasm_bindgen(js_name = "function")]
+    pub fn function(
+        #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] payload: JsValue,
+    ) -> std::result::Result<Credentials, JsValue> {
+        credential(to_document(&payload, "Credentials.function(payload): payload").map(credentials::Credentials::function))
+    }
+
+    /// Google credentials from `{ authCode }` or `{ idToken }` (no redirect flow).
+    pub fn google(
+        #[wasm_bindgen(unchecked_param_type = "{ authCode: string } | { idToken: string }")] payload: JsValue,
+    ) -> std::result::Result<Credentials, JsValue> {
+        credential((|| {
+            let what = "Credentials.google(payload)";
+            if !payload.is_object() {
+                return Err(Error::InvalidArgument(format!("{what}: payload must be {{ authCode }} or {{ idToken }}")));
+            }
+            let code = optional_string(&payload, "authCode", &format!("{what}: authCode"))?;
+            let id_token = optional_string(&payload, "idToken", &format!("{what}: idToken"))?;
+            credentials::Credentials::google(code.as_deref(), id_token.as_deref())
+        })())
+    }
+
+    /// Facebook credentials from an access token.
+    pub fn facebook(
+        #[wasm_bindgen(js_name = "accessToken", unchecked_param_type = "string")] access_token: JsValue,
+    ) -> std::result::Result<Credentials, JsValue> {
+        credential(
+            string_arg(&access_token, "Credentials.facebook(accessToken): accessToken")
+                .map(|t| credentials::Credentials::facebook(&t)),
+        )
+    }
+
+    /// Apple credentials from an id token.
+    pub fn apple(
+        #[wasm_bindgen(js_name = "idToken", unchecked_param_type = "string")] id_token: JsValue,
+    ) -> std::result::Result<Credentials, JsValue> {
+        credential(string_arg(&id_token, "Credentials.apple(idToken): idToken").map(|t| credentials::Credentials::apple(&t)))
     }
 
     /// Provider name, e.g. "local-userpass".
@@ -243,350 +455,95 @@ impl Credentials {
     }
 }
 
-/// `app.emailPasswordAuth`.
+/// `app.emailPasswordAuth`: the email/password provider's routes.
 #[wasm_bindgen]
 pub struct EmailPasswordAuth {
     app: app::App,
 }
 
-#[wasm_bindgen]
-impl EmailPasswordAuth {
-    /// Registers a new email/password user (the default server app confirms automatically).
-    #[wasm_bindgen(js_name = registerUser, unchecked_return_type = "Promise<void>")]
-    pub fn register_user(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "RegisterUserDetails")] details: JsValue,
-    ) -> Promise {
-        let email = get(&details, "email").as_string();
-        let password = get(&details, "password").as_string();
-        let (Some(email), Some(password)) = (email, password) else {
-            return rejected(Error::InvalidArgument(
-                "registerUser expects { email, password } with two strings".to_owned(),
-            ));
-        };
-        let app = self.app.clone();
-        promise(async move {
-            app.register_user(&email, &password).await?;
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-}
-
-/// A user of an app.
-#[wasm_bindgen]
-pub struct User {
-    inner: user::User,
-}
-
-fn nullable(s: Option<String>) -> JsValue {
-    s.map(|s| JsValue::from_str(&s)).unwrap_or(JsValue::NULL)
-}
-
-#[wasm_bindgen]
-impl User {
-    /// The user id.
-    #[wasm_bindgen(getter)]
-    pub fn id(&self) -> String {
-        self.inner.id().to_owned()
-    }
-
-    /// The access token (a JWT), or null when logged out.
-    #[wasm_bindgen(getter = accessToken, unchecked_return_type = "string | null")]
-    pub fn access_token(&self) -> JsValue {
-        nullable(self.inner.access_token())
-    }
-
-    /// The refresh token, or null when logged out.
-    #[wasm_bindgen(getter = refreshToken, unchecked_return_type = "string | null")]
-    pub fn refresh_token(&self) -> JsValue {
-        nullable(self.inner.refresh_token())
-    }
-
-    /// The provider type the user logged in with, e.g. "local-userpass".
-    #[wasm_bindgen(getter = providerType)]
-    pub fn provider_type(&self) -> String {
-        self.inner.provider_type().to_owned()
-    }
-
-    /// Profile data (email, name, …) as fetched at login.
-    #[wasm_bindgen(getter, unchecked_return_type = "UserProfile")]
-    pub fn profile(&self) -> std::result::Result<JsValue, JsValue> {
-        match self.inner.profile() {
-            Some(p) => Ok(to_js(&Value::Document(p.data))),
-            None => Err(js_sys::Error::new("A profile was never fetched for this user").into()),
+/// Reads the string fields of a details object, then runs the call.
+fn details_call<const N: usize, F, Fut>(details: &JsValue, method: &str, keys: [&str; N], call: F) -> Promise
+where
+    F: FnOnce([String; N]) -> Fut,
+    Fut: Future<Output = Result<()>> + 'static,
+{
+    let mut values: [String; N] = std::array::from_fn(|_| String::new());
+    for (slot, key) in values.iter_mut().zip(keys) {
+        match string_field(details, key, &format!("{method}: details")) {
+            Ok(v) => *slot = v,
+            Err(e) => return rejected(e),
         }
     }
+    promise_void(call(values))
+}
 
-    /// True while the user is logged in.
-    #[wasm_bindgen(getter = isLoggedIn)]
-    pub fn is_logged_in(&self) -> bool {
-        self.inner.is_logged_in()
+#[wasm_bindgen]
+impl EmailPasswordAuth {
+    /// Registers a new email/password user.
+    #[wasm_bindgen(js_name = registerUser, unchecked_return_type = "Promise<void>")]
+    pub fn register_user(&self, #[wasm_bindgen(unchecked_param_type = "{ email: string; password: string }")] details: JsValue) -> Promise {
+        let app = self.app.clone();
+        details_call(&details, "registerUser", ["email", "password"], |[e, p]| async move { app.register_user(&e, &p).await })
     }
 
-    /// "active", "logged-out" or "removed".
-    #[wasm_bindgen(getter, unchecked_return_type = "UserState")]
-    pub fn state(&self) -> String {
-        self.inner.state().as_str().to_owned()
+    /// Confirms a user with the token and token id from the confirmation email.
+    #[wasm_bindgen(js_name = confirmUser, unchecked_return_type = "Promise<void>")]
+    pub fn confirm_user(&self, #[wasm_bindgen(unchecked_param_type = "{ token: string; tokenId: string }")] details: JsValue) -> Promise {
+        let app = self.app.clone();
+        details_call(&details, "confirmUser", ["token", "tokenId"], |[t, i]| async move { app.confirm_user(&t, &i).await })
     }
 
-    /// Custom user data from the current access token (read-only; `{}` if none). Stale until
-    /// `refreshCustomData()`.
-    #[wasm_bindgen(getter = customData, unchecked_return_type = "Record<string, unknown>")]
-    pub fn custom_data(&self) -> std::result::Result<JsValue, JsValue> {
-        self.inner.custom_data().map(|v| to_js(&v)).map_err(|e| match e {
-            Error::NotLoggedIn => js_sys::Error::new(
-                "Cannot read custom data without an access token: the user is logged out; log in again with app.logIn(credentials)",
-            )
-            .into(),
-            other => to_js_error(other),
+    /// Sends the confirmation email again.
+    #[wasm_bindgen(js_name = resendConfirmationEmail, unchecked_return_type = "Promise<void>")]
+    pub fn resend_confirmation_email(&self, #[wasm_bindgen(unchecked_param_type = "{ email: string }")] details: JsValue) -> Promise {
+        let app = self.app.clone();
+        details_call(&details, "resendConfirmationEmail", ["email"], |[e]| async move { app.resend_confirmation_email(&e).await })
+    }
+
+    /// Runs the custom confirmation function again.
+    #[wasm_bindgen(js_name = retryCustomConfirmation, unchecked_return_type = "Promise<void>")]
+    pub fn retry_custom_confirmation(&self, #[wasm_bindgen(unchecked_param_type = "{ email: string }")] details: JsValue) -> Promise {
+        let app = self.app.clone();
+        details_call(&details, "retryCustomConfirmation", ["email"], |[e]| async move { app.retry_custom_confirmation(&e).await })
+    }
+
+    /// Sends a password reset email.
+    #[wasm_bindgen(js_name = sendResetPasswordEmail, unchecked_return_type = "Promise<void>")]
+    pub fn send_reset_password_email(&self, #[wasm_bindgen(unchecked_param_type = "{ email: string }")] details: JsValue) -> Promise {
+        let app = self.app.clone();
+        details_call(&details, "sendResetPasswordEmail", ["email"], |[e]| async move { app.send_reset_password_email(&e).await })
+    }
+
+    /// Sets a new password with the token and token id from the reset email.
+    #[wasm_bindgen(js_name = resetPassword, unchecked_return_type = "Promise<void>")]
+    pub fn reset_password(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "{ token: string; tokenId: string; password: string }")] details: JsValue,
+    ) -> Promise {
+        let app = self.app.clone();
+        details_call(&details, "resetPassword", ["token", "tokenId", "password"], |[t, i, p]| async move {
+            app.reset_password(&t, &i, &p).await
         })
     }
 
-    /// Gets a fresh access token and returns its custom user data.
-    #[wasm_bindgen(js_name = refreshCustomData, unchecked_return_type = "Promise<Record<string, unknown>>")]
-    pub fn refresh_custom_data(&self) -> Promise {
-        let user = self.inner.clone();
-        promise(async move { Ok(to_js(&user.refresh_custom_data().await?)) })
-    }
-
-    /// Gets a fresh access token.
-    #[wasm_bindgen(js_name = refreshAccessToken, unchecked_return_type = "Promise<void>")]
-    pub fn refresh_access_token(&self) -> Promise {
-        let user = self.inner.clone();
-        promise(async move {
-            user.refresh_access_token().await?;
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-
-    /// Logs out (revokes the refresh token); the user stays in `app.allUsers`.
-    #[wasm_bindgen(js_name = logOut, unchecked_return_type = "Promise<void>")]
-    pub fn log_out(&self) -> Promise {
-        let user = self.inner.clone();
-        promise(async move {
-            user.log_out().await?;
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-
-    /// A MongoDB service client, e.g. `user.mongoClient("mongodb-atlas")`.
-    #[wasm_bindgen(js_name = mongoClient)]
-    pub fn mongo_client(&self, #[wasm_bindgen(js_name = "serviceName")] service_name: String) -> MongoDBService {
-        MongoDBService { inner: self.inner.mongo_client(&service_name) }
-    }
-
-    /// A plain snapshot: `{ id, accessToken, refreshToken, profile, state, customData, providerType }`.
-    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "Record<string, unknown>")]
-    pub fn to_json(&self) -> JsValue {
-        let o = Object::new();
-        let set = |k: &str, v: JsValue| {
-            let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+    /// `callResetPasswordFunction(details, ...args)` collects its rest arguments here.
+    #[wasm_bindgen(js_name = "__callResetPasswordFunction", skip_typescript)]
+    pub fn call_reset_password_function_with(&self, details: JsValue, args: Array) -> Promise {
+        let args = match rest_args(&args) {
+            Ok(a) => a,
+            Err(e) => return rejected(e),
         };
-        set("id", JsValue::from_str(self.inner.id()));
-        set("accessToken", self.access_token());
-        set("refreshToken", self.refresh_token());
-        set("profile", self.profile().unwrap_or(JsValue::UNDEFINED));
-        set("state", JsValue::from_str(self.inner.state().as_str()));
-        set("customData", self.custom_data().unwrap_or_else(|_| Object::new().into()));
-        set("providerType", JsValue::from_str(self.inner.provider_type()));
-        o.into()
+        let app = self.app.clone();
+        details_call(&details, "callResetPasswordFunction", ["email", "password"], |[e, p]| async move {
+            app.call_reset_password_function(&e, &p, args).await
+        })
     }
 }
 
-/// `user.mongoClient(serviceName)`.
-#[wasm_bindgen]
-pub struct MongoDBService {
-    inner: mongo::MongoDBService,
-}
-
-#[wasm_bindgen]
-impl MongoDBService {
-    /// A database of this service.
-    pub fn db(&self, #[wasm_bindgen(js_name = "databaseName")] name: String) -> MongoDBDatabase {
-        MongoDBDatabase { inner: self.inner.db(&name) }
-    }
-
-    /// The service name.
-    #[wasm_bindgen(getter = serviceName)]
-    pub fn service_name(&self) -> String {
-        self.inner.service_name().to_owned()
-    }
-}
-
-/// `service.db(name)`.
-#[wasm_bindgen]
-pub struct MongoDBDatabase {
-    inner: mongo::MongoDBDatabase,
-}
-
-#[wasm_bindgen]
-impl MongoDBDatabase {
-    /// A collection of this database.
-    pub fn collection(&self, #[wasm_bindgen(js_name = "collectionName")] name: String) -> MongoDBCollection {
-        MongoDBCollection { inner: self.inner.collection(&name) }
-    }
-
-    /// The database name.
-    #[wasm_bindgen(getter)]
-    pub fn name(&self) -> String {
-        self.inner.name().to_owned()
-    }
-}
-
-/// `db.collection(name)`: MongoDB operations through the App Services function API.
-#[wasm_bindgen]
-pub struct MongoDBCollection {
-    inner: mongo::MongoDBCollection,
-}
-
-/// Converts the arguments synchronously, then runs the call; a conversion error rejects.
-fn collection_call<F, Fut>(collection: &mongo::MongoDBCollection, prepare: F) -> Promise
-where
-    F: FnOnce(mongo::MongoDBCollection) -> Result<Fut>,
-    Fut: Future<Output = Result<Value>> + 'static,
-{
-    match prepare(collection.clone()) {
-        Ok(fut) => promise(async move { Ok(to_js(&fut.await?)) }),
-        Err(e) => rejected(e),
-    }
-}
-
-fn update_options(options: &JsValue) -> Result<UpdateOptions> {
-    let upsert = get(options, "upsert");
-    Ok(UpdateOptions {
-        upsert: if upsert.is_undefined() { None } else { Some(upsert.is_truthy()) },
-        array_filters: optional(options, "arrayFilters")?,
-    })
-}
-
-#[wasm_bindgen]
-impl MongoDBCollection {
-    /// The collection name.
-    #[wasm_bindgen(getter)]
-    pub fn name(&self) -> String {
-        self.inner.name().to_owned()
-    }
-
-    /// The database name.
-    #[wasm_bindgen(getter = databaseName)]
-    pub fn database_name(&self) -> String {
-        self.inner.database_name().to_owned()
-    }
-
-    /// Documents matching `filter`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<Document[]>")]
-    pub fn find(
-        &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "Filter")] filter: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "FindOptions")] options: JsValue,
-    ) -> Promise {
-        collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "find() filter")?;
-            let options = FindOptions {
-                projection: optional(&options, "projection")?,
-                sort: optional(&options, "sort")?,
-                limit: optional(&options, "limit")?,
-            };
-            Ok(async move { c.find(filter, options).await })
-        })
-    }
-
-    /// The first document matching `filter`, or null.
-    #[wasm_bindgen(js_name = findOne, unchecked_return_type = "Promise<Document | null>")]
-    pub fn find_one(
-        &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "Filter")] filter: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "FindOneOptions")] options: JsValue,
-    ) -> Promise {
-        collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "findOne() filter")?;
-            let options = FindOneOptions { projection: optional(&options, "projection")?, sort: optional(&options, "sort")? };
-            Ok(async move { c.find_one(filter, options).await })
-        })
-    }
-
-    /// The number of documents matching `filter`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
-    pub fn count(
-        &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "Filter")] filter: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "CountOptions")] options: JsValue,
-    ) -> Promise {
-        collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "count() filter")?;
-            let options = CountOptions { limit: optional(&options, "limit")? };
-            Ok(async move { c.count(filter, options).await })
-        })
-    }
-
-    /// Inserts one document; resolves to `{ insertedId }`.
-    #[wasm_bindgen(js_name = insertOne, unchecked_return_type = "Promise<InsertOneResult>")]
-    pub fn insert_one(&self, #[wasm_bindgen(unchecked_param_type = "Document")] document: JsValue) -> Promise {
-        collection_call(&self.inner, |c| {
-            let document = to_document(&document, "insertOne() document")?;
-            Ok(async move { c.insert_one(document).await })
-        })
-    }
-
-    /// Inserts documents; resolves to `{ insertedIds }`.
-    #[wasm_bindgen(js_name = insertMany, unchecked_return_type = "Promise<InsertManyResult>")]
-    pub fn insert_many(&self, #[wasm_bindgen(unchecked_param_type = "Document[]")] documents: JsValue) -> Promise {
-        collection_call(&self.inner, |c| {
-            let documents = match to_value(&documents)? {
-                Value::Array(items) if items.iter().all(|d| matches!(d, Value::Document(_))) => items,
-                _ => return Err(Error::InvalidArgument("insertMany() expects an array of documents".to_owned())),
-            };
-            Ok(async move { c.insert_many(documents).await })
-        })
-    }
-
-    /// Updates the first match; resolves to `{ matchedCount, modifiedCount, upsertedId? }`.
-    #[wasm_bindgen(js_name = updateOne, unchecked_return_type = "Promise<UpdateResult>")]
-    pub fn update_one(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "Filter")] filter: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Update")] update: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "UpdateOptions")] options: JsValue,
-    ) -> Promise {
-        collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "updateOne() filter")?.unwrap_or_default();
-            let update = to_document(&update, "updateOne() update")?;
-            let options = update_options(&options)?;
-            Ok(async move { c.update_one(filter, update, options).await })
-        })
-    }
-
-    /// Updates every match; resolves to `{ matchedCount, modifiedCount, upsertedId? }`.
-    #[wasm_bindgen(js_name = updateMany, unchecked_return_type = "Promise<UpdateResult>")]
-    pub fn update_many(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "Filter")] filter: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Update")] update: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "UpdateOptions")] options: JsValue,
-    ) -> Promise {
-        collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "updateMany() filter")?.unwrap_or_default();
-            let update = to_document(&update, "updateMany() update")?;
-            let options = update_options(&options)?;
-            Ok(async move { c.update_many(filter, update, options).await })
-        })
-    }
-
-    /// Deletes the first match; resolves to `{ deletedCount }`.
-    #[wasm_bindgen(js_name = deleteOne, unchecked_return_type = "Promise<DeleteResult>")]
-    pub fn delete_one(&self, #[wasm_bindgen(unchecked_optional_param_type = "Filter")] filter: JsValue) -> Promise {
-        collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "deleteOne() filter")?;
-            Ok(async move { c.delete_one(filter).await })
-        })
-    }
-
-    /// Deletes every match; resolves to `{ deletedCount }`.
-    #[wasm_bindgen(js_name = deleteMany, unchecked_return_type = "Promise<DeleteResult>")]
-    pub fn delete_many(&self, #[wasm_bindgen(unchecked_optional_param_type = "Filter")] filter: JsValue) -> Promise {
-        collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "deleteMany() filter")?;
-            Ok(async move { c.delete_many(filter).await })
-        })
+impl EmailPasswordAuth {
+    pub(crate) fn into_js(self) -> JsValue {
+        let js = JsValue::from(self);
+        install_rest_method(&js, "callResetPasswordFunction", "__callResetPasswordFunction");
+        js
     }
 }

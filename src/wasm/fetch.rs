@@ -15,7 +15,7 @@ use web_sys::AbortController;
 
 use super::convert::describe;
 use crate::error::{Error, Result};
-use crate::transport::{LocalBoxFuture, Request, Response, Transport};
+use crate::transport::{ByteStream, LocalBoxFuture, Request, Response, Streamed, Transport};
 
 #[wasm_bindgen]
 extern "C" {
@@ -27,6 +27,11 @@ extern "C" {
     fn clear_timeout(id: &JsValue);
 }
 
+thread_local! {
+    /// A rejection handler that does nothing.
+    static IGNORE: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
+}
+
 /// Sends requests with `fetch`.
 pub(crate) struct FetchTransport {
     /// The App config's `fetch` override.
@@ -36,7 +41,75 @@ pub(crate) struct FetchTransport {
 impl Transport for FetchTransport {
     fn send(&self, request: Request) -> LocalBoxFuture<'static, Result<Response>> {
         let fetch = self.fetch.clone();
-        Box::pin(send(fetch, request))
+        Box::pin(async move { Ok(send(fetch, request, false).await?.0) })
+    }
+
+    fn stream(&self, request: Request) -> LocalBoxFuture<'static, Result<Streamed>> {
+        let fetch = self.fetch.clone();
+        let url = request.url.clone();
+        Box::pin(async move {
+            let (response, raw) = send(fetch, request, true).await?;
+            if !response.ok() {
+                return Ok(Streamed::Failed(response));
+            }
+            let body = get(&raw, "body");
+            let reader = get(&body, "getReader")
+                .dyn_into::<Function>()
+                .ok()
+                .and_then(|f| f.call0(&body).ok())
+                .ok_or_else(|| Error::Network {
+                    method: "GET".to_owned(),
+                    url: url.clone(),
+                    message: "the response has no readable body (the fetch in use does not stream)".to_owned(),
+                })?;
+            Ok(Streamed::Body(Rc::new(BodyReader { reader, url })))
+        })
+    }
+
+    fn now_ms(&self) -> Option<f64> {
+        Some(js_sys::Date::now())
+    }
+}
+
+fn get(target: &JsValue, key: &str) -> JsValue {
+    if target.is_object() {
+        Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+/// A `ReadableStream` reader over a streaming response body.
+struct BodyReader {
+    reader: JsValue,
+    url: String,
+}
+
+impl ByteStream for BodyReader {
+    fn read(&self) -> LocalBoxFuture<'static, Result<Option<Vec<u8>>>> {
+        let reader = self.reader.clone();
+        let url = self.url.clone();
+        Box::pin(async move {
+            let lost = |e: JsValue| Error::Network { method: "GET".to_owned(), url: url.clone(), message: describe(&e) };
+            let read: Function = get(&reader, "read").dyn_into().map_err(&lost)?;
+            let promise = read.call0(&reader).map_err(&lost)?;
+            let chunk = JsFuture::from(Promise::resolve(&promise)).await.map_err(&lost)?;
+            if get(&chunk, "done").is_truthy() {
+                return Ok(None);
+            }
+            Ok(Some(js_sys::Uint8Array::new(&get(&chunk, "value")).to_vec()))
+        })
+    }
+
+    fn cancel(&self) {
+        if let Ok(cancel) = get(&self.reader, "cancel").dyn_into::<Function>() {
+            if let Ok(p) = cancel.call0(&self.reader) {
+                // A rejected cancel (the body already failed) is of no interest.
+                IGNORE.with(|ignore| {
+                    let _ = Promise::resolve(&p).catch(ignore);
+                });
+            }
+        }
     }
 }
 
@@ -98,7 +171,9 @@ fn init_object(request: &Request, signal: Option<&web_sys::AbortSignal>) -> Obje
     init
 }
 
-async fn send(fetch: Option<Function>, request: Request) -> Result<Response> {
+/// Sends `request`; reads the body as text unless `streaming` and the answer is 2xx, in which
+/// case the raw `Response` is returned for its body stream.
+async fn send(fetch: Option<Function>, request: Request, streaming: bool) -> Result<(Response, JsValue)> {
     let method = request.method.as_str();
     let network = |message: String| Error::Network { method: method.to_owned(), url: request.url.clone(), message };
 
@@ -129,17 +204,24 @@ async fn send(fetch: Option<Function>, request: Request) -> Result<Response> {
         None => global_fetch(&request.url, &init),
     }
     .map_err(&fail)?;
-    let response = JsFuture::from(bounded(Promise::resolve(&returned))).await.map_err(&fail)?;
-    if !response.is_object() {
+    let raw = JsFuture::from(bounded(Promise::resolve(&returned))).await.map_err(&fail)?;
+    if !raw.is_object() {
         return Err(network("fetch did not resolve to a Response object".to_owned()));
     }
     // Structural access: a Response from a polyfill or another realm works too.
-    let response: web_sys::Response = response.unchecked_into();
+    let response: web_sys::Response = raw.clone().unchecked_into();
+    let gloo = GlooResponse::from(Clone::clone(&response));
+    let head = Response {
+        status: gloo.status(),
+        status_text: gloo.status_text(),
+        content_type: gloo.headers().get("content-type"),
+        body: String::new(),
+    };
+    if streaming && head.ok() {
+        // The timeout covered the wait for the headers; the stream itself stays open.
+        return Ok((head, raw));
+    }
     let text = response.text().map_err(&fail)?;
-    let response = GlooResponse::from(response);
-    let status = response.status();
-    let status_text = response.status_text();
-    let content_type = response.headers().get("content-type");
     let body = JsFuture::from(bounded(text)).await.map_err(&fail)?.as_string().unwrap_or_default();
-    Ok(Response { status, status_text, content_type, body })
+    Ok((Response { body, ..head }, raw))
 }

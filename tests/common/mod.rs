@@ -59,8 +59,20 @@ pub fn s(v: &str) -> JsValue {
     JsValue::from_str(v)
 }
 
+/// A fresh `{get, set, remove}` store, so an App shares no users with other tests.
+pub fn memory_storage() -> JsValue {
+    Function::new_no_args("const m = new Map(); return { get: (k) => m.get(k), set: (k, v) => { m.set(k, v); }, remove: (k) => { m.delete(k); } };")
+        .call0(&JsValue::UNDEFINED)
+        .expect("memory storage")
+}
+
 pub fn new_app(extra: &[(&str, JsValue)]) -> JsValue {
-    let mut pairs = vec![("id", s(app_id())), ("baseUrl", s(base_url())), ("timeout", JsValue::from(10_000))];
+    let mut pairs = vec![
+        ("id", s(app_id())),
+        ("baseUrl", s(base_url())),
+        ("timeout", JsValue::from(10_000)),
+        ("storage", memory_storage()),
+    ];
     pairs.extend(extra.iter().cloned());
     JsValue::from(JsApp::new(obj(&pairs)).unwrap_or_else(|e| panic!("new App: {e:?}")))
 }
@@ -83,7 +95,7 @@ pub async fn custom_user_data_flow() {
         .expect("registerUser");
     assert!(registered.is_undefined());
 
-    let credentials = JsValue::from(Credentials::email_password(email.clone(), password.to_owned()));
+    let credentials = JsValue::from(Credentials::email_password(s(&email), s(password)).unwrap());
     let user = call_async(&app, "logIn", &[credentials]).await.expect("logIn");
     let user_id = get(&user, "id").as_string().expect("user.id");
     assert!(!user_id.is_empty());
@@ -144,7 +156,7 @@ pub async fn wrong_password_rejects_with_realm_error() {
     call_async(&auth, "registerUser", &[obj(&[("email", s(&email)), ("password", s(password))])])
         .await
         .expect("registerUser");
-    let credentials = JsValue::from(Credentials::email_password(email, "not-the-password".to_owned()));
+    let credentials = JsValue::from(Credentials::email_password(s(&email), s("not-the-password")).unwrap());
     let err = call_async(&app, "logIn", &[credentials]).await.expect_err("wrong password must reject");
     assert!(err.is_instance_of::<js_sys::Error>(), "a real Error");
     let proto = Object::get_prototype_of(&err);
@@ -178,12 +190,12 @@ pub async fn fetch_override_and_timeout() {
         "return new Promise((_, reject) => init.signal.addEventListener('abort', () => reject(new Error('aborted'))));",
     );
     let slow = new_app(&[("fetch", hanging.into()), ("timeout", JsValue::from(50))]);
-    let err = call_async(&slow, "logIn", &[JsValue::from(Credentials::anonymous())]).await.expect_err("timeout");
+    let err = call_async(&slow, "logIn", &[JsValue::from(Credentials::anonymous(JsValue::UNDEFINED).unwrap())]).await.expect_err("timeout");
     assert!(message(&err).contains("timed out after 50 ms"), "{}", message(&err));
 
     let deaf = Function::new_with_args("url, init", "return new Promise(() => {});");
     let deaf = new_app(&[("fetch", deaf.into()), ("timeout", JsValue::from(50))]);
-    let err = call_async(&deaf, "logIn", &[JsValue::from(Credentials::anonymous())]).await.expect_err("timeout");
+    let err = call_async(&deaf, "logIn", &[JsValue::from(Credentials::anonymous(JsValue::UNDEFINED).unwrap())]).await.expect_err("timeout");
     assert!(message(&err).contains("timed out after 50 ms"), "{}", message(&err));
 }
 
@@ -191,8 +203,8 @@ pub async fn fetch_override_and_timeout() {
 /// objects (the fallback without a `bson` module), query options.
 pub async fn values_round_trip() {
     let app = new_app(&[]);
-    let user = call_async(&app, "logIn", &[JsValue::from(Credentials::anonymous())]).await.expect("anonymous logIn");
-    let again = call_async(&app, "logIn", &[JsValue::from(Credentials::anonymous())]).await.expect("anonymous reuse");
+    let user = call_async(&app, "logIn", &[JsValue::from(Credentials::anonymous(JsValue::UNDEFINED).unwrap())]).await.expect("anonymous logIn");
+    let again = call_async(&app, "logIn", &[JsValue::from(Credentials::anonymous(JsValue::UNDEFINED).unwrap())]).await.expect("anonymous reuse");
     assert!(again == user, "an active anonymous user is reused");
     let coll = call(&call(&call(&user, "mongoClient", &[s("mongodb-atlas")]), "db", &[s("test")]), "collection", &[s(&unique_email())]);
     let date = js_sys::Date::new(&JsValue::from(1_700_000_000_123.0));
@@ -227,5 +239,84 @@ pub async fn values_round_trip() {
     let deleted = call_async(&coll, "deleteMany", &[]).await.expect("deleteMany");
     assert_eq!(get(&deleted, "deletedCount").as_f64(), Some(2.0));
     let err = call_async(&coll, "insertOne", &[s("not a document")]).await.expect_err("bad argument rejects");
-    assert!(message(&err).contains("insertOne() document must be an object"), "{}", message(&err));
+    assert!(message(&err).contains("insertOne(document): document must be an object"), "{}", message(&err));
+}
+
+/// A fetch answering like App Services (protocol.md) for one anonymous user, whose streaming
+/// calls return `ReadableStream` bodies: the first drops after two events, the second (the
+/// resume) sends one more and stays open. `state` records the watch URLs and cancellations.
+fn streaming_fetch(state: &JsValue) -> JsValue {
+    let make = Function::new_with_args(
+        "state",
+        r#"
+        const json = (b) => new Response(JSON.stringify(b), { headers: { "content-type": "application/json" } });
+        const b64 = (o) => btoa(JSON.stringify(o)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+        const at = `${b64({ alg: "HS256" })}.${b64({ exp: 4000000000, iat: 1, sub: "u1" })}.c2ln`;
+        const ev = (n) => `data: {"_id":{"_data":"t${n}"},"operationType":"insert","fullDocument":{"n":${n}}}\n\n`;
+        const scripts = [[":\n\n", ev(1), ev(2).slice(0, 9), ev(2).slice(9), null], [ev(3)]];
+        return async (url, init) => {
+          if (url.endsWith("/location")) return json({ hostname: "http://fake.test" });
+          if (url.endsWith("/login")) return json({ user_id: "u1", access_token: at, refresh_token: "rt", device_id: "000000000000000000000000" });
+          if (url.includes("baas_request=")) {
+            state.urls.push(url);
+            const script = scripts.shift() ?? [];
+            const enc = new TextEncoder();
+            const body = new ReadableStream({
+              pull(c) {
+                if (script.length === 0) return new Promise(() => {});
+                const chunk = script.shift();
+                if (chunk === null) c.close(); else c.enqueue(enc.encode(chunk));
+              },
+              cancel() { state.cancelled += 1; },
+            });
+            return new Response(body, { headers: { "content-type": "text/event-stream" } });
+          }
+          return new Response(null, { status: 404 });
+        };
+        "#,
+    );
+    make.call1(&JsValue::UNDEFINED, state).expect("streaming fetch")
+}
+
+/// `watch()` over a real `fetch` body stream: events in order across a dropped connection (the
+/// reconnect carries `resumeAfter`), and `return()` cancels the open body.
+pub async fn watch_over_streaming_fetch() {
+    let state = obj(&[("urls", js_sys::Array::new().into()), ("cancelled", JsValue::from(0))]);
+    let app = JsValue::from(
+        JsApp::new(obj(&[("id", s("fake")), ("baseUrl", s("http://base.test")), ("fetch", streaming_fetch(&state)), ("storage", memory_storage())]))
+            .expect("app"),
+    );
+    let user = call_async(&app, "logIn", &[JsValue::from(Credentials::anonymous(JsValue::FALSE).unwrap()), JsValue::FALSE])
+        .await
+        .expect("logIn");
+    let coll = call(&call(&call(&user, "mongoClient", &[s("mongodb-atlas")]), "db", &[s("d")]), "collection", &[s("c")]);
+    let stream = call(&coll, "watch", &[]);
+    let iterator = call(&stream, "next", &[]);
+    assert!(iterator.is_instance_of::<Promise>());
+    let mut seen = Vec::new();
+    let mut result = JsFuture::from(iterator.unchecked_into::<Promise>()).await.expect("next");
+    for _ in 0..3 {
+        assert_eq!(get(&result, "done").as_bool(), Some(false));
+        seen.push(get(&get(&get(&result, "value"), "fullDocument"), "n").as_f64().expect("n"));
+        if seen.len() < 3 {
+            result = call_async(&stream, "next", &[]).await.expect("next");
+        }
+    }
+    assert_eq!(seen, [1.0, 2.0, 3.0]);
+    let urls = js_sys::Array::from(&get(&state, "urls"));
+    assert_eq!(urls.length(), 2, "one reconnect");
+    let resumed = urls.get(1).as_string().expect("url");
+    let query = resumed.split("baas_request=").nth(1).expect("baas_request");
+    let decoded = js_sys::decode_uri_component(query).expect("uri").as_string().expect("b64");
+    let text = web_sys_atob(&decoded);
+    assert!(text.contains(r#""resumeAfter":{"_data":"t2"}"#), "{text}");
+    let done = call_async(&stream, "return", &[]).await.expect("return");
+    assert_eq!(get(&done, "done").as_bool(), Some(true));
+    assert_eq!(get(&state, "cancelled").as_f64(), Some(1.0), "return() cancelled the body");
+    let after = call_async(&stream, "next", &[]).await.expect("next after return");
+    assert_eq!(get(&after, "done").as_bool(), Some(true));
+}
+
+fn web_sys_atob(b64: &str) -> String {
+    Function::new_with_args("s", "return atob(s)").call1(&JsValue::UNDEFINED, &s(b64)).expect("atob").as_string().expect("text")
 }

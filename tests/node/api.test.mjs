@@ -4,13 +4,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as Realm from "realm-wasm";
-import { useServer, newCredentials } from "./helpers.mjs";
+import { useServer, newCredentials, memoryStorage } from "./helpers.mjs";
 
 const { App, Credentials, MongoDBRealmError, BSON } = Realm;
 const server = useServer();
 
 function newApp(extra = {}) {
-  return new App({ id: server.appId, baseUrl: server.baseUrl, timeout: 10000, ...extra });
+  return new App({ id: server.appId, baseUrl: server.baseUrl, timeout: 10000, storage: memoryStorage(), ...extra });
 }
 
 async function newUser(app = newApp()) {

@@ -43,3 +43,9 @@ export function run(command, args, { env = {}, cwd = repoRoot } = {}) {
     );
   });
 }
+
+/** A fresh session store for `new App({ storage })`, so the App shares no users with other tests. */
+export function memoryStorage() {
+  const map = new Map();
+  return { get: (k) => map.get(k), set: (k, v) => void map.set(k, v), remove: (k) => void map.delete(k), map };
+}

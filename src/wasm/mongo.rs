@@ -1,0 +1,354 @@
+//! The exported MongoDB classes: `MongoDB` (a service), `MongoDBDatabase`, `MongoDBCollection`
+//! and `ChangeStream` (what `watch()` returns: an async iterator). The collection and stream
+//! classes are generic in TypeScript, which wasm-bindgen cannot express, so their declarations
+//! are written in `types.rs` and the generated ones are skipped.
+
+use std::future::Future;
+
+use js_sys::{Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+
+use super::classes::{get, optional, promise, rejected, string_arg, type_name};
+use super::convert::{to_document, to_js, to_optional_document, to_value};
+use crate::ejson::Value;
+use crate::error::{Error, Result};
+use crate::mongo::{self, CountOptions, FindOneAndModifyOptions, FindOneOptions, FindOptions, UpdateOptions, WatchOptions};
+
+/// `user.mongoClient(serviceName)`.
+#[wasm_bindgen]
+pub struct MongoDB {
+    inner: mongo::MongoDBService,
+}
+
+impl MongoDB {
+    pub(crate) fn new(inner: mongo::MongoDBService) -> MongoDB {
+        MongoDB { inner }
+    }
+}
+
+#[wasm_bindgen]
+impl MongoDB {
+    /// A database of this service.
+    pub fn db(
+        &self,
+        #[wasm_bindgen(js_name = "databaseName", unchecked_param_type = "string")] name: JsValue,
+    ) -> std::result::Result<MongoDBDatabase, JsValue> {
+        let name = string_arg(&name, "db(databaseName): databaseName").map_err(super::errors::to_js_error)?;
+        Ok(MongoDBDatabase { inner: self.inner.db(&name) })
+    }
+
+    /// The service name.
+    #[wasm_bindgen(getter = serviceName)]
+    pub fn service_name(&self) -> String {
+        self.inner.service_name().to_owned()
+    }
+}
+
+/// `service.db(name)`.
+#[wasm_bindgen(skip_typescript)]
+pub struct MongoDBDatabase {
+    inner: mongo::MongoDBDatabase,
+}
+
+#[wasm_bindgen]
+impl MongoDBDatabase {
+    /// A collection of this database.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn collection(&self, name: JsValue) -> std::result::Result<MongoDBCollection, JsValue> {
+        let name = string_arg(&name, "collection(collectionName): collectionName").map_err(super::errors::to_js_error)?;
+        Ok(MongoDBCollection { inner: self.inner.collection(&name) })
+    }
+
+    /// The database name.
+    #[wasm_bindgen(getter, skip_typescript)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_owned()
+    }
+}
+
+/// `db.collection(name)`: MongoDB operations through the App Services function API.
+#[wasm_bindgen(skip_typescript)]
+pub struct MongoDBCollection {
+    inner: mongo::MongoDBCollection,
+}
+
+/// Converts the arguments synchronously, then runs the call; a conversion error rejects.
+fn collection_call<F, Fut>(collection: &mongo::MongoDBCollection, prepare: F) -> Promise
+where
+    F: FnOnce(mongo::MongoDBCollection) -> Result<Fut>,
+    Fut: Future<Output = Result<Value>> + 'static,
+{
+    match prepare(collection.clone()) {
+        Ok(fut) => promise(async move { Ok(to_js(&fut.await?)) }),
+        Err(e) => rejected(e),
+    }
+}
+
+/// An options argument: `undefined` or an object.
+fn options_object(options: &JsValue, what: &str) -> Result<()> {
+    if options.is_undefined() || options.is_null() || (options.is_object() && !js_sys::Array::is_array(options)) {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!("{what} must be an object, got {}", type_name(options))))
+    }
+}
+
+fn optional_bool(options: &JsValue, key: &str) -> Option<bool> {
+    let v = get(options, key);
+    if v.is_undefined() {
+        None
+    } else {
+        Some(v.is_truthy())
+    }
+}
+
+fn update_options(options: &JsValue, what: &str) -> Result<UpdateOptions> {
+    options_object(options, what)?;
+    Ok(UpdateOptions { upsert: optional_bool(options, "upsert"), array_filters: optional(options, "arrayFilters")? })
+}
+
+fn modify_options(options: &JsValue, what: &str) -> Result<FindOneAndModifyOptions> {
+    options_object(options, what)?;
+    Ok(FindOneAndModifyOptions {
+        sort: optional(options, "sort")?,
+        projection: optional(options, "projection")?,
+        upsert: optional_bool(options, "upsert"),
+        return_new_document: optional_bool(options, "returnNewDocument"),
+    })
+}
+
+fn document_list(value: &JsValue, what: &str) -> Result<Vec<Value>> {
+    match to_value(value)? {
+        Value::Array(items) if items.iter().all(|d| matches!(d, Value::Document(_))) => Ok(items),
+        _ => Err(Error::InvalidArgument(format!("{what} must be an array of documents"))),
+    }
+}
+
+#[wasm_bindgen]
+impl MongoDBCollection {
+    /// The collection name.
+    #[wasm_bindgen(getter, skip_typescript)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_owned()
+    }
+
+    /// The database name.
+    #[wasm_bindgen(getter = databaseName, skip_typescript)]
+    pub fn database_name(&self) -> String {
+        self.inner.database_name().to_owned()
+    }
+
+    /// Documents matching `filter`.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn find(&self, filter: JsValue, options: JsValue) -> Promise {
+        collection_call(&self.inner, |c| {
+            let filter = to_optional_document(&filter, "find(filter, options): filter")?;
+            options_object(&options, "find(filter, options): options")?;
+            let options = FindOptions {
+                projection: optional(&options, "projection")?,
+                sort: optional(&options, "sort")?,
+                limit: optional(&options, "limit")?,
+            };
+            Ok(async move { c.find(filter, options).await })
+        })
+    }
+
+    /// The first document matching `filter`, or null.
+    #[wasm_bindgen(js_name = findOne, skip_typescript)]
+    pub fn find_one(&self, filter: JsValue, options: JsValue) -> Promise {
+        collection_call(&self.inner, |c| {
+            let filter = to_optional_document(&filter, "findOne(filter, options): filter")?;
+            options_object(&options, "findOne(filter, options): options")?;
+            let options = FindOneOptions { projection: optional(&options, "projection")?, sort: optional(&options, "sort")? };
+            Ok(async move { c.find_one(filter, options).await })
+        })
+    }
+
+    /// Updates the first match; resolves to the document before (or after, with
+    /// `returnNewDocument`) the update, or null.
+    #[wasm_bindgen(js_name = findOneAndUpdate, skip_typescript)]
+    pub fn find_one_and_update(&self, filter: JsValue, update: JsValue, options: JsValue) -> Promise {
+        collection_call(&self.inner, |c| {
+            let filter = to_optional_document(&filter, "findOneAndUpdate(filter, update, options): filter")?;
+            let update = to_document(&update, "findOneAndUpdate(filter, update, options): update")?;
+            let options = modify_options(&options, "findOneAndUpdate(filter, update, options): options")?;
+            Ok(async move { c.find_one_and_update(filter, update, options).await })
+        })
+    }
+
+    /// Replaces the first match; resolves to the document before (or after) or null.
+    #[wasm_bindgen(js_name = findOneAndReplace, skip_typescript)]
+    pub fn find_one_and_replace(&self, filter: JsValue, replacement: JsValue, options: JsValue) -> Promise {
+        collection_call(&self.inner, |c| {
+            let filter = to_optional_document(&filter, "findOneAndReplace(filter, replacement, options): filter")?;
+            let replacement = to_document(&replacement, "findOneAndReplace(filter, replacement, options): replacement")?;
+            let options = modify_options(&options, "findOneAndReplace(filter, replacement, options): options")?;
+            Ok(async move { c.find_one_and_replace(filter, replacement, options).await })
+        })
+    }
+
+    /// Deletes the first match; resolves to it or null.
+    #[wasm_bindgen(js_name = findOneAndDelete, skip_typescript)]
+    pub fn find_one_and_delete(&self, filter: JsValue, options: JsValue) -> Promise {
+        collection_call(&self.inner, |c| {
+            let filter = to_optional_document(&filter, "findOneAndDelete(filter, options): filter")?;
+            let options = modify_options(&options, "findOneAndDelete(filter, options): options")?;
+            Ok(async move { c.find_one_and_delete(filter, options).await })
+        })
+    }
+
+    /// Runs an aggregation pipeline.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn aggregate(&self, pipeline: JsValue) -> Promise {
+        collection_call(&self.inner, |c| {
+            let pipeline = document_list(&pipeline, "aggregate(pipeline): pipeline")?;
+            Ok(async move { c.aggregate(pipeline).await })
+        })
+    }
+
+    /// The number of documents matching `filter`.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn count(&self, filter: JsValue, options: JsValue) -> Promise {
+        collection_call(&self.inner, |c| {
+            let filter = to_optional_document(&filter, "count(filter, options): filter")?;
+            options_object(&options, "count(filter, options): options")?;
+            let options = CountOptions { limit: optional(&options, "limit")? };
+            Ok(async move { c.count(filter, options).await })
+        })
+    }
+
+    /// Inserts one document; resolves to `{ insertedId }`.
+    #[wasm_bindgen(js_name = insertOne, skip_typescript)]
+    pub fn insert_one(&self, document: JsValue) -> Promise {
+        collection_call(&self.inner, |c| {
+            let document = to_document(&document, "insertOne(document): document")?;
+            Ok(async move { c.insert_one(document).await })
+        })
+    }
+
+    /// Inserts documents; resolves to `{ insertedIds }`.
+    #[wasm_bindgen(js_name = insertMany, skip_typescript)]
+    pub fn insert_many(&self, documents: JsValue) -> Promise {
+        collection_call(&self.inner, |c| {
+            let documents = document_list(&documents, "insertMany(documents): documents")?;
+            Ok(async move { c.insert_many(documents).await })
+        })
+    }
+
+    /// Updates the first match; resolves to `{ matchedCount, modifiedCount, upsertedId? }`.
+    #[wasm_bindgen(js_name = updateOne, skip_typescript)]
+    pub fn update_one(&self, filter: JsValue, update: JsValue, options: JsValue) -> Promise {
+        collection_call(&self.inner, |c| {
+            let filter = to_optional_document(&filter, "updateOne(filter, update, options): filter")?.unwrap_or_default();
+            let update = to_document(&update, "updateOne(filter, update, options): update")?;
+            let options = update_options(&options, "updateOne(filter, update, options): options")?;
+            Ok(async move { c.update_one(filter, update, options).await })
+        })
+    }
+
+    /// Updates every match; resolves to `{ matchedCount, modifiedCount, upsertedId? }`.
+    #[wasm_bindgen(js_name = updateMany, skip_typescript)]
+    pub fn update_many(&self, filter: JsValue, update: JsValue, options: JsValue) -> Promise {
+        collection_call(&self.inner, |c| {
+            let filter = to_optional_document(&filter, "updateMany(filter, update, options): filter")?.unwrap_or_default();
+            let update = to_document(&update, "updateMany(filter, update, options): update")?;
+            let options = update_options(&options, "updateMany(filter, update, options): options")?;
+            Ok(async move { c.update_many(filter, update, options).await })
+        })
+    }
+
+    /// Deletes the first match; resolves to `{ deletedCount }`.
+    #[wasm_bindgen(js_name = deleteOne, skip_typescript)]
+    pub fn delete_one(&self, filter: JsValue) -> Promise {
+        collection_call(&self.inner, |c| {
+            let filter = to_optional_document(&filter, "deleteOne(filter): filter")?;
+            Ok(async move { c.delete_one(filter).await })
+        })
+    }
+
+    /// Deletes every match; resolves to `{ deletedCount }`.
+    #[wasm_bindgen(js_name = deleteMany, skip_typescript)]
+    pub fn delete_many(&self, filter: JsValue) -> Promise {
+        collection_call(&self.inner, |c| {
+            let filter = to_optional_document(&filter, "deleteMany(filter): filter")?;
+            Ok(async move { c.delete_many(filter).await })
+        })
+    }
+
+    /// Opens a change stream: `for await (const change of collection.watch({ ids, filter }))`.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn watch(&self, options: JsValue) -> std::result::Result<JsValue, JsValue> {
+        let parse = || -> Result<WatchOptions> {
+            options_object(&options, "watch(options): options")?;
+            let ids = optional(&options, "ids")?;
+            if ids.as_ref().is_some_and(|v| !matches!(v, Value::Array(_))) {
+                return Err(Error::InvalidArgument("watch(options): options.ids must be an array of ids".to_owned()));
+            }
+            let filter = to_optional_document(&get(&options, "filter"), "watch(options): options.filter")?;
+            let resume = get(&options, "resume");
+            Ok(WatchOptions { ids, filter: filter.map(Value::Document), resume: resume.is_undefined() || resume.is_truthy() })
+        };
+        let options = parse().map_err(super::errors::to_js_error)?;
+        let stream = JsValue::from(ChangeStream { inner: self.inner.watch(options) });
+        install_async_iterator(&stream);
+        Ok(stream)
+    }
+}
+
+/// `ChangeStream.prototype[Symbol.asyncIterator]` returns the stream itself
+/// (`Object.prototype.valueOf` does exactly that, without eval or a closure).
+fn install_async_iterator(instance: &JsValue) {
+    let proto = Object::get_prototype_of(instance);
+    let key: JsValue = js_sys::Symbol::async_iterator().into();
+    if !Reflect::has(&proto, &key).unwrap_or(true) {
+        let _ = Reflect::set(&proto, &key, &get(&Object::new().into(), "valueOf"));
+    }
+}
+
+/// What `watch()` returns: an async iterator of change events; `return()` (or leaving a
+/// `for await` loop) closes the connection.
+#[wasm_bindgen(skip_typescript)]
+pub struct ChangeStream {
+    inner: mongo::ChangeStream,
+}
+
+fn iterator_result(value: JsValue, done: bool) -> JsValue {
+    let o = Object::new();
+    let _ = Reflect::set(&o, &"value".into(), &value);
+    let _ = Reflect::set(&o, &"done".into(), &JsValue::from_bool(done));
+    o.into()
+}
+
+#[wasm_bindgen]
+impl ChangeStream {
+    /// The next change event.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn next(&self) -> Promise {
+        let stream = self.inner.clone();
+        promise(async move {
+            Ok(match stream.next().await? {
+                Some(event) => iterator_result(to_js(&event), false),
+                None => iterator_result(JsValue::UNDEFINED, true),
+            })
+        })
+    }
+
+    /// Closes the stream (called by `break` in a `for await` loop).
+    #[wasm_bindgen(js_name = "return", skip_typescript)]
+    pub fn return_(&self, value: JsValue) -> Promise {
+        self.inner.close();
+        Promise::resolve(&iterator_result(value, true))
+    }
+
+    /// Closes the stream.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
+    /// The resume token (`_id`) of the last delivered event, or undefined.
+    #[wasm_bindgen(getter = resumeToken, skip_typescript)]
+    pub fn resume_token(&self) -> JsValue {
+        self.inner.resume_token().map(|v| to_js(&v)).unwrap_or(JsValue::UNDEFINED)
+    }
+}

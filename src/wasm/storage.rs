@@ -1,0 +1,201 @@
+//! Where sessions are persisted (protocol §9.1): `localStorage` in browsers (root `realm-web:`,
+//! so realm-web's saved sessions are shared), one in-memory store per Node process by default,
+//! a JSON file in a directory, or any JS object with `get/set/remove`. Nothing here runs at
+//! import time, so importing the package never touches `window` (SSR-safe).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use js_sys::{Function, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::error::{Error, Result};
+use crate::storage::{MemoryStorage, Storage};
+
+/// The storage an App uses and the key root that goes with it.
+pub(crate) struct Chosen {
+    pub storage: Rc<dyn Storage>,
+    pub root: &'static str,
+}
+
+thread_local! {
+    static DEFAULT: RefCell<Option<(Rc<dyn Storage>, &'static str)>> = const { RefCell::new(None) };
+    /// Adapters by JS object, so Apps given the same object share their users.
+    static OBJECTS: RefCell<Vec<(JsValue, Rc<dyn Storage>)>> = const { RefCell::new(Vec::new()) };
+    static DIRECTORIES: RefCell<Vec<(String, Rc<dyn Storage>)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn get(target: &JsValue, key: &str) -> JsValue {
+    if target.is_object() || target.is_function() {
+        Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+fn method(target: &JsValue, name: &str) -> Option<Function> {
+    get(target, name).dyn_into::<Function>().ok()
+}
+
+/// True in Node (where realm-web uses keys without the `realm-web:` root).
+pub(crate) fn is_node() -> bool {
+    get(&get(&get(&super::global_this(), "process"), "versions"), "node").is_string()
+}
+
+/// A JS store: `{get, set, remove}` or the Web Storage API (`getItem`, `setItem`, `removeItem`).
+struct JsStorage {
+    target: JsValue,
+    get: Function,
+    set: Function,
+    remove: Function,
+}
+
+impl JsStorage {
+    fn from(target: &JsValue) -> Option<JsStorage> {
+        let pick = |a: &str, b: &str| method(target, a).or_else(|| method(target, b));
+        Some(JsStorage {
+            target: target.clone(),
+            get: pick("get", "getItem")?,
+            set: pick("set", "setItem")?,
+            remove: pick("remove", "removeItem")?,
+        })
+    }
+}
+
+impl Storage for JsStorage {
+    fn get(&self, key: &str) -> Option<String> {
+        self.get.call1(&self.target, &JsValue::from_str(key)).ok().and_then(|v| v.as_string())
+    }
+    // A throwing store (quota, private mode) keeps the session in memory only.
+    fn set(&self, key: &str, value: &str) {
+        let _ = self.set.call2(&self.target, &JsValue::from_str(key), &JsValue::from_str(value));
+    }
+    fn remove(&self, key: &str) {
+        let _ = self.remove.call1(&self.target, &JsValue::from_str(key));
+    }
+}
+
+/// A JSON object of strings in `<dir>/realm-wasm-storage.json`, rewritten (temporary file +
+/// rename, so a crash never leaves half a file) on every change. Node only.
+struct FileStorage {
+    fs: JsValue,
+    path: String,
+    map: RefCell<BTreeMap<String, String>>,
+}
+
+impl FileStorage {
+    fn open(dir: &str) -> Result<FileStorage> {
+        let process = get(&super::global_this(), "process");
+        let fs = method(&process, "getBuiltinModule")
+            .and_then(|f| f.call1(&process, &JsValue::from_str("node:fs")).ok())
+            .filter(JsValue::is_object)
+            .ok_or_else(|| {
+                Error::InvalidArgument(
+                    "App config `storage`: a directory path needs Node 20.16 or later (process.getBuiltinModule); pass an object with get/set/remove instead".to_owned(),
+                )
+            })?;
+        let call = |name: &str, args: &[JsValue]| -> std::result::Result<JsValue, JsValue> {
+            let f = method(&fs, name).ok_or_else(|| JsValue::from_str(name))?;
+            f.apply(&fs, &args.iter().collect())
+        };
+        let options = js_sys::Object::new();
+        let _ = Reflect::set(&options, &"recursive".into(), &JsValue::TRUE);
+        call("mkdirSync", &[JsValue::from_str(dir), options.into()]).map_err(|e| {
+            Error::InvalidArgument(format!("App config `storage`: cannot create directory {dir}: {}", super::convert::describe(&e)))
+        })?;
+        let path = format!("{}/realm-wasm-storage.json", dir.trim_end_matches('/'));
+        let map = match call("readFileSync", &[JsValue::from_str(&path), JsValue::from_str("utf8")]) {
+            // A missing or unreadable file is an empty store.
+            Ok(text) => serde_json::from_str(&text.as_string().unwrap_or_default()).unwrap_or_default(),
+            Err(_) => BTreeMap::new(),
+        };
+        Ok(FileStorage { fs, path, map: RefCell::new(map) })
+    }
+
+    fn save(&self) {
+        let Ok(text) = serde_json::to_string(&*self.map.borrow()) else { return };
+        let tmp = format!("{}.tmp", self.path);
+        let call = |name: &str, a: &str, b: &str| {
+            if let Some(f) = method(&self.fs, name) {
+                let _ = f.call2(&self.fs, &JsValue::from_str(a), &JsValue::from_str(b));
+            }
+        };
+        call("writeFileSync", &tmp, &text);
+        call("renameSync", &tmp, &self.path);
+    }
+}
+
+impl Storage for FileStorage {
+    fn get(&self, key: &str) -> Option<String> {
+        self.map.borrow().get(key).cloned()
+    }
+    fn set(&self, key: &str, value: &str) {
+        self.map.borrow_mut().insert(key.to_owned(), value.to_owned());
+        self.save();
+    }
+    fn remove(&self, key: &str) {
+        if self.map.borrow_mut().remove(key).is_some() {
+            self.save();
+        }
+    }
+}
+
+fn root() -> &'static str {
+    if is_node() {
+        ""
+    } else {
+        "realm-web:"
+    }
+}
+
+/// The platform default: `localStorage` in browsers (when usable), else one memory store.
+fn default_storage() -> Chosen {
+    let (storage, root) = DEFAULT.with(|d| {
+        d.borrow_mut()
+            .get_or_insert_with(|| {
+                if !is_node() {
+                    // Reading `localStorage` throws in sandboxed frames; then memory it is.
+                    let local = Reflect::get(&super::global_this(), &"localStorage".into()).unwrap_or(JsValue::UNDEFINED);
+                    if let Some(s) = JsStorage::from(&local) {
+                        return (Rc::new(s) as Rc<dyn Storage>, "realm-web:");
+                    }
+                }
+                (Rc::new(MemoryStorage::default()) as Rc<dyn Storage>, root())
+            })
+            .clone()
+    });
+    Chosen { storage, root }
+}
+
+/// The storage for the App config's `storage` value.
+pub(crate) fn choose(option: &JsValue) -> Result<Chosen> {
+    if option.is_undefined() || option.is_null() {
+        return Ok(default_storage());
+    }
+    if let Some(dir) = option.as_string() {
+        let existing = DIRECTORIES.with(|d| d.borrow().iter().find(|(p, _)| *p == dir).map(|(_, s)| s.clone()));
+        let storage = match existing {
+            Some(s) => s,
+            None => {
+                let s: Rc<dyn Storage> = Rc::new(FileStorage::open(&dir)?);
+                DIRECTORIES.with(|d| d.borrow_mut().push((dir, s.clone())));
+                s
+            }
+        };
+        return Ok(Chosen { storage, root: root() });
+    }
+    let existing = OBJECTS.with(|o| o.borrow().iter().find(|(obj, _)| js_sys::Object::is(obj, option)).map(|(_, s)| s.clone()));
+    if let Some(storage) = existing {
+        return Ok(Chosen { storage, root: root() });
+    }
+    let adapter = JsStorage::from(option).ok_or_else(|| {
+        Error::InvalidArgument(
+            "App config `storage` must be a directory path (Node) or an object with get(key), set(key, value) and remove(key)".to_owned(),
+        )
+    })?;
+    let storage: Rc<dyn Storage> = Rc::new(adapter);
+    OBJECTS.with(|o| o.borrow_mut().push((option.clone(), storage.clone())));
+    Ok(Chosen { storage, root: root() })
+}
