@@ -2,91 +2,21 @@
 // exported App Services app in server/tests/fixtures/auth-app: register → confirm with the link
 // from the email webhook → login → profile → link → API keys → API-key login → custom-token login
 // (HS256 from the export, RS256 from a copy with an RSA key) → refresh → reset → logout → deleteUser.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { createHmac, generateKeyPairSync, createSign } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { generateKeyPairSync, createSign } from "node:crypto";
 import { createRequire } from "node:module";
 import { startServer } from "../../scripts/server.mjs";
-import { repoRoot, newCredentials } from "./helpers.mjs";
+import { newCredentials, rejection } from "./helpers.mjs";
+import { useAuthServer, fixtureCopy, jwt, hs256, claims, assertRealmError as assertError } from "./auth-helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const RealmWeb = require("realm-web");
 const { App, Credentials, MongoDBRealmError } = RealmWeb;
 
-const fixture = join(repoRoot, "server", "tests", "fixtures", "auth-app");
-const fixtureKey = JSON.parse(readFileSync(join(fixture, "secrets.json"), "utf8")).customTokenKey;
+const assertRealmError = (err, statusCode, errorCode) => assertError(MongoDBRealmError, err, statusCode, errorCode);
 
-/** An HTTP endpoint receiving the server's confirmation / reset links. */
-function startWebhook() {
-  const queued = [];
-  const waiting = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", () => {
-      res.writeHead(204).end();
-      const message = JSON.parse(body);
-      const next = waiting.shift();
-      if (next) next(message);
-      else queued.push(message);
-    });
-  });
-  return new Promise((resolve) => {
-    server.listen(0, "127.0.0.1", () => {
-      resolve({
-        url: `http://127.0.0.1:${server.address().port}/mail`,
-        next: () => (queued.length ? Promise.resolve(queued.shift()) : new Promise((r) => waiting.push(r))),
-        close: () => new Promise((r) => server.close(r)),
-      });
-    });
-  });
-}
-
-const b64url = (data) => Buffer.from(data).toString("base64url");
-
-function jwt(alg, claims, sign) {
-  const head = b64url(JSON.stringify({ alg, typ: "JWT" }));
-  const body = b64url(JSON.stringify(claims));
-  return `${head}.${body}.${sign(`${head}.${body}`)}`;
-}
-
-const hs256 = (claims, key = fixtureKey) =>
-  jwt("HS256", claims, (input) => createHmac("sha256", key).update(input).digest("base64url"));
-
-function claims(sub, extra = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  return { sub, aud: "fixture-app-abcde", iat: now, exp: now + 600, email: `${sub}@corp.example`, profile: { name: `Name ${sub}` }, ...extra };
-}
-
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail("expected the promise to reject");
-}
-
-function assertRealmError(err, statusCode, errorCode) {
-  assert.ok(err instanceof MongoDBRealmError, `expected MongoDBRealmError, got ${err}`);
-  assert.equal(err.statusCode, statusCode, err.message);
-  assert.equal(err.errorCode, errorCode, err.message);
-}
-
-let hook;
-let server;
-before(async () => {
-  hook = await startWebhook();
-  server = await startServer({ extraArgs: ["--app", fixture, "--email-webhook", hook.url] });
-});
-after(async () => {
-  await server?.stop();
-  await hook?.close();
-});
+const server = useAuthServer();
 
 test("realm-web runs the whole auth and user API against the exported app", async () => {
   assert.equal(server.appId, "fixture-app-abcde");
@@ -95,13 +25,13 @@ test("realm-web runs the whole auth and user API against the exported app", asyn
 
   // Register; the account needs confirming (autoConfirm is false in the export).
   await app.emailPasswordAuth.registerUser({ email, password });
-  const firstLink = await hook.next();
+  const firstLink = await server.hook.next();
   assert.equal(firstLink.kind, "confirmation");
   assert.equal(firstLink.email, email);
   assertRealmError(await rejection(app.emailPasswordAuth.registerUser({ email, password })), 409, "AccountNameInUse");
   assertRealmError(await rejection(app.logIn(Credentials.emailPassword(email, password))), 401, "AuthError");
   await app.emailPasswordAuth.resendConfirmationEmail({ email });
-  const link = await hook.next();
+  const link = await server.hook.next();
   assert.notEqual(link.tokenId, firstLink.tokenId);
   await app.emailPasswordAuth.confirmUser({ token: link.token, tokenId: link.tokenId });
   assertRealmError(await rejection(app.emailPasswordAuth.confirmUser({ token: link.token, tokenId: link.tokenId })), 400, "BadRequest");
@@ -152,7 +82,7 @@ test("realm-web runs the whole auth and user API against the exported app", asyn
 
   // Password reset by link.
   await app.emailPasswordAuth.sendResetPasswordEmail({ email });
-  const reset = await hook.next();
+  const reset = await server.hook.next();
   assert.equal(reset.kind, "reset");
   assert.ok(reset.url.startsWith("http://localhost:3000/reset?token="), reset.url);
   await app.emailPasswordAuth.resetPassword({ token: reset.token, tokenId: reset.tokenId, password: "a-new-password" });
@@ -197,17 +127,17 @@ test("realm-web runs the whole auth and user API against the exported app", asyn
 });
 
 test("custom-token with RS256 and an anonymous user linking email/password", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "realm-wasm-export-"));
+  const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const copy = fixtureCopy({
+    providers: (p) => {
+      p["custom-token"].config.signingAlgorithm = "RS256";
+      p["custom-token"].secret_config.signingKeys = ["rsaPublicKey"];
+      p["local-userpass"].config.autoConfirm = true;
+    },
+    secrets: { rsaPublicKey: publicKey.export({ type: "spki", format: "pem" }) },
+  });
   try {
-    cpSync(fixture, dir, { recursive: true });
-    const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-    const providers = JSON.parse(readFileSync(join(dir, "auth", "providers.json"), "utf8"));
-    providers["custom-token"].config.signingAlgorithm = "RS256";
-    providers["custom-token"].secret_config.signingKeys = ["rsaPublicKey"];
-    providers["local-userpass"].config.autoConfirm = true;
-    writeFileSync(join(dir, "auth", "providers.json"), JSON.stringify(providers));
-    writeFileSync(join(dir, "secrets.json"), JSON.stringify({ rsaPublicKey: publicKey.export({ type: "spki", format: "pem" }) }));
-    const rsaServer = await startServer({ extraArgs: ["--app", dir] });
+    const rsaServer = await startServer({ extraArgs: ["--app", copy.dir] });
     try {
       const app = new App({ id: rsaServer.appId, baseUrl: rsaServer.baseUrl });
       const rs256 = (c) => jwt("RS256", c, (input) => createSign("RSA-SHA256").update(input).sign(privateKey).toString("base64url"));
@@ -229,6 +159,6 @@ test("custom-token with RS256 and an anonymous user linking email/password", asy
       await rsaServer.stop();
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    copy.remove();
   }
 });

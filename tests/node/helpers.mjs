@@ -49,3 +49,13 @@ export function memoryStorage() {
   const map = new Map();
   return { get: (k) => map.get(k), set: (k, v) => void map.set(k, v), remove: (k) => void map.delete(k), map };
 }
+
+/** Awaits a promise that must reject; returns the rejection reason. */
+export async function rejection(promise) {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error("expected the promise to reject");
+}
