@@ -10,6 +10,7 @@ pub mod query;
 pub mod rules;
 pub mod service;
 pub mod store;
+pub mod watch;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,8 +40,13 @@ pub fn open_state(data_dir: &Path, listen_addr: SocketAddr) -> Result<AppState, 
     let db = store::open_database(data_dir)?;
     let store: Arc<dyn store::Store> = Arc::new(store::RedbStore::open(db.clone())?);
     let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone())?);
-    tracing::warn!("{}", rules::describe_open_access(&app));
-    Ok(AppState { app, store, auth, listen_addr })
+    let rules = Arc::new(rules::RuleSet::default_app());
+    if let Some(warning) = rules.open_access_warning() {
+        tracing::warn!("{warning}");
+    }
+    let changes = Arc::new(watch::ChangeLog::default());
+    store.set_observer(changes.clone());
+    Ok(AppState { app, store, auth, listen_addr, rules, changes })
 }
 
 /// The line printed on stdout once the server accepts connections.

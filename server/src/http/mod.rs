@@ -2,6 +2,7 @@
 
 mod error;
 mod extract;
+mod stream;
 
 pub use error::ApiError;
 
@@ -38,6 +39,10 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// The bound address, used for `hostname` when a request has no usable Host header.
     pub listen_addr: SocketAddr,
+    /// Access rules of the served app.
+    pub rules: Arc<crate::rules::RuleSet>,
+    /// Change-event log feeding watch streams.
+    pub changes: Arc<crate::watch::ChangeLog>,
 }
 
 /// Builds the full router (all routes, CORS, body limit, tracing, JSON error safety net).
@@ -46,7 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/app/{app_id}/location", get(location))
         .route("/app/{app_id}/auth/providers/{provider}/login", post(login))
         .route("/app/{app_id}/auth/providers/local-userpass/register", post(register))
-        .route("/app/{app_id}/functions/call", post(call_function))
+        .route("/app/{app_id}/functions/call", post(call_function).get(stream::call_function_streaming))
         .route("/auth/profile", get(profile))
         .route("/auth/session", post(refresh_session).delete(logout));
     let cors = CorsLayer::new()
@@ -247,8 +252,8 @@ async fn call_function(
         }
         Some(_) => {}
     }
-    let (store, app) = (state.store.clone(), state.app.clone());
-    let user_id = claims.sub;
-    let result = blocking(move || Ok(service::call(store.as_ref(), &app, &user_id, &name, &arguments)?)).await?;
+    let (store, rules) = (state.store.clone(), state.rules.clone());
+    let user = stream::user_context(&state, &claims).await?;
+    let result = blocking(move || Ok(service::call(store.as_ref(), &rules, &user, &name, &arguments)?)).await?;
     Ok(Json(result.into_json()))
 }

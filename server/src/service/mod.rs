@@ -1,20 +1,27 @@
 //! MongoDB service functions end to end: arguments → rules → query/store → wire result.
+//!
+//! Every document a caller sees passes through the rules (`read_view`), every write through
+//! `check_insert` / `writable` + `check_update` / `deletable`. Filters match the caller's view of
+//! a document, so a query cannot probe fields the caller may not read.
 
-use crate::config::AppConfig;
-use crate::query::{Filter, Projection, QueryError, SortSpec, Update};
-use crate::rules::{self, Permission, RuleError};
-use crate::store::{Change, Namespace, Store, StoreError};
+use crate::query::{parse_array_filters, Filter, Pipeline, Projection, QueryError, SortSpec, Update, UpdateCtx};
+use crate::rules::{CollectionRules, RuleError, RuleSet, UserContext};
+use crate::store::{Change, CollectionView, Namespace, Store, StoreError, MAX_DOCUMENT_BYTES};
 use bson::{doc, oid::ObjectId, Bson, Document};
+use std::borrow::Cow;
+use std::collections::HashMap;
 
-/// Functions of the `mongodb-atlas` service this server implements.
+/// Functions of the `mongodb-atlas` service this server implements through `functions/call`.
 pub const SUPPORTED: &[&str] = &[
     "insertOne", "insertMany", "find", "findOne", "count", "updateOne", "updateMany", "deleteOne", "deleteMany",
+    "findOneAndUpdate", "findOneAndReplace", "findOneAndDelete", "aggregate",
 ];
 
-/// Service functions that exist on Atlas but are not implemented here yet.
-const NOT_YET: &[&str] = &[
-    "aggregate", "findOneAndUpdate", "findOneAndReplace", "findOneAndDelete", "watch", "replaceOne", "countDocuments",
-];
+/// Service functions that exist on Atlas but are not implemented here (or not on this route).
+const NOT_YET: &[&str] = &["replaceOne", "countDocuments", "watch"];
+
+/// Largest number of documents one call returns (a per-request cap).
+pub const MAX_RESULT_DOCS: usize = 100_000;
 
 /// Why a service call failed.
 #[derive(Debug, thiserror::Error)]
@@ -25,13 +32,13 @@ pub enum ServiceError {
     /// Unknown function name.
     #[error("function not found: '{0}'")]
     FunctionNotFound(String),
-    /// Known to Atlas, not implemented yet.
-    #[error("mongodb-atlas function '{0}' is not supported by realm-wasm-server yet (supported: {list})", list = SUPPORTED.join(", "))]
+    /// Known to Atlas, not implemented (here).
+    #[error("mongodb-atlas function '{0}' is not supported on this route by realm-wasm-server (supported: {list}; watch streams over GET)", list = SUPPORTED.join(", "))]
     NotSupported(String),
-    /// Filter/update/projection/sort rejected.
+    /// Filter/update/projection/sort/pipeline rejected.
     #[error(transparent)]
     Query(#[from] QueryError),
-    /// Rule refused a write.
+    /// Rules refused.
     #[error(transparent)]
     Rule(#[from] RuleError),
     /// Storage failed or refused (duplicate key).
@@ -40,13 +47,15 @@ pub enum ServiceError {
 }
 
 /// The arguments of one call, with Atlas's key names.
-struct Args {
-    ns: Namespace,
+pub struct Args {
+    /// The namespace.
+    pub ns: Namespace,
     raw: Document,
 }
 
 impl Args {
-    fn parse(arguments: &[Bson]) -> Result<Args, ServiceError> {
+    /// Parses the single argument document (`database`, `collection`, …).
+    pub fn parse(arguments: &[Bson]) -> Result<Args, ServiceError> {
         let raw = match arguments {
             [Bson::Document(d)] => d.clone(),
             [] => return Err(ServiceError::BadArgument("expected one argument document, got none".into())),
@@ -62,9 +71,13 @@ impl Args {
         Ok(Args { ns, raw })
     }
 
+    fn present(&self, key: &str) -> Option<&Bson> {
+        self.raw.get(key).filter(|v| !matches!(v, Bson::Null | Bson::Undefined))
+    }
+
     fn doc_opt(&self, key: &str) -> Result<Option<Document>, ServiceError> {
-        match self.raw.get(key) {
-            None | Some(Bson::Null) | Some(Bson::Undefined) => Ok(None),
+        match self.present(key) {
+            None => Ok(None),
             Some(Bson::Document(d)) => Ok(Some(d.clone())),
             Some(_) => Err(ServiceError::BadArgument(format!("'{key}' must be an object"))),
         }
@@ -74,9 +87,21 @@ impl Args {
         self.doc_opt(key)?.ok_or_else(|| ServiceError::BadArgument(format!("'{key}' is required")))
     }
 
+    fn array_opt(&self, key: &str) -> Result<Option<&Vec<Bson>>, ServiceError> {
+        match self.present(key) {
+            None => Ok(None),
+            Some(Bson::Array(a)) => Ok(Some(a)),
+            Some(_) => Err(ServiceError::BadArgument(format!("'{key}' must be an array"))),
+        }
+    }
+
+    fn filter(&self, key: &str) -> Result<Filter, ServiceError> {
+        Ok(Filter::parse(&self.doc_opt(key)?.unwrap_or_default())?)
+    }
+
     fn limit(&self) -> Result<Option<usize>, ServiceError> {
-        let n = match self.raw.get("limit") {
-            None | Some(Bson::Null) | Some(Bson::Undefined) => return Ok(None),
+        let n = match self.present("limit") {
+            None => return Ok(None),
             Some(Bson::Int32(i)) => i64::from(*i),
             Some(Bson::Int64(i)) => *i,
             Some(Bson::Double(d)) if d.fract() == 0.0 && d.abs() < 9e15 => *d as i64,
@@ -85,12 +110,20 @@ impl Args {
         Ok(if n == 0 { None } else { Some(n.unsigned_abs() as usize) })
     }
 
-    fn upsert(&self) -> Result<bool, ServiceError> {
-        match self.raw.get("upsert") {
-            None | Some(Bson::Null) | Some(Bson::Undefined) => Ok(false),
+    fn flag(&self, key: &str) -> Result<bool, ServiceError> {
+        match self.present(key) {
+            None => Ok(false),
             Some(Bson::Boolean(b)) => Ok(*b),
-            Some(_) => Err(ServiceError::BadArgument("'upsert' must be a boolean".into())),
+            Some(_) => Err(ServiceError::BadArgument(format!("'{key}' must be a boolean"))),
         }
+    }
+
+    fn sort(&self) -> Result<Option<SortSpec>, ServiceError> {
+        Ok(self.doc_opt("sort")?.map(|s| SortSpec::parse(&s)).transpose()?)
+    }
+
+    fn projection(&self, key: &str) -> Result<Option<Projection>, ServiceError> {
+        Ok(self.doc_opt(key)?.map(|p| Projection::parse(&p)).transpose()?)
     }
 }
 
@@ -113,11 +146,11 @@ impl CallResult {
     }
 }
 
-/// Runs one `mongodb-atlas` function for `user_id`.
+/// Runs one `mongodb-atlas` function for `user`.
 pub fn call(
     store: &dyn Store,
-    app: &AppConfig,
-    user_id: &str,
+    rules: &RuleSet,
+    user: &UserContext,
     name: &str,
     arguments: &[Bson],
 ) -> Result<CallResult, ServiceError> {
@@ -129,17 +162,18 @@ pub fn call(
         });
     }
     let args = Args::parse(arguments)?;
-    let perm = rules::permission(app, user_id, &args.ns.db, &args.ns.coll);
+    let perm = rules.for_namespace(&args.ns.db, &args.ns.coll)?;
+    let ctx = Ctx { store, perm, user, ns: &args.ns };
     match name {
         "find" | "findOne" => {
             let one = name == "findOne";
-            let filter = Filter::parse(&perm.restrict(args.doc_opt("query")?.unwrap_or_default()))?;
-            let projection = args.doc_opt("project")?.map(|p| Projection::parse(&p)).transpose()?;
-            let sort = args.doc_opt("sort")?.map(|s| SortSpec::parse(&s)).transpose()?;
+            let filter = args.filter("query")?;
+            let projection = args.projection("project")?;
+            let sort = args.sort()?;
             let limit = if one { Some(1) } else { args.limit()? };
-            let docs = find(store, &args.ns, &filter, sort.as_ref(), limit)?;
+            let docs = ctx.find(&filter, sort.as_ref(), limit)?;
             let docs: Vec<Document> = match &projection {
-                Some(p) => docs.iter().map(|d| p.apply(d)).collect(),
+                Some(p) => docs.iter().map(|d| p.apply(d, Some(&filter))).collect(),
                 None => docs,
             };
             Ok(CallResult::Value(if one {
@@ -149,31 +183,30 @@ pub fn call(
             }))
         }
         "count" => {
-            let filter = Filter::parse(&perm.restrict(args.doc_opt("query")?.unwrap_or_default()))?;
-            let limit = args.limit()?;
+            let filter = args.filter("query")?;
+            let limit = args.limit()?.unwrap_or(usize::MAX);
             let mut n = 0u64;
             store.read(&args.ns, &mut |c| {
-                n = c.docs().filter(|d| filter.matches(d)).take(limit.unwrap_or(usize::MAX)).count() as u64;
+                n = ctx.visible(c, &filter).take(limit).count() as u64;
             })?;
             Ok(CallResult::Count(n))
         }
         "insertOne" => {
-            let doc = prepare_insert(&perm, args.doc_req("document")?)?;
+            let doc = ctx.prepare_insert(args.doc_req("document")?)?;
             let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
             store.write(&args.ns, &mut |_| vec![Change::Insert(doc.clone())])?;
             Ok(CallResult::Value(Bson::Document(doc! {"insertedId": id})))
         }
         "insertMany" => {
-            let docs = match args.raw.get("documents") {
-                Some(Bson::Array(items)) if !items.is_empty() => items
+            let docs = match args.array_opt("documents")? {
+                Some(items) if !items.is_empty() => items
                     .iter()
                     .map(|d| match d {
-                        Bson::Document(d) => prepare_insert(&perm, d.clone()),
+                        Bson::Document(d) => ctx.prepare_insert(d.clone()),
                         _ => Err(ServiceError::BadArgument("'documents' must contain only objects".into())),
                     })
                     .collect::<Result<Vec<_>, _>>()?,
-                Some(Bson::Array(_)) => return Err(ServiceError::BadArgument("'documents' must not be empty".into())),
-                Some(_) => return Err(ServiceError::BadArgument("'documents' must be an array".into())),
+                Some(_) => return Err(ServiceError::BadArgument("'documents' must not be empty".into())),
                 None => return Err(ServiceError::BadArgument("'documents' is required".into())),
             };
             let ids: Vec<Bson> = docs.iter().map(|d| d.get("_id").cloned().unwrap_or(Bson::Null)).collect();
@@ -181,40 +214,55 @@ pub fn call(
             Ok(CallResult::Value(Bson::Document(doc! {"insertedIds": ids})))
         }
         "updateOne" | "updateMany" => {
-            let filter = Filter::parse(&perm.restrict(args.doc_opt("query")?.unwrap_or_default()))?;
+            let filter = args.filter("query")?;
             let update = Update::parse(&args.doc_req("update")?)?;
-            let upsert = args.upsert()?;
-            update_docs(store, &args.ns, &perm, &filter, &update, name == "updateMany", upsert)
+            let array_filters = parse_array_filters(args.array_opt("arrayFilters")?.map(Vec::as_slice).unwrap_or(&[]))?;
+            check_identifiers(&update, &array_filters)?;
+            let spec = WriteSpec { filter: &filter, update: &update, array_filters: &array_filters, upsert: args.flag("upsert")? };
+            let (matched, modified, upserted) = ctx.update(&spec, name == "updateMany")?;
+            let mut result = doc! {"matchedCount": count_bson(matched), "modifiedCount": count_bson(modified)};
+            if let Some(id) = upserted {
+                result.insert("upsertedId", id);
+            }
+            Ok(CallResult::Value(Bson::Document(result)))
         }
         "deleteOne" | "deleteMany" => {
-            let filter = Filter::parse(&perm.restrict(args.doc_opt("query")?.unwrap_or_default()))?;
-            let many = name == "deleteMany";
-            let mut deleted = 0i64;
-            store.write(&args.ns, &mut |c| {
-                let ids: Vec<Change> = c
-                    .docs()
-                    .filter(|d| filter.matches(d))
-                    .take(if many { usize::MAX } else { 1 })
-                    .filter_map(|d| d.get("_id").cloned().map(Change::Delete))
-                    .collect();
-                deleted = ids.len() as i64;
-                ids
-            })?;
-            Ok(CallResult::Value(Bson::Document(doc! {"deletedCount": count_bson(deleted)})))
+            let filter = args.filter("query")?;
+            let deleted = ctx.delete(&filter, None, name == "deleteMany")?.len();
+            Ok(CallResult::Value(Bson::Document(doc! {"deletedCount": count_bson(deleted as i64)})))
+        }
+        "findOneAndUpdate" | "findOneAndReplace" | "findOneAndDelete" => ctx.find_one_and(name, &args),
+        "aggregate" => {
+            let stages = args.array_opt("pipeline")?.ok_or_else(|| ServiceError::BadArgument("'pipeline' is required".into()))?;
+            let pipeline = Pipeline::parse(stages)?;
+            let mut foreign = HashMap::new();
+            for coll in pipeline.foreign_collections() {
+                let ns = Namespace::new(&args.ns.db, &coll)?;
+                let fperm = rules.for_namespace(&ns.db, &ns.coll)?;
+                let fctx = Ctx { store, perm: fperm, user, ns: &ns };
+                foreign.insert(coll, fctx.find(&Filter::And(Vec::new()), None, None)?);
+            }
+            let source = ctx.find(&Filter::And(Vec::new()), None, None)?;
+            let out = pipeline.run(source, &foreign)?;
+            if out.len() > MAX_RESULT_DOCS {
+                return Err(ServiceError::BadArgument(format!("aggregate result has more than {MAX_RESULT_DOCS} documents")));
+            }
+            Ok(CallResult::Value(Bson::Array(out.into_iter().map(Bson::Document).collect())))
         }
         other => Err(ServiceError::FunctionNotFound(other.to_string())),
     }
 }
 
-fn count_bson(n: i64) -> Bson {
-    i32::try_from(n).map(Bson::Int32).unwrap_or(Bson::Int64(n))
+fn check_identifiers(update: &Update, array_filters: &[(String, Filter)]) -> Result<(), ServiceError> {
+    let used = update.identifiers();
+    if let Some((unused, _)) = array_filters.iter().find(|(i, _)| !used.contains(i)) {
+        return Err(QueryError::BadValue(format!("The array filter for identifier '{unused}' was not used in the update")).into());
+    }
+    Ok(())
 }
 
-/// Gives the document an `_id` (first, as MongoDB does) if it has none, and checks the rule.
-fn prepare_insert(perm: &Permission, doc: Document) -> Result<Document, ServiceError> {
-    let doc = with_id(doc);
-    perm.check_write("insert", &doc)?;
-    Ok(doc)
+fn count_bson(n: i64) -> Bson {
+    i32::try_from(n).map(Bson::Int32).unwrap_or(Bson::Int64(n))
 }
 
 fn with_id(doc: Document) -> Document {
@@ -226,100 +274,286 @@ fn with_id(doc: Document) -> Document {
     out
 }
 
-fn find(
-    store: &dyn Store,
-    ns: &Namespace,
-    filter: &Filter,
-    sort: Option<&SortSpec>,
-    limit: Option<usize>,
-) -> Result<Vec<Document>, ServiceError> {
-    let mut out = Vec::new();
-    store.read(ns, &mut |c| {
-        let matching = c.docs().filter(|d| filter.matches(d));
-        out = match sort {
-            None => matching.take(limit.unwrap_or(usize::MAX)).cloned().collect(),
-            Some(s) => {
-                let mut all: Vec<&Document> = matching.collect();
-                all.sort_by(|a, b| s.compare(a, b));
-                all.into_iter().take(limit.unwrap_or(usize::MAX)).cloned().collect()
-            }
-        };
-    })?;
-    Ok(out)
+/// What an update call asks for.
+struct WriteSpec<'a> {
+    filter: &'a Filter,
+    update: &'a Update,
+    array_filters: &'a [(String, Filter)],
+    upsert: bool,
 }
 
-fn update_docs(
-    store: &dyn Store,
-    ns: &Namespace,
-    perm: &Permission,
-    filter: &Filter,
-    update: &Update,
-    many: bool,
-    upsert: bool,
-) -> Result<CallResult, ServiceError> {
-    let mut outcome: Result<(i64, i64, Option<Bson>), ServiceError> = Ok((0, 0, None));
-    store.write(ns, &mut |c| {
-        let mut changes = Vec::new();
-        let (mut matched, mut modified) = (0i64, 0i64);
-        for d in c.docs().filter(|d| filter.matches(d)) {
-            matched += 1;
-            let mut new_doc = d.clone();
-            let step = update
-                .apply(&mut new_doc)
-                .map_err(ServiceError::from)
-                .and_then(|changed| {
-                    if changed {
-                        perm.check_write("update", &new_doc)?;
-                    }
-                    Ok(changed)
-                });
-            match step {
-                Ok(true) => {
-                    modified += 1;
-                    changes.push(Change::Replace(new_doc));
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    outcome = Err(e);
-                    return Vec::new();
-                }
-            }
-            if !many {
-                break;
-            }
+/// One call's view: store, the namespace's rules, the caller.
+struct Ctx<'a> {
+    store: &'a dyn Store,
+    perm: &'a CollectionRules,
+    user: &'a UserContext,
+    ns: &'a Namespace,
+}
+
+/// Documents to consider for `filter`: one `_id` lookup when the filter pins `_id`, else a scan.
+fn candidates<'c>(c: &'c dyn CollectionView, filter: &Filter) -> Box<dyn Iterator<Item = &'c Document> + 'c> {
+    match filter.id_equality() {
+        Some(id) if !matches!(id, Bson::Document(_) | Bson::Array(_) | Bson::Null | Bson::RegularExpression(_)) => {
+            Box::new(c.get(id).into_iter())
         }
-        if matched == 0 && upsert {
-            let built = update
-                .upsert_document(filter)
-                .map_err(ServiceError::from)
-                .map(with_id)
-                .and_then(|d| {
-                    perm.check_write("upsert", &d)?;
-                    if c.contains_id(d.get("_id").unwrap_or(&Bson::Null)) {
-                        return Err(ServiceError::BadArgument("upsert would create a duplicate _id".into()));
+        _ => c.docs(),
+    }
+}
+
+/// Sorts and truncates: only the first `limit` are fully ordered (top-k), ties in natural order.
+fn sort_limit<T>(items: &mut Vec<(usize, T)>, key: impl Fn(&T) -> &Document, sort: &SortSpec, limit: Option<usize>) {
+    let cmp = |a: &(usize, T), b: &(usize, T)| sort.compare(key(&a.1), key(&b.1)).then(a.0.cmp(&b.0));
+    if let Some(k) = limit.filter(|k| *k > 0 && *k < items.len()) {
+        items.select_nth_unstable_by(k - 1, cmp);
+        items.truncate(k);
+    }
+    items.sort_by(cmp);
+}
+
+impl<'a> Ctx<'a> {
+    /// The caller's views of the documents matching `filter`, in natural order.
+    fn visible<'c>(&'c self, c: &'c dyn CollectionView, filter: &'c Filter) -> impl Iterator<Item = Cow<'c, Document>> + 'c {
+        candidates(c, filter).filter_map(move |d| {
+            let view = self.perm.read_view(self.user, d)?;
+            filter.matches(&view).then_some(view)
+        })
+    }
+
+    fn find(&self, filter: &Filter, sort: Option<&SortSpec>, limit: Option<usize>) -> Result<Vec<Document>, ServiceError> {
+        let mut out = Err(ServiceError::BadArgument("unreachable".into()));
+        self.store.read(self.ns, &mut |c| {
+            out = match sort {
+                None => {
+                    let docs: Vec<Document> = self.visible(c, filter).take(limit.unwrap_or(usize::MAX).min(MAX_RESULT_DOCS + 1)).map(Cow::into_owned).collect();
+                    Ok(docs)
+                }
+                Some(s) => {
+                    let mut all: Vec<(usize, Cow<Document>)> = self.visible(c, filter).enumerate().collect();
+                    sort_limit(&mut all, |d| d, s, limit);
+                    Ok(all.into_iter().map(|(_, d)| d.into_owned()).collect())
+                }
+            };
+        })?;
+        let docs = out?;
+        if docs.len() > MAX_RESULT_DOCS {
+            return Err(ServiceError::BadArgument(format!("result has more than {MAX_RESULT_DOCS} documents; use a limit")));
+        }
+        Ok(docs)
+    }
+
+    /// Gives the document an `_id` (first, as MongoDB does) if it has none, and checks the rules.
+    fn prepare_insert(&self, doc: Document) -> Result<Document, ServiceError> {
+        let doc = with_id(doc);
+        self.perm.check_insert(self.user, &doc)?;
+        check_size(&doc)?;
+        Ok(doc)
+    }
+
+    /// Candidates for a write: matching the caller's view and writable by the caller.
+    fn writable<'c>(&'c self, c: &'c dyn CollectionView, filter: &'c Filter) -> impl Iterator<Item = &'c Document> + 'c {
+        candidates(c, filter).filter(move |d| {
+            self.perm.read_view(self.user, d).is_some_and(|v| filter.matches(&v)) && self.perm.writable(self.user, d)
+        })
+    }
+
+    /// Applies `spec` to the first (or every) match; returns (matched, modified, upserted id).
+    fn update(&self, spec: &WriteSpec, many: bool) -> Result<(i64, i64, Option<Bson>), ServiceError> {
+        let mut outcome: Result<(i64, i64, Option<Bson>), ServiceError> = Ok((0, 0, None));
+        self.store.write(self.ns, &mut |c| {
+            let step = (|| {
+                let mut changes = Vec::new();
+                let (mut matched, mut modified) = (0i64, 0i64);
+                let uctx = UpdateCtx { query: Some(spec.filter), array_filters: spec.array_filters, inserting: false };
+                for d in self.writable(c, spec.filter).take(if many { usize::MAX } else { 1 }) {
+                    matched += 1;
+                    if let Some(change) = self.updated(d, spec.update, &uctx)? {
+                        modified += 1;
+                        changes.push(change);
                     }
-                    Ok(d)
-                });
-            return match built {
-                Ok(d) => {
-                    outcome = Ok((0, 0, d.get("_id").cloned()));
-                    vec![Change::Insert(d)]
+                }
+                if matched == 0 && spec.upsert {
+                    let d = self.upserted(c, spec)?;
+                    let id = d.get("_id").cloned();
+                    return Ok((vec![Change::Insert(d)], (0, 0, id)));
+                }
+                Ok((changes, (matched, modified, None)))
+            })();
+            match step {
+                Ok((changes, counts)) => {
+                    outcome = Ok(counts);
+                    changes
                 }
                 Err(e) => {
                     outcome = Err(e);
                     Vec::new()
                 }
-            };
-        }
-        outcome = Ok((matched, modified, None));
-        changes
-    })?;
-    let (matched, modified, upserted) = outcome?;
-    let mut result = doc! {"matchedCount": count_bson(matched), "modifiedCount": count_bson(modified)};
-    if let Some(id) = upserted {
-        result.insert("upsertedId", id);
+            }
+        })?;
+        outcome
     }
-    Ok(CallResult::Value(Bson::Document(result)))
+
+    /// The change an update makes to `d`, if it changes it (checked against the rules).
+    fn updated(&self, d: &Document, update: &Update, uctx: &UpdateCtx) -> Result<Option<Change>, ServiceError> {
+        let mut new_doc = d.clone();
+        if !update.apply(&mut new_doc, uctx)? {
+            return Ok(None);
+        }
+        self.perm.check_update(self.user, d, &new_doc)?;
+        check_size(&new_doc)?;
+        Ok(Some(match update {
+            Update::Replace(_) => Change::Replace(new_doc),
+            Update::Ops(_) => Change::Update(new_doc),
+        }))
+    }
+
+    fn upserted(&self, c: &dyn CollectionView, spec: &WriteSpec) -> Result<Document, ServiceError> {
+        let uctx = UpdateCtx { query: None, array_filters: spec.array_filters, inserting: true };
+        let d = with_id(spec.update.upsert_document(spec.filter, &uctx)?);
+        self.perm.check_insert(self.user, &d)?;
+        check_size(&d)?;
+        if c.contains_id(d.get("_id").unwrap_or(&Bson::Null)) {
+            return Err(StoreError::DuplicateKey { ns: self.ns.to_string(), id: d.get("_id").map(|v| v.to_string()).unwrap_or_default() }.into());
+        }
+        Ok(d)
+    }
+
+    /// Deletes the first (by `sort`) or every match the caller may delete; returns the deleted documents.
+    fn delete(&self, filter: &Filter, sort: Option<&SortSpec>, many: bool) -> Result<Vec<Document>, ServiceError> {
+        let mut deleted = Vec::new();
+        self.store.write(self.ns, &mut |c| {
+            let mut hits: Vec<(usize, &Document)> =
+                self.writable(c, filter).filter(|d| self.perm.deletable(self.user, d)).enumerate().collect();
+            if let Some(s) = sort {
+                sort_limit(&mut hits, |d| d, s, Some(1));
+            }
+            hits.truncate(if many { usize::MAX } else { 1 });
+            deleted = hits.into_iter().map(|(_, d)| d.clone()).collect();
+            deleted.iter().filter_map(|d| d.get("_id").cloned().map(Change::Delete)).collect()
+        })?;
+        Ok(deleted)
+    }
+
+    /// findOneAndUpdate / findOneAndReplace / findOneAndDelete, atomically under the store's write lock.
+    fn find_one_and(&self, name: &str, args: &Args) -> Result<CallResult, ServiceError> {
+        let filter = args.filter("filter")?;
+        let sort = args.sort()?;
+        let projection = args.projection("projection")?;
+        let show = |d: Option<Document>| -> Result<CallResult, ServiceError> {
+            let d = d.and_then(|d| self.perm.read_view(self.user, &d).map(Cow::into_owned));
+            Ok(CallResult::Value(match (d, &projection) {
+                (Some(d), Some(p)) => Bson::Document(p.apply(&d, Some(&filter))),
+                (Some(d), None) => Bson::Document(d),
+                (None, _) => Bson::Null,
+            }))
+        };
+        // realm-web 2.0.1 sends findOneAndDelete as findOneAndReplace without `update`.
+        if name == "findOneAndDelete" || (name == "findOneAndReplace" && args.present("update").is_none()) {
+            return show(self.delete(&filter, sort.as_ref(), false)?.into_iter().next());
+        }
+        let update = Update::parse(&args.doc_req("update")?)?;
+        match (&update, name) {
+            (Update::Replace(_), "findOneAndUpdate") => {
+                return Err(QueryError::BadValue("findOneAndUpdate requires an update document with operators ($set, …)".into()).into())
+            }
+            (Update::Ops(_), "findOneAndReplace") => {
+                return Err(QueryError::BadValue("findOneAndReplace requires a replacement document without update operators".into()).into())
+            }
+            _ => {}
+        }
+        let (upsert, return_new) = (args.flag("upsert")?, args.flag("returnNewDocument")?);
+        let spec = WriteSpec { filter: &filter, update: &update, array_filters: &[], upsert };
+        let mut outcome: Result<Option<Document>, ServiceError> = Ok(None);
+        self.store.write(self.ns, &mut |c| {
+            let step = (|| {
+                let mut hits: Vec<(usize, &Document)> = self.writable(c, &filter).enumerate().collect();
+                if let Some(s) = &sort {
+                    sort_limit(&mut hits, |d| d, s, Some(1));
+                }
+                let uctx = UpdateCtx { query: Some(&filter), array_filters: &[], inserting: false };
+                match hits.first() {
+                    Some((_, d)) => {
+                        let change = self.updated(d, &update, &uctx)?;
+                        let after = match &change {
+                            Some(Change::Replace(n) | Change::Update(n)) => n.clone(),
+                            _ => (*d).clone(),
+                        };
+                        Ok((change.into_iter().collect(), Some(if return_new { after } else { (*d).clone() })))
+                    }
+                    None if upsert => {
+                        let d = self.upserted(c, &spec)?;
+                        Ok((vec![Change::Insert(d.clone())], return_new.then_some(d)))
+                    }
+                    None => Ok((Vec::new(), None)),
+                }
+            })();
+            match step {
+                Ok((changes, result)) => {
+                    outcome = Ok(result);
+                    changes
+                }
+                Err(e) => {
+                    outcome = Err(e);
+                    Vec::new()
+                }
+            }
+        })?;
+        show(outcome?)
+    }
+}
+
+fn check_size(doc: &Document) -> Result<(), ServiceError> {
+    let size = bson::to_vec(doc).map(|v| v.len()).map_err(|e| StoreError::Encoding(e.to_string()))?;
+    if size > MAX_DOCUMENT_BYTES {
+        return Err(StoreError::TooLarge { size, max: MAX_DOCUMENT_BYTES }.into());
+    }
+    Ok(())
+}
+
+/// A parsed `watch` request: namespace, optional `ids` and `filter`, optional resume point.
+pub struct WatchSpec {
+    /// The watched namespace.
+    pub ns: Namespace,
+    ids: Option<Vec<Bson>>,
+    filter: Option<Filter>,
+    /// `resumeAfter`: a resume token from an earlier event.
+    pub resume_after: Option<Bson>,
+}
+
+impl WatchSpec {
+    /// Parses watch arguments; the namespace must have rules (else `NoMatchingRule`).
+    pub fn parse(rules: &RuleSet, arguments: &[Bson]) -> Result<WatchSpec, ServiceError> {
+        let args = Args::parse(arguments)?;
+        rules.for_namespace(&args.ns.db, &args.ns.coll)?;
+        let ids = args.array_opt("ids")?.cloned();
+        let filter = args.doc_opt("filter")?.map(|f| Filter::parse(&f)).transpose()?;
+        let resume_after = args.present("resumeAfter").cloned();
+        Ok(WatchSpec { ns: args.ns, ids, filter, resume_after })
+    }
+
+    /// The change event `user` receives for `event`, if any (rules, `ids` and `filter` applied).
+    pub fn render(&self, rules: &RuleSet, user: &UserContext, event: &crate::watch::Event) -> Option<Document> {
+        if event.ns != self.ns {
+            return None;
+        }
+        let perm = rules.for_namespace(&self.ns.db, &self.ns.coll).ok()?;
+        // The caller must be able to see the document before or after the change.
+        let after = event.after.as_ref().and_then(|d| perm.read_view(user, d)).map(Cow::into_owned);
+        let before = event.before.as_ref().and_then(|d| perm.read_view(user, d));
+        if after.is_none() && before.is_none() {
+            return None;
+        }
+        let id = event.document_id();
+        if let Some(ids) = &self.ids {
+            if !ids.iter().any(|i| crate::query::values_equal(i, &id)) {
+                return None;
+            }
+        }
+        let change = event.to_change_event(after);
+        match &self.filter {
+            Some(f) if !f.matches(&change) => None,
+            _ => Some(change),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -327,14 +561,18 @@ mod tests {
     use super::*;
     use crate::store::{open_database, RedbStore};
 
-    fn setup() -> (tempfile::TempDir, RedbStore, AppConfig) {
+    fn setup() -> (tempfile::TempDir, RedbStore, RuleSet) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = RedbStore::open(open_database(dir.path()).expect("db")).expect("store");
-        (dir, store, AppConfig::default_app())
+        (dir, store, RuleSet::default_app())
     }
 
-    fn run(s: &RedbStore, app: &AppConfig, user: &str, name: &str, arg: Document) -> Result<CallResult, ServiceError> {
-        call(s, app, user, name, &[Bson::Document(arg)])
+    fn run(s: &RedbStore, rules: &RuleSet, user: &str, name: &str, arg: Document) -> Result<CallResult, ServiceError> {
+        call(s, rules, &UserContext::with_id(user), name, &[Bson::Document(arg)])
+    }
+
+    fn call_raw(s: &RedbStore, rules: &RuleSet, user: &str, name: &str, args: &[Bson]) -> Result<CallResult, ServiceError> {
+        call(s, rules, &UserContext::with_id(user), name, args)
     }
 
     fn value(r: Result<CallResult, ServiceError>) -> Bson {
@@ -397,8 +635,12 @@ mod tests {
             run(&s, &app, "u1", "updateOne", users(doc! {"query": {}, "update": {"$set": {"userID": "u2"}}})),
             Err(ServiceError::Rule(_))
         ));
-        // Upsert seeds the owner field from the rule filter.
-        let r = value(run(&s, &app, "u2", "updateOne", users(doc! {"query": {}, "update": {"$set": {"c": "blue"}}, "upsert": true})));
+        // An upsert must produce a document the caller owns.
+        assert!(matches!(
+            run(&s, &app, "u2", "updateOne", users(doc! {"query": {}, "update": {"$set": {"c": "blue"}}, "upsert": true})),
+            Err(ServiceError::Rule(_))
+        ));
+        let r = value(run(&s, &app, "u2", "updateOne", users(doc! {"query": {"userID": "u2"}, "update": {"$set": {"c": "blue"}}, "upsert": true})));
         assert!(r.as_document().is_some_and(|d| d.contains_key("upsertedId")));
         let mine = value(run(&s, &app, "u2", "findOne", users(doc! {})));
         assert_eq!(mine.as_document().and_then(|d| d.get_str("userID").ok()), Some("u2"));
@@ -407,17 +649,18 @@ mod tests {
     #[test]
     fn bad_calls_are_reported() {
         let (_d, s, app) = setup();
-        assert!(matches!(call(&s, &app, "u", "aggregate", &[]), Err(ServiceError::NotSupported(_))));
-        assert!(matches!(call(&s, &app, "u", "nope", &[]), Err(ServiceError::FunctionNotFound(_))));
-        assert!(matches!(call(&s, &app, "u", "find", &[]), Err(ServiceError::BadArgument(_))));
-        assert!(matches!(call(&s, &app, "u", "find", &[Bson::Int32(1)]), Err(ServiceError::BadArgument(_))));
+        assert!(matches!(call_raw(&s, &app, "u", "aggregate", &[]), Err(ServiceError::BadArgument(_))));
+        assert!(matches!(call_raw(&s, &app, "u", "watch", &[]), Err(ServiceError::NotSupported(_))));
+        assert!(matches!(call_raw(&s, &app, "u", "nope", &[]), Err(ServiceError::FunctionNotFound(_))));
+        assert!(matches!(call_raw(&s, &app, "u", "find", &[]), Err(ServiceError::BadArgument(_))));
+        assert!(matches!(call_raw(&s, &app, "u", "find", &[Bson::Int32(1)]), Err(ServiceError::BadArgument(_))));
         assert!(matches!(run(&s, &app, "u", "find", doc! {"database": "d"}), Err(ServiceError::BadArgument(_))));
         assert!(matches!(
-            run(&s, &app, "u", "find", doc! {"database": "d", "collection": "c", "query": {"a": {"$regex": "x"}}}),
+            run(&s, &app, "u", "find", doc! {"database": "d", "collection": "c", "query": {"a": {"$near": "x"}}}),
             Err(ServiceError::Query(QueryError::Unsupported(_)))
         ));
         assert!(matches!(
-            run(&s, &app, "u", "updateOne", doc! {"database": "d", "collection": "c", "query": {}, "update": {"$push": {"a": 1}}}),
+            run(&s, &app, "u", "updateOne", doc! {"database": "d", "collection": "c", "query": {}, "update": {"$bit": {"a": 1}}}),
             Err(ServiceError::Query(QueryError::Unsupported(_)))
         ));
         assert!(matches!(

@@ -1,8 +1,9 @@
 //! Document storage: the `Store` trait (`bson::Document` in and out) and its redb implementation.
 //!
-//! `RedbStore` keeps every collection in memory (loaded at open) for reads and writes each change
-//! set in one redb write transaction with immediate durability before returning, so an
-//! acknowledged write survives the process being killed.
+//! `RedbStore` keeps every collection in memory (loaded at open) for reads; a write is applied in
+//! memory and then made durable by a redb commit shared with every other writer waiting at that
+//! moment (group commit) before `write` returns, so an acknowledged write survives the process
+//! being killed and durable throughput grows with concurrency.
 
 mod redb_store;
 
@@ -45,8 +46,10 @@ impl fmt::Display for Namespace {
 pub enum Change {
     /// A new document (must carry an `_id` not yet present).
     Insert(Document),
-    /// A new version of an existing document, matched by `_id`.
+    /// A new version of an existing document from a replacement, matched by `_id`.
     Replace(Document),
+    /// A new version of an existing document from an operator update, matched by `_id`.
+    Update(Document),
     /// Remove the document with this `_id`.
     Delete(Bson),
 }
@@ -77,14 +80,52 @@ pub enum StoreError {
     /// The in-memory state is unusable (a writer panicked).
     #[error("store lock poisoned")]
     Poisoned,
+    /// A document exceeds the BSON size limit.
+    #[error("document is larger than the maximum size {max} bytes: {size}")]
+    TooLarge {
+        /// encoded size
+        size: usize,
+        /// the limit
+        max: usize,
+    },
+    /// An earlier commit failed: memory and disk may differ, so writes are refused until restart.
+    #[error("storage failed earlier ({0}); restart the server")]
+    Failed(String),
 }
 
 /// Read access to one collection's current documents, in natural (insertion) order.
 pub trait CollectionView {
     /// Iterates over all documents.
     fn docs(&self) -> Box<dyn Iterator<Item = &Document> + '_>;
+    /// The document with this `_id` (numbers compare by value), through the `_id` index.
+    fn get(&self, id: &Bson) -> Option<&Document>;
     /// Whether a document with this `_id` exists.
-    fn contains_id(&self, id: &Bson) -> bool;
+    fn contains_id(&self, id: &Bson) -> bool {
+        self.get(id).is_some()
+    }
+    /// Number of documents.
+    fn len(&self) -> usize;
+    /// Whether the collection is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One applied change: the document before and after (`None` for insert / delete).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// Previous version.
+    pub before: Option<Document>,
+    /// New version.
+    pub after: Option<Document>,
+    /// The new version came from a replacement (not an operator update).
+    pub replacement: bool,
+}
+
+/// Receives every applied change set, in apply order (used by the change-event log).
+pub trait ChangeObserver: Send + Sync {
+    /// Called once per write, under the store's write lock.
+    fn applied(&self, ns: &Namespace, changes: &[Applied]);
 }
 
 /// A document store. Writes are planned against a consistent view and applied atomically.
@@ -98,4 +139,9 @@ pub trait Store: Send + Sync {
         ns: &Namespace,
         plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>,
     ) -> Result<(), StoreError>;
+    /// Registers the observer of applied changes (replacing any previous one).
+    fn set_observer(&self, observer: std::sync::Arc<dyn ChangeObserver>);
 }
+
+/// Largest BSON document accepted (as MongoDB).
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;

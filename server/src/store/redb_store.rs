@@ -1,15 +1,12 @@
-//! redb-backed `Store`: one table of `ns \0 id-key → seq ‖ BSON bytes`, mirrored in memory.
+//! redb-backed `Store`: one table of `ns \0 id-key → seq ‖ BSON bytes`, mirrored in memory,
+//! written through a group commit.
 
-use super::{Change, CollectionView, Namespace, Store, StoreError};
+use super::{Applied, Change, ChangeObserver, CollectionView, Namespace, Store, StoreError, MAX_DOCUMENT_BYTES};
 use bson::{Bson, Document};
-use indexmap::IndexMap;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-
-/// A pending row: `Some((seq, doc))` to write, `None` to delete.
-type Row = Option<(u64, Document)>;
+use std::sync::{Arc, Mutex, RwLock};
 
 const DOCS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("documents");
 
@@ -20,10 +17,16 @@ pub fn open_database(dir: &Path) -> Result<Arc<Database>, StoreError> {
     Ok(Arc::new(db))
 }
 
-/// Canonical key bytes of an `_id` value.
+/// Canonical key bytes of an `_id` value; integral numbers share one key whatever their type,
+/// because MongoDB treats `1`, `1.0` and `NumberLong(1)` as the same `_id`.
 fn id_key(id: &Bson) -> Result<Vec<u8>, StoreError> {
+    let canonical = match id {
+        Bson::Int32(i) => Bson::Int64(i64::from(*i)),
+        Bson::Double(d) if d.fract() == 0.0 && d.abs() < 9.0e15 => Bson::Int64(*d as i64),
+        other => other.clone(),
+    };
     let mut d = Document::new();
-    d.insert("", id.clone());
+    d.insert("", canonical);
     bson::to_vec(&d).map_err(|e| StoreError::Encoding(e.to_string()))
 }
 
@@ -35,29 +38,65 @@ fn row_key(ns: &str, id: &[u8]) -> Vec<u8> {
     k
 }
 
+/// One collection in memory: documents by `_id` key, and their natural order by sequence number.
 #[derive(Default)]
 struct Collection {
-    docs: IndexMap<Vec<u8>, (u64, Document)>,
+    docs: HashMap<Vec<u8>, (u64, Document)>,
+    order: BTreeMap<u64, Vec<u8>>,
+}
+
+impl Collection {
+    fn put(&mut self, key: Vec<u8>, seq: u64, doc: Document) {
+        if let Some((old, _)) = self.docs.get(&key) {
+            self.order.remove(old);
+        }
+        self.order.insert(seq, key.clone());
+        self.docs.insert(key, (seq, doc));
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<Document> {
+        let (seq, doc) = self.docs.remove(key)?;
+        self.order.remove(&seq);
+        Some(doc)
+    }
 }
 
 impl CollectionView for Collection {
     fn docs(&self) -> Box<dyn Iterator<Item = &Document> + '_> {
-        Box::new(self.docs.values().map(|(_, d)| d))
+        Box::new(self.order.values().filter_map(|k| self.docs.get(k).map(|(_, d)| d)))
     }
-    fn contains_id(&self, id: &Bson) -> bool {
-        id_key(id).map(|k| self.docs.contains_key(&k)).unwrap_or(false)
+    fn get(&self, id: &Bson) -> Option<&Document> {
+        id_key(id).ok().and_then(|k| self.docs.get(&k)).map(|(_, d)| d)
+    }
+    fn len(&self) -> usize {
+        self.docs.len()
     }
 }
+
+/// A row waiting for the next group commit: `None` deletes.
+type PendingRow = (Vec<u8>, Option<Vec<u8>>);
 
 struct Inner {
     collections: HashMap<String, Collection>,
     next_seq: u64,
+    /// Rows applied in memory but not yet committed, in apply order.
+    pending: Vec<PendingRow>,
+    /// The batch that the rows now in `pending` will be committed in.
+    batch: u64,
+}
+
+/// Commit progress: every batch up to `durable` is on disk.
+struct Durability {
+    durable: u64,
+    failed: Option<String>,
 }
 
 /// The embedded store.
 pub struct RedbStore {
     db: Arc<Database>,
     inner: Mutex<Inner>,
+    commit: Mutex<Durability>,
+    observer: RwLock<Option<Arc<dyn ChangeObserver>>>,
 }
 
 impl RedbStore {
@@ -67,7 +106,7 @@ impl RedbStore {
         txn.open_table(DOCS).map_err(redb::Error::from)?;
         txn.commit().map_err(redb::Error::from)?;
 
-        let mut rows: HashMap<String, Vec<(u64, Vec<u8>, Document)>> = HashMap::new();
+        let mut collections: HashMap<String, Collection> = HashMap::new();
         let mut next_seq = 1;
         {
             let read = db.begin_read().map_err(redb::Error::from)?;
@@ -85,20 +124,72 @@ impl RedbStore {
                 let seq = u64::from_be_bytes(seq_bytes);
                 let doc = Document::from_reader(&v[8..]).map_err(|e| StoreError::Encoding(e.to_string()))?;
                 next_seq = next_seq.max(seq + 1);
-                rows.entry(ns).or_default().push((seq, k[split + 1..].to_vec(), doc));
+                collections.entry(ns).or_default().put(k[split + 1..].to_vec(), seq, doc);
             }
         }
-        let mut collections = HashMap::new();
-        for (ns, mut docs) in rows {
-            docs.sort_by_key(|(seq, _, _)| *seq);
-            let mut c = Collection::default();
-            for (seq, key, doc) in docs {
-                c.docs.insert(key, (seq, doc));
-            }
-            collections.insert(ns, c);
-        }
-        Ok(RedbStore { db, inner: Mutex::new(Inner { collections, next_seq }) })
+        Ok(RedbStore {
+            db,
+            inner: Mutex::new(Inner { collections, next_seq, pending: Vec::new(), batch: 1 }),
+            commit: Mutex::new(Durability { durable: 0, failed: None }),
+            observer: RwLock::new(None),
+        })
     }
+
+    /// Blocks until `batch` is durable: the first waiter commits every pending row in one
+    /// transaction for everyone queued behind it (group commit).
+    fn wait_durable(&self, batch: u64) -> Result<(), StoreError> {
+        let mut d = self.commit.lock().map_err(|_| StoreError::Poisoned)?;
+        if let Some(f) = &d.failed {
+            return Err(StoreError::Failed(f.clone()));
+        }
+        if d.durable >= batch {
+            return Ok(());
+        }
+        let (rows, taken) = {
+            let mut inner = self.inner.lock().map_err(|_| StoreError::Poisoned)?;
+            let taken = inner.batch;
+            inner.batch += 1;
+            (std::mem::take(&mut inner.pending), taken)
+        };
+        match self.commit_rows(&rows) {
+            Ok(()) => {
+                d.durable = taken;
+                Ok(())
+            }
+            Err(e) => {
+                d.failed = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    fn commit_rows(&self, rows: &[PendingRow]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(redb::Error::from)?;
+        {
+            let mut table = txn.open_table(DOCS).map_err(redb::Error::from)?;
+            for (key, value) in rows {
+                match value {
+                    Some(v) => {
+                        table.insert(key.as_slice(), v.as_slice()).map_err(redb::Error::from)?;
+                    }
+                    None => {
+                        table.remove(key.as_slice()).map_err(redb::Error::from)?;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(redb::Error::from)?;
+        Ok(())
+    }
+}
+
+fn encode(seq: u64, doc: &Document) -> Result<Vec<u8>, StoreError> {
+    let mut value = seq.to_be_bytes().to_vec();
+    doc.to_writer(&mut value).map_err(|e| StoreError::Encoding(e.to_string()))?;
+    if value.len() - 8 > MAX_DOCUMENT_BYTES {
+        return Err(StoreError::TooLarge { size: value.len() - 8, max: MAX_DOCUMENT_BYTES });
+    }
+    Ok(value)
 }
 
 impl Store for RedbStore {
@@ -117,90 +208,90 @@ impl Store for RedbStore {
         plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>,
     ) -> Result<(), StoreError> {
         let name = ns.to_string();
-        let mut inner = self.inner.lock().map_err(|_| StoreError::Poisoned)?;
-        let changes = match inner.collections.get(&name) {
-            Some(c) => plan(c),
-            None => plan(&Collection::default()),
-        };
-        if changes.is_empty() {
-            return Ok(());
-        }
-        // Resolve every change against the current state first (no partial writes).
-        let mut seq = inner.next_seq;
-        let mut rows: Vec<(Vec<u8>, Row)> = Vec::with_capacity(changes.len());
-        {
-            let existing = inner.collections.get(&name);
-            let mut pending: HashMap<Vec<u8>, bool> = HashMap::new();
+        let batch = {
+            let mut guard = self.inner.lock().map_err(|_| StoreError::Poisoned)?;
+            let inner = &mut *guard;
+            let empty = Collection::default();
+            let existing = inner.collections.get(&name).unwrap_or(&empty);
+            let changes = plan(existing);
+            if changes.is_empty() {
+                return Ok(());
+            }
+            // Resolve and encode every change first: a refused change leaves nothing applied.
+            let mut seq = inner.next_seq;
+            let mut rows: Vec<(Vec<u8>, Option<(u64, Document)>, Option<Vec<u8>>, bool)> = Vec::with_capacity(changes.len());
+            let mut present: HashMap<Vec<u8>, bool> = HashMap::new();
             for change in changes {
+                let replacement = matches!(change, Change::Replace(_));
+                let exists = |present: &HashMap<Vec<u8>, bool>, key: &Vec<u8>| {
+                    present.get(key).copied().unwrap_or_else(|| existing.docs.contains_key(key))
+                };
                 match change {
                     Change::Insert(doc) => {
                         let id = doc.get("_id").ok_or(StoreError::MissingId)?;
                         let key = id_key(id)?;
-                        let exists = pending
-                            .get(&key)
-                            .copied()
-                            .unwrap_or_else(|| existing.is_some_and(|c| c.docs.contains_key(&key)));
-                        if exists {
+                        if exists(&present, &key) {
                             return Err(StoreError::DuplicateKey { ns: name, id: id.to_string() });
                         }
-                        pending.insert(key.clone(), true);
-                        rows.push((key, Some((seq, doc))));
+                        let value = encode(seq, &doc)?;
+                        present.insert(key.clone(), true);
+                        rows.push((key, Some((seq, doc)), Some(value), false));
                         seq += 1;
                     }
-                    Change::Replace(doc) => {
+                    Change::Replace(doc) | Change::Update(doc) => {
                         let key = id_key(doc.get("_id").ok_or(StoreError::MissingId)?)?;
-                        let old_seq = existing.and_then(|c| c.docs.get(&key)).map(|(s, _)| *s);
-                        let this_seq = old_seq.unwrap_or_else(|| {
-                            seq += 1;
-                            seq - 1
-                        });
-                        pending.insert(key.clone(), true);
-                        rows.push((key, Some((this_seq, doc))));
+                        let this_seq = match existing.docs.get(&key) {
+                            Some((s, _)) => *s,
+                            None => {
+                                seq += 1;
+                                seq - 1
+                            }
+                        };
+                        let value = encode(this_seq, &doc)?;
+                        present.insert(key.clone(), true);
+                        rows.push((key, Some((this_seq, doc)), Some(value), replacement));
                     }
                     Change::Delete(id) => {
                         let key = id_key(&id)?;
-                        pending.insert(key.clone(), false);
-                        rows.push((key, None));
+                        present.insert(key.clone(), false);
+                        rows.push((key, None, None, false));
                     }
                 }
             }
-        }
-        let txn = self.db.begin_write().map_err(redb::Error::from)?;
-        {
-            let mut table = txn.open_table(DOCS).map_err(redb::Error::from)?;
-            for (key, row) in &rows {
-                let rk = row_key(&name, key);
-                match row {
+            inner.next_seq = seq;
+            let coll = inner.collections.entry(name.clone()).or_default();
+            let mut applied = Vec::with_capacity(rows.len());
+            for (key, row, value, replacement) in rows {
+                inner.pending.push((row_key(&name, &key), value));
+                let before = match row {
                     Some((s, doc)) => {
-                        let mut value = s.to_be_bytes().to_vec();
-                        doc.to_writer(&mut value).map_err(|e| StoreError::Encoding(e.to_string()))?;
-                        table.insert(rk.as_slice(), value.as_slice()).map_err(redb::Error::from)?;
+                        let before = coll.docs.get(&key).map(|(_, d)| d.clone());
+                        applied.push(Applied { before: None, after: Some(doc.clone()), replacement });
+                        coll.put(key, s, doc);
+                        before
                     }
                     None => {
-                        table.remove(rk.as_slice()).map_err(redb::Error::from)?;
+                        applied.push(Applied { before: None, after: None, replacement });
+                        coll.remove(&key)
                     }
+                };
+                if let Some(last) = applied.last_mut() {
+                    last.before = before;
                 }
             }
-        }
-        txn.commit().map_err(redb::Error::from)?;
-        // Durable: mirror into memory.
-        inner.next_seq = seq;
-        let coll = inner.collections.entry(name).or_default();
-        for (key, row) in rows {
-            match row {
-                Some((s, doc)) => {
-                    if let Some(slot) = coll.docs.get_mut(&key) {
-                        *slot = (s, doc);
-                    } else {
-                        coll.docs.insert(key, (s, doc));
-                    }
-                }
-                None => {
-                    coll.docs.shift_remove(&key);
-                }
+            applied.retain(|a| a.before.is_some() || a.after.is_some());
+            if let Some(observer) = self.observer.read().map_err(|_| StoreError::Poisoned)?.as_ref() {
+                observer.applied(ns, &applied);
             }
+            inner.batch
+        };
+        self.wait_durable(batch)
+    }
+
+    fn set_observer(&self, observer: Arc<dyn ChangeObserver>) {
+        if let Ok(mut slot) = self.observer.write() {
+            *slot = Some(observer);
         }
-        Ok(())
     }
 }
 
@@ -246,5 +337,29 @@ mod tests {
         assert!(Namespace::new("a.b", "c").is_err());
         assert!(Namespace::new("a", "$c").is_err());
         assert!(Namespace::new("app", "users").is_ok());
+    }
+
+    #[test]
+    fn numeric_ids_are_one_key_and_concurrent_writers_all_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ns = Namespace::new("db", "c").expect("ns");
+        let store = Arc::new(RedbStore::open(open_database(dir.path()).expect("db")).expect("open"));
+        store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 1})]).expect("insert");
+        let dup = store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 1.0})]);
+        assert!(matches!(dup, Err(StoreError::DuplicateKey { .. })));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (store, ns) = (store.clone(), ns.clone());
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": format!("{t}-{i}")})]).expect("write");
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().expect("join"));
+        drop(store);
+        let store = RedbStore::open(open_database(dir.path()).expect("db")).expect("reopen");
+        assert_eq!(all(&store, &ns).len(), 201);
     }
 }
