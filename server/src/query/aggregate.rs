@@ -67,6 +67,15 @@ fn string_arg(stage: &str, d: &Document, key: &str) -> Result<String, QueryError
     }
 }
 
+fn is_projection_operator(sub: &Document) -> bool {
+    match sub.iter().next() {
+        Some((k, _)) if k == "$elemMatch" => true,
+        Some((k, Bson::Array(a))) if k == "$slice" => a.len() == 2 && a.iter().all(|v| as_i64(v).is_some()),
+        Some((k, v)) if k == "$slice" => as_i64(v).is_some(),
+        _ => false,
+    }
+}
+
 fn parse_project(d: &Document) -> Result<Stage, QueryError> {
     let mut flags = Document::new();
     let mut computed = Vec::new();
@@ -75,7 +84,8 @@ fn parse_project(d: &Document) -> Result<Stage, QueryError> {
             Bson::Boolean(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) => {
                 flags.insert(k.clone(), v.clone());
             }
-            Bson::Document(sub) if sub.keys().next().is_some_and(|k| k == "$slice" || k == "$elemMatch") => {
+            // `$slice: n | [skip, n]` and `$elemMatch` are projection operators; `$slice: [expr, …]` is an expression.
+            Bson::Document(sub) if is_projection_operator(sub) => {
                 flags.insert(k.clone(), v.clone());
             }
             other => computed.push((k.clone(), Expr::parse(other)?)),
@@ -367,6 +377,10 @@ fn run_stage(stage: &Stage, docs: Vec<Document>, foreign: &HashMap<String, Vec<D
                     Some(Bson::Array(_)) | Some(Bson::Null) | None => {
                         if *preserve {
                             let mut n = d;
+                            // An empty array leaves no field behind; null stays null.
+                            if matches!(get_exact(&n, path), Some(Bson::Array(_))) {
+                                super::path::unset_path(&mut n, path);
+                            }
                             if let Some(f) = index_field {
                                 set_path(&mut n, f, Bson::Null).map_err(QueryError::BadValue)?;
                             }

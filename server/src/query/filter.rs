@@ -119,6 +119,15 @@ impl Filter {
         }
     }
 
+    /// Whether some condition is on `path` or below it (positional `$` needs one).
+    fn mentions(&self, path: &str) -> bool {
+        match self {
+            Filter::And(fs) | Filter::Or(fs) | Filter::Nor(fs) => fs.iter().any(|f| f.mentions(path)),
+            Filter::Field(p, _) => p == path || p.strip_prefix(path).is_some_and(|rest| rest.starts_with('.')),
+            Filter::Expr(_) => false,
+        }
+    }
+
     /// The value an `_id` equality pins this filter to, if any (lets the store use its `_id` index).
     pub fn id_equality(&self) -> Option<&Bson> {
         self.equalities().into_iter().find(|(p, _)| *p == "_id").map(|(_, v)| v)
@@ -127,7 +136,7 @@ impl Filter {
 
 /// The first element of the array at `prefix` that the query matches on its own (positional `$`).
 pub(crate) fn positional_index(root: &Document, prefix: &str, items: &[Bson], query: Option<&Filter>) -> Option<usize> {
-    let query = query?;
+    let query = query.filter(|q| q.mentions(prefix))?;
     (0..items.len()).find(|i| {
         let mut probe = root.clone();
         super::path::set_path(&mut probe, prefix, Bson::Array(vec![items[*i].clone()])).is_ok() && query.matches(&probe)

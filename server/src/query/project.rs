@@ -302,6 +302,8 @@ fn sort_key(doc: &Document, path: &str, asc: bool) -> Bson {
     for v in values {
         match v {
             Bson::Array(items) if !items.is_empty() => flat.extend(items.iter()),
+            // An empty array sorts below null and missing (MongoDB sort order).
+            Bson::Array(_) => flat.push(&Bson::MinKey),
             other => flat.push(other),
         }
     }
