@@ -14,6 +14,8 @@ import { performance } from "node:perf_hooks";
 import { startServer, serverBinary } from "../scripts/server.mjs";
 
 const QUICK = process.argv.includes("--quick");
+// The sort benchmark uses a secondary index on bench.big.score.
+process.env.REALM_WASM_INDEXES ??= "bench.big:score";
 const server = await startServer();
 const call = `${server.baseUrl}/api/client/v2.0/app/${server.appId}/functions/call`;
 
@@ -82,7 +84,7 @@ for (let r = 0; r < 15; r += 1) {
 }
 times.sort((a, b) => a - b);
 if (top.length !== 10) throw new Error("sort + limit returned the wrong number of documents");
-rows.push(["find sort {score: -1} limit 10 over 100,000 docs (no secondary index: top-k scan)", `${times[7].toFixed(1)} ms`, "< 100 ms"]);
+rows.push(["find sort {score: -1} limit 10 over 100,000 docs (index on score)", `${times[7].toFixed(1)} ms`, "< 100 ms"]);
 rows.push(["resident memory added by 100,000 small documents", `${fmt((after - before) / 1024)} MiB (${fmt(((after - before) * 1024) / 100_000)} B/doc)`, "reported"]);
 
 await server.stop();

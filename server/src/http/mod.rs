@@ -254,6 +254,12 @@ async fn call_function(
     }
     let (store, rules) = (state.store.clone(), state.rules.clone());
     let user = stream::user_context(&state, &claims).await?;
-    let result = blocking(move || Ok(service::call(store.as_ref(), &rules, &user, &name, &arguments)?)).await?;
+    // Reads are served from memory under a shared lock: no blocking-pool hop. Writes wait for
+    // their group commit, so they run on the blocking pool.
+    let result = if service::is_read_only(&name) {
+        service::call(store.as_ref(), &rules, &user, &name, &arguments)?
+    } else {
+        blocking(move || Ok(service::call(store.as_ref(), &rules, &user, &name, &arguments)?)).await?
+    };
     Ok(Json(result.into_json()))
 }

@@ -339,9 +339,9 @@ fn run_stage(stage: &Stage, docs: Vec<Document>, foreign: &HashMap<String, Vec<D
                 .collect()
         }
         Stage::Sort(s) => {
-            let mut docs = docs;
-            docs.sort_by(|a, b| s.compare(a, b));
-            docs
+            let mut keyed: Vec<(Vec<Bson>, Document)> = docs.into_iter().map(|d| (s.keys(&d), d)).collect();
+            keyed.sort_by(|a, b| s.compare_keys(&a.0, &b.0));
+            keyed.into_iter().map(|(_, d)| d).collect()
         }
         Stage::Limit(n) => docs.into_iter().take(*n).collect(),
         Stage::Skip(n) => docs.into_iter().skip(*n).collect(),

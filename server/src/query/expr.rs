@@ -570,9 +570,9 @@ fn eval_op(op: &str, args: &[Expr], ctx: &Ctx) -> Result<Bson, QueryError> {
                 _ => {
                     let present = values.into_iter().filter(|v| !nullish(v));
                     let pick = if op == "$min" {
-                        present.min_by(|a, b| compare_values(a, b))
+                        present.min_by(compare_values)
                     } else {
-                        present.max_by(|a, b| compare_values(a, b))
+                        present.max_by(compare_values)
                     };
                     pick.unwrap_or(Bson::Null)
                 }

@@ -7,6 +7,7 @@ use super::QueryError;
 use bson::{Bson, Document};
 use regex::Regex;
 use std::cmp::Ordering;
+use std::ops::Bound;
 
 /// A parsed query filter.
 #[derive(Debug, Clone)]
@@ -21,6 +22,19 @@ pub enum Filter {
     Field(String, Vec<Cond>),
     /// An aggregation expression that must be truthy.
     Expr(Expr),
+}
+
+/// Index bounds for one path, within one BSON type class (`rank`).
+#[derive(Debug, Clone, Copy)]
+pub struct IndexBounds<'a> {
+    /// The field path.
+    pub path: &'a str,
+    /// Lower bound.
+    pub lower: Bound<&'a Bson>,
+    /// Upper bound.
+    pub upper: Bound<&'a Bson>,
+    /// Type class of the bounds; keys of other classes never match.
+    pub rank: Option<u8>,
 }
 
 /// One condition on a field.
@@ -126,6 +140,51 @@ impl Filter {
             Filter::Field(p, _) => p == path || p.strip_prefix(path).is_some_and(|rest| rest.starts_with('.')),
             Filter::Expr(_) => false,
         }
+    }
+
+    /// Top-level equality/range conditions usable with an index: (path, lower, upper, type rank).
+    /// Candidates must still be matched against the whole filter.
+    pub fn index_bounds(&self) -> Vec<IndexBounds<'_>> {
+        let fields: Vec<&Filter> = match self {
+            Filter::And(fs) => fs.iter().collect(),
+            f => vec![f],
+        };
+        let mut out = Vec::new();
+        for f in fields {
+            let Filter::Field(path, conds) = f else { continue };
+            let mut b = IndexBounds { path, lower: Bound::Unbounded, upper: Bound::Unbounded, rank: None };
+            let mut usable = true;
+            for c in conds {
+                let (v, lower, upper) = match c {
+                    Cond::Eq(v) => (v, Some(Bound::Included(v)), Some(Bound::Included(v))),
+                    Cond::Gt(v) => (v, Some(Bound::Excluded(v)), None),
+                    Cond::Gte(v) => (v, Some(Bound::Included(v)), None),
+                    Cond::Lt(v) => (v, None, Some(Bound::Excluded(v))),
+                    Cond::Lte(v) => (v, None, Some(Bound::Included(v))),
+                    _ => continue,
+                };
+                // Whole-array/document/null/bound values match in ways an element index cannot list.
+                if matches!(v, Bson::Array(_) | Bson::Document(_) | Bson::Null | Bson::Undefined | Bson::MinKey | Bson::MaxKey) {
+                    usable = false;
+                    break;
+                }
+                if b.rank.is_some_and(|r| r != type_rank(v)) {
+                    usable = false;
+                    break;
+                }
+                b.rank = Some(type_rank(v));
+                if let Some(l) = lower {
+                    b.lower = l;
+                }
+                if let Some(u) = upper {
+                    b.upper = u;
+                }
+            }
+            if usable && b.rank.is_some() {
+                out.push(b);
+            }
+        }
+        out
     }
 
     /// The value an `_id` equality pins this filter to, if any (lets the store use its `_id` index).
@@ -346,7 +405,7 @@ fn any_elem(values: &[&Bson], check: impl Fn(&Bson) -> bool) -> bool {
 fn cmp_any(values: &[&Bson], want: &Bson, ok: fn(Ordering) -> bool) -> bool {
     if matches!(want, Bson::MinKey | Bson::MaxKey) {
         let bound = if matches!(want, Bson::MinKey) { Ordering::Greater } else { Ordering::Less };
-        return !values.is_empty() && ok(bound) || values.is_empty() && false;
+        return !values.is_empty() && ok(bound);
     }
     any_elem(values, |v| type_rank(v) == type_rank(want) && ok(compare_values(v, want)))
         || (*want == Bson::Null && values.is_empty() && ok(Ordering::Equal))

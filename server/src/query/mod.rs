@@ -14,10 +14,11 @@ mod value;
 
 pub use aggregate::{Pipeline, Stage};
 pub use expr::Expr;
-pub use filter::Filter;
+pub use filter::{Filter, IndexBounds};
 pub use project::{Projection, SortSpec};
 pub use update::{parse_array_filters, Update, UpdateCtx};
 pub use value::{compare_values, values_equal};
+pub(crate) use value::type_rank;
 
 /// Why a filter, update, projection, sort or pipeline was rejected.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -36,4 +37,9 @@ pub enum QueryError {
 /// The value at a dotted path (numeric components index arrays), without array fan-out.
 pub fn path_value(doc: &bson::Document, path: &str) -> Option<bson::Bson> {
     path::get_exact(doc, path).cloned()
+}
+
+/// Every value a dotted path reaches (arrays on the way are traversed, as queries do).
+pub fn path_values<'a>(doc: &'a bson::Document, path: &str) -> Vec<&'a bson::Bson> {
+    path::lookup(doc, path)
 }

@@ -284,9 +284,26 @@ impl SortSpec {
     /// Compares two documents under this sort (missing fields sort as null; arrays by their
     /// smallest element ascending, largest descending).
     pub fn compare(&self, a: &Document, b: &Document) -> Ordering {
-        for (path, asc) in &self.0 {
-            let (ka, kb) = (sort_key(a, path, *asc), sort_key(b, path, *asc));
-            let o = compare_values(&ka, &kb);
+        self.compare_keys(&self.keys(a), &self.keys(b))
+    }
+
+    /// The path and direction when the sort has exactly one key.
+    pub fn single(&self) -> Option<(&str, bool)> {
+        match self.0.as_slice() {
+            [(path, asc)] => Some((path.as_str(), *asc)),
+            _ => None,
+        }
+    }
+
+    /// The sort keys of one document (extract once, then compare many times).
+    pub fn keys(&self, doc: &Document) -> Vec<Bson> {
+        self.0.iter().map(|(path, asc)| sort_key(doc, path, *asc)).collect()
+    }
+
+    /// Compares keys from [`SortSpec::keys`].
+    pub fn compare_keys(&self, a: &[Bson], b: &[Bson]) -> Ordering {
+        for ((ka, kb), (_, asc)) in a.iter().zip(b).zip(&self.0) {
+            let o = compare_values(ka, kb);
             let o = if *asc { o } else { o.reverse() };
             if o != Ordering::Equal {
                 return o;

@@ -4,11 +4,12 @@
 //! `check_insert` / `writable` + `check_update` / `deletable`. Filters match the caller's view of
 //! a document, so a query cannot probe fields the caller may not read.
 
-use crate::query::{parse_array_filters, Filter, Pipeline, Projection, QueryError, SortSpec, Update, UpdateCtx};
+use crate::query::{parse_array_filters, type_rank, Filter, Pipeline, Projection, QueryError, SortSpec, Update, UpdateCtx};
 use crate::rules::{CollectionRules, RuleError, RuleSet, UserContext};
-use crate::store::{Change, CollectionView, Namespace, Store, StoreError, MAX_DOCUMENT_BYTES};
+use crate::store::{Change, CollectionView, Namespace, Store, StoreError};
 use bson::{doc, oid::ObjectId, Bson, Document};
 use std::borrow::Cow;
+use std::ops::Bound;
 use std::collections::HashMap;
 
 /// Functions of the `mongodb-atlas` service this server implements through `functions/call`.
@@ -144,6 +145,11 @@ impl CallResult {
             CallResult::Count(n) => serde_json::json!({ "$numberLong": n.to_string() }),
         }
     }
+}
+
+/// Whether `name` only reads (served from memory, never waits for a commit).
+pub fn is_read_only(name: &str) -> bool {
+    matches!(name, "find" | "findOne" | "count" | "aggregate")
 }
 
 /// Runs one `mongodb-atlas` function for `user`.
@@ -290,33 +296,63 @@ struct Ctx<'a> {
     ns: &'a Namespace,
 }
 
-/// Documents to consider for `filter`: one `_id` lookup when the filter pins `_id`, else a scan.
-fn candidates<'c>(c: &'c dyn CollectionView, filter: &Filter) -> Box<dyn Iterator<Item = &'c Document> + 'c> {
-    match filter.id_equality() {
-        Some(id) if !matches!(id, Bson::Document(_) | Bson::Array(_) | Bson::Null | Bson::RegularExpression(_)) => {
-            Box::new(c.get(id).into_iter())
+/// Documents to consider for `filter`, and whether they already come in `sort` order:
+/// one `_id` lookup when the filter pins `_id`; an index walk in sort order when a single-key sort
+/// has a (non-multikey) index; an index range for an equality/range condition on an indexed path;
+/// else a scan in natural order.
+fn candidates<'c>(c: &'c dyn CollectionView, filter: &'c Filter, sort: Option<&SortSpec>) -> (Box<dyn Iterator<Item = &'c Document> + 'c>, bool) {
+    if let Some(id) = filter.id_equality() {
+        if !matches!(id, Bson::Document(_) | Bson::Array(_) | Bson::Null | Bson::RegularExpression(_)) {
+            return (Box::new(c.get(id).into_iter()), true);
         }
-        _ => c.docs(),
     }
+    if let Some((path, asc)) = sort.and_then(SortSpec::single) {
+        if c.index_multikey(path) == Some(false) {
+            if let Some(walk) = c.index_range(path, Bound::Unbounded, Bound::Unbounded, !asc) {
+                return (Box::new(walk.map(|(_, d)| d)), true);
+            }
+        }
+    }
+    for b in filter.index_bounds() {
+        if let Some(range) = c.index_range(b.path, b.lower, b.upper, false) {
+            let rank = b.rank;
+            let docs = range
+                .skip_while(move |(k, _)| Some(type_rank(k)) < rank)
+                .take_while(move |(k, _)| Some(type_rank(k)) == rank)
+                .map(|(_, d)| d);
+            return (Box::new(docs), false);
+        }
+    }
+    (c.docs(), false)
 }
 
 /// Sorts and truncates: only the first `limit` are fully ordered (top-k), ties in natural order.
-fn sort_limit<T>(items: &mut Vec<(usize, T)>, key: impl Fn(&T) -> &Document, sort: &SortSpec, limit: Option<usize>) {
-    let cmp = |a: &(usize, T), b: &(usize, T)| sort.compare(key(&a.1), key(&b.1)).then(a.0.cmp(&b.0));
-    if let Some(k) = limit.filter(|k| *k > 0 && *k < items.len()) {
-        items.select_nth_unstable_by(k - 1, cmp);
-        items.truncate(k);
+/// Sort keys are extracted once per document.
+fn sort_limit<T>(items: Vec<T>, key: impl Fn(&T) -> &Document, sort: &SortSpec, limit: Option<usize>) -> Vec<T> {
+    let mut keyed: Vec<(Vec<Bson>, usize, T)> = items.into_iter().enumerate().map(|(i, t)| (sort.keys(key(&t)), i, t)).collect();
+    let cmp = |a: &(Vec<Bson>, usize, T), b: &(Vec<Bson>, usize, T)| sort.compare_keys(&a.0, &b.0).then(a.1.cmp(&b.1));
+    if let Some(k) = limit.filter(|k| *k > 0 && *k < keyed.len()) {
+        keyed.select_nth_unstable_by(k - 1, cmp);
+        keyed.truncate(k);
     }
-    items.sort_by(cmp);
+    keyed.sort_by(cmp);
+    keyed.into_iter().map(|(_, _, t)| t).collect()
 }
 
 impl<'a> Ctx<'a> {
     /// The caller's views of the documents matching `filter`, in natural order.
     fn visible<'c>(&'c self, c: &'c dyn CollectionView, filter: &'c Filter) -> impl Iterator<Item = Cow<'c, Document>> + 'c {
-        candidates(c, filter).filter_map(move |d| {
+        self.visible_sorted(c, filter, None).0
+    }
+
+    /// Like `visible`, using an index for `sort` when there is one (then the flag is true).
+    fn visible_sorted<'c>(&'c self, c: &'c dyn CollectionView, filter: &'c Filter, sort: Option<&SortSpec>) -> (impl Iterator<Item = Cow<'c, Document>> + 'c, bool) {
+        let (docs, sorted) = candidates(c, filter, sort);
+        let views = docs.filter_map(move |d| {
             let view = self.perm.read_view(self.user, d)?;
             filter.matches(&view).then_some(view)
-        })
+        });
+        (views, sorted)
     }
 
     fn find(&self, filter: &Filter, sort: Option<&SortSpec>, limit: Option<usize>) -> Result<Vec<Document>, ServiceError> {
@@ -327,11 +363,13 @@ impl<'a> Ctx<'a> {
                     let docs: Vec<Document> = self.visible(c, filter).take(limit.unwrap_or(usize::MAX).min(MAX_RESULT_DOCS + 1)).map(Cow::into_owned).collect();
                     Ok(docs)
                 }
-                Some(s) => {
-                    let mut all: Vec<(usize, Cow<Document>)> = self.visible(c, filter).enumerate().collect();
-                    sort_limit(&mut all, |d| d, s, limit);
-                    Ok(all.into_iter().map(|(_, d)| d.into_owned()).collect())
-                }
+                Some(s) => match self.visible_sorted(c, filter, Some(s)) {
+                    (views, true) => Ok(views.take(limit.unwrap_or(usize::MAX).min(MAX_RESULT_DOCS + 1)).map(Cow::into_owned).collect()),
+                    (views, false) => {
+                        let all: Vec<Cow<Document>> = views.collect();
+                        Ok(sort_limit(all, |d| d, s, limit).into_iter().map(Cow::into_owned).collect())
+                    }
+                },
             };
         })?;
         let docs = out?;
@@ -345,13 +383,12 @@ impl<'a> Ctx<'a> {
     fn prepare_insert(&self, doc: Document) -> Result<Document, ServiceError> {
         let doc = with_id(doc);
         self.perm.check_insert(self.user, &doc)?;
-        check_size(&doc)?;
         Ok(doc)
     }
 
     /// Candidates for a write: matching the caller's view and writable by the caller.
     fn writable<'c>(&'c self, c: &'c dyn CollectionView, filter: &'c Filter) -> impl Iterator<Item = &'c Document> + 'c {
-        candidates(c, filter).filter(move |d| {
+        candidates(c, filter, None).0.filter(move |d| {
             self.perm.read_view(self.user, d).is_some_and(|v| filter.matches(&v)) && self.perm.writable(self.user, d)
         })
     }
@@ -399,7 +436,6 @@ impl<'a> Ctx<'a> {
             return Ok(None);
         }
         self.perm.check_update(self.user, d, &new_doc)?;
-        check_size(&new_doc)?;
         Ok(Some(match update {
             Update::Replace(_) => Change::Replace(new_doc),
             Update::Ops(_) => Change::Update(new_doc),
@@ -410,9 +446,8 @@ impl<'a> Ctx<'a> {
         let uctx = UpdateCtx { query: None, array_filters: spec.array_filters, inserting: true };
         let d = with_id(spec.update.upsert_document(spec.filter, &uctx)?);
         self.perm.check_insert(self.user, &d)?;
-        check_size(&d)?;
         if c.contains_id(d.get("_id").unwrap_or(&Bson::Null)) {
-            return Err(StoreError::DuplicateKey { ns: self.ns.to_string(), id: d.get("_id").map(|v| v.to_string()).unwrap_or_default() }.into());
+            return Err(StoreError::DuplicateKey { ns: self.ns.to_string(), index: "_id".into(), key: d.get("_id").map(|v| v.to_string()).unwrap_or_default() }.into());
         }
         Ok(d)
     }
@@ -421,13 +456,12 @@ impl<'a> Ctx<'a> {
     fn delete(&self, filter: &Filter, sort: Option<&SortSpec>, many: bool) -> Result<Vec<Document>, ServiceError> {
         let mut deleted = Vec::new();
         self.store.write(self.ns, &mut |c| {
-            let mut hits: Vec<(usize, &Document)> =
-                self.writable(c, filter).filter(|d| self.perm.deletable(self.user, d)).enumerate().collect();
+            let mut hits: Vec<&Document> = self.writable(c, filter).filter(|d| self.perm.deletable(self.user, d)).collect();
             if let Some(s) = sort {
-                sort_limit(&mut hits, |d| d, s, Some(1));
+                hits = sort_limit(hits, |d| d, s, Some(1));
             }
             hits.truncate(if many { usize::MAX } else { 1 });
-            deleted = hits.into_iter().map(|(_, d)| d.clone()).collect();
+            deleted = hits.into_iter().cloned().collect();
             deleted.iter().filter_map(|d| d.get("_id").cloned().map(Change::Delete)).collect()
         })?;
         Ok(deleted)
@@ -465,13 +499,13 @@ impl<'a> Ctx<'a> {
         let mut outcome: Result<Option<Document>, ServiceError> = Ok(None);
         self.store.write(self.ns, &mut |c| {
             let step = (|| {
-                let mut hits: Vec<(usize, &Document)> = self.writable(c, &filter).enumerate().collect();
+                let mut hits: Vec<&Document> = self.writable(c, &filter).collect();
                 if let Some(s) = &sort {
-                    sort_limit(&mut hits, |d| d, s, Some(1));
+                    hits = sort_limit(hits, |d| d, s, Some(1));
                 }
                 let uctx = UpdateCtx { query: Some(&filter), array_filters: &[], inserting: false };
                 match hits.first() {
-                    Some((_, d)) => {
+                    Some(d) => {
                         let change = self.updated(d, &update, &uctx)?;
                         let after = match &change {
                             Some(Change::Replace(n) | Change::Update(n)) => n.clone(),
@@ -499,14 +533,6 @@ impl<'a> Ctx<'a> {
         })?;
         show(outcome?)
     }
-}
-
-fn check_size(doc: &Document) -> Result<(), ServiceError> {
-    let size = bson::to_vec(doc).map(|v| v.len()).map_err(|e| StoreError::Encoding(e.to_string()))?;
-    if size > MAX_DOCUMENT_BYTES {
-        return Err(StoreError::TooLarge { size, max: MAX_DOCUMENT_BYTES }.into());
-    }
-    Ok(())
 }
 
 /// A parsed `watch` request: namespace, optional `ids` and `filter`, optional resume point.
@@ -644,6 +670,72 @@ mod tests {
         assert!(r.as_document().is_some_and(|d| d.contains_key("upsertedId")));
         let mine = value(run(&s, &app, "u2", "findOne", users(doc! {})));
         assert_eq!(mine.as_document().and_then(|d| d.get_str("userID").ok()), Some("u2"));
+    }
+
+    #[test]
+    fn indexed_and_unindexed_collections_answer_the_same() {
+        let (_d, plain, rules) = setup();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let specs = crate::store::parse_indexes("db.c:n,db.c:tags").expect("specs");
+        let indexed = RedbStore::open(open_database(dir.path()).expect("db")).expect("store").with_indexes(specs).expect("indexes");
+        let docs: Vec<Bson> = (0..60)
+            .map(|i| {
+                let mut d = doc! {"_id": i, "k": i % 7};
+                match i % 5 {
+                    0 => {}
+                    1 => {
+                        d.insert("n", "s".repeat((i % 4) as usize));
+                    }
+                    2 => {
+                        d.insert("n", f64::from(i) / 2.0);
+                    }
+                    _ => {
+                        d.insert("n", i % 9);
+                    }
+                }
+                if i % 3 == 0 {
+                    d.insert("tags", vec![Bson::Int32(i % 4), Bson::Int32(i % 5)]);
+                }
+                Bson::Document(d)
+            })
+            .collect();
+        let ns = doc! {"database": "db", "collection": "c"};
+        let with = |extra: Document| {
+            let mut d = ns.clone();
+            d.extend(extra);
+            d
+        };
+        for s in [&plain, &indexed] {
+            value(run(s, &rules, "u", "insertMany", with(doc! {"documents": docs.clone()})));
+        }
+        let queries = vec![
+            doc! {"query": {"n": 4}},
+            doc! {"query": {"n": {"$gte": 3, "$lt": 7}}},
+            doc! {"query": {"n": {"$gt": "s"}}},
+            doc! {"query": {"n": {"$lte": 5.5}, "k": 2}},
+            doc! {"query": {"tags": 1}},
+            doc! {"query": {"tags": {"$gte": 3}}},
+            doc! {"query": {"n": null}},
+            doc! {"query": {}, "sort": {"n": 1}},
+            doc! {"query": {}, "sort": {"n": -1}, "limit": 10},
+            doc! {"query": {"k": {"$ne": 3}}, "sort": {"n": 1}, "limit": 5},
+            doc! {"query": {"n": {"$gt": 2}}, "sort": {"tags": -1}},
+        ];
+        for q in queries {
+            let a = value(run(&plain, &rules, "u", "find", with(q.clone())));
+            let b = value(run(&indexed, &rules, "u", "find", with(q.clone())));
+            // Ties may come in another order from an index: compare the sequence of sort keys and the sets.
+            let ids = |v: &Bson| -> Vec<Bson> { v.as_array().expect("array").iter().map(|d| d.as_document().and_then(|d| d.get("_id")).cloned().unwrap_or(Bson::Null)).collect() };
+            let (mut ia, mut ib) = (ids(&a), ids(&b));
+            if let Ok(spec) = q.get_document("sort") {
+                let spec = SortSpec::parse(spec).expect("sort");
+                let keys = |v: &Bson| -> Vec<Vec<Bson>> { v.as_array().expect("array").iter().filter_map(Bson::as_document).map(|d| spec.keys(d)).collect() };
+                assert_eq!(keys(&a), keys(&b), "{q}");
+            }
+            ia.sort_by(crate::query::compare_values);
+            ib.sort_by(crate::query::compare_values);
+            assert_eq!(ia, ib, "{q}");
+        }
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! moment (group commit) before `write` returns, so an acknowledged write survives the process
 //! being killed and durable throughput grows with concurrency.
 
+mod index;
 mod redb_store;
 
+pub use index::IndexSpec;
 pub use redb_store::{open_database, RedbStore};
 
 use bson::{Bson, Document};
@@ -60,13 +62,15 @@ pub enum StoreError {
     /// Bad database or collection name.
     #[error("{0}")]
     InvalidNamespace(String),
-    /// An insert reused an existing `_id`.
-    #[error("E11000 duplicate key error collection: {ns} index: _id_ dup key: {{ _id: {id} }}")]
+    /// A write reused an `_id` or a unique index key.
+    #[error("E11000 duplicate key error collection: {ns} index: {index}_ dup key: {{ {index}: {key} }}")]
     DuplicateKey {
         /// namespace
         ns: String,
-        /// the duplicate id
-        id: String,
+        /// the index's field path (`_id` for the primary key)
+        index: String,
+        /// the duplicate key
+        key: String,
     },
     /// A document without `_id` reached the store.
     #[error("document has no _id")]
@@ -80,6 +84,9 @@ pub enum StoreError {
     /// The in-memory state is unusable (a writer panicked).
     #[error("store lock poisoned")]
     Poisoned,
+    /// An index declaration could not be parsed.
+    #[error("{0}")]
+    InvalidIndex(String),
     /// A document exceeds the BSON size limit.
     #[error("document is larger than the maximum size {max} bytes: {size}")]
     TooLarge {
@@ -105,6 +112,17 @@ pub trait CollectionView {
     }
     /// Number of documents.
     fn len(&self) -> usize;
+    /// Documents whose key in the secondary index on `path` lies between the bounds (MongoDB
+    /// value order), in key order or reversed, each with its key; `None` without such an index.
+    fn index_range(
+        &self,
+        path: &str,
+        lower: std::ops::Bound<&Bson>,
+        upper: std::ops::Bound<&Bson>,
+        reverse: bool,
+    ) -> Option<Box<dyn Iterator<Item = (&Bson, &Document)> + '_>>;
+    /// Whether the index on `path` holds arrays (then it cannot give sort order); `None` without one.
+    fn index_multikey(&self, path: &str) -> Option<bool>;
     /// Whether the collection is empty.
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -141,6 +159,20 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Registers the observer of applied changes (replacing any previous one).
     fn set_observer(&self, observer: std::sync::Arc<dyn ChangeObserver>);
+}
+
+/// Environment variable declaring secondary indexes: `db.coll:path[:unique]`, comma-separated.
+pub const INDEXES_ENV: &str = "REALM_WASM_INDEXES";
+
+/// Parses a comma-separated list of index declarations (see [`INDEXES_ENV`]).
+pub fn parse_indexes(list: &str) -> Result<Vec<(Namespace, IndexSpec)>, StoreError> {
+    list.split(',')
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let (db, coll, spec) = IndexSpec::parse(e).map_err(StoreError::InvalidIndex)?;
+            Ok((Namespace::new(&db, &coll)?, spec))
+        })
+        .collect()
 }
 
 /// Largest BSON document accepted (as MongoDB).

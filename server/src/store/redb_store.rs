@@ -1,19 +1,28 @@
 //! redb-backed `Store`: one table of `ns \0 id-key → seq ‖ BSON bytes`, mirrored in memory,
 //! written through a group commit.
 
+use super::index::{Index, IndexSpec, Key};
 use super::{Applied, Change, ChangeObserver, CollectionView, Namespace, Store, StoreError, MAX_DOCUMENT_BYTES};
 use bson::{Bson, Document};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 const DOCS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("documents");
 
+/// redb's page cache: documents are served from memory, so the cache only needs to hold the pages
+/// that commits touch.
+const REDB_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 /// Opens (creating if needed) the redb file `realm.redb` in `dir`.
 pub fn open_database(dir: &Path) -> Result<Arc<Database>, StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(e.into()))?;
-    let db = Database::create(dir.join("realm.redb")).map_err(redb::Error::from)?;
+    let db = redb::Builder::new()
+        .set_cache_size(REDB_CACHE_BYTES)
+        .create(dir.join("realm.redb"))
+        .map_err(redb::Error::from)?;
     Ok(Arc::new(db))
 }
 
@@ -38,40 +47,93 @@ fn row_key(ns: &str, id: &[u8]) -> Vec<u8> {
     k
 }
 
-/// One collection in memory: documents by `_id` key, and their natural order by sequence number.
+/// One collection in memory: documents in natural order by sequence number, the `_id` index,
+/// and the declared secondary indexes.
 #[derive(Default)]
 struct Collection {
-    docs: HashMap<Vec<u8>, (u64, Document)>,
-    order: BTreeMap<u64, Vec<u8>>,
+    docs: BTreeMap<u64, Document>,
+    ids: HashMap<Vec<u8>, u64>,
+    indexes: Vec<Index>,
 }
 
 impl Collection {
+    fn with_indexes(specs: &[IndexSpec]) -> Collection {
+        Collection { indexes: specs.iter().cloned().map(Index::new).collect(), ..Default::default() }
+    }
+
     fn put(&mut self, key: Vec<u8>, seq: u64, doc: Document) {
-        if let Some((old, _)) = self.docs.get(&key) {
-            self.order.remove(old);
+        if let Some(old_seq) = self.ids.insert(key, seq) {
+            if let Some(old) = self.docs.remove(&old_seq) {
+                self.indexes.iter_mut().for_each(|i| i.remove(old_seq, &old));
+            }
         }
-        self.order.insert(seq, key.clone());
-        self.docs.insert(key, (seq, doc));
+        self.indexes.iter_mut().for_each(|i| i.insert(seq, &doc));
+        self.docs.insert(seq, doc);
     }
 
     fn remove(&mut self, key: &[u8]) -> Option<Document> {
-        let (seq, doc) = self.docs.remove(key)?;
-        self.order.remove(&seq);
+        let seq = self.ids.remove(key)?;
+        let doc = self.docs.remove(&seq)?;
+        self.indexes.iter_mut().for_each(|i| i.remove(seq, &doc));
         Some(doc)
+    }
+
+    fn seq_of(&self, key: &[u8]) -> Option<u64> {
+        self.ids.get(key).copied()
+    }
+
+    /// A unique-index key of `doc` held by another document, named for the error.
+    fn unique_conflict(&self, doc: &Document, own: Option<u64>) -> Option<(String, Bson)> {
+        self.indexes.iter().find_map(|i| i.conflict(doc, own).map(|k| (i.spec.path.clone(), k)))
     }
 }
 
 impl CollectionView for Collection {
     fn docs(&self) -> Box<dyn Iterator<Item = &Document> + '_> {
-        Box::new(self.order.values().filter_map(|k| self.docs.get(k).map(|(_, d)| d)))
+        Box::new(self.docs.values())
     }
     fn get(&self, id: &Bson) -> Option<&Document> {
-        id_key(id).ok().and_then(|k| self.docs.get(&k)).map(|(_, d)| d)
+        id_key(id).ok().and_then(|k| self.ids.get(&k)).and_then(|s| self.docs.get(s))
     }
     fn len(&self) -> usize {
         self.docs.len()
     }
+    fn index_range(
+        &self,
+        path: &str,
+        lower: Bound<&Bson>,
+        upper: Bound<&Bson>,
+        reverse: bool,
+    ) -> Option<Box<dyn Iterator<Item = (&Bson, &Document)> + '_>> {
+        let index = self.indexes.iter().find(|i| i.spec.path == path)?;
+        let key = |b: Bound<&Bson>| match b {
+            Bound::Included(v) => Bound::Included(Key(v.clone())),
+            Bound::Excluded(v) => Bound::Excluded(Key(v.clone())),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let (lo, hi) = (key(lower), key(upper));
+        if matches!((&lo, &hi), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b) {
+            return Some(Box::new(std::iter::empty()));
+        }
+        let range = index.entries.range((lo, hi));
+        let entries: Box<dyn Iterator<Item = (&Key, &BTreeSet<u64>)>> = if reverse { Box::new(range.rev()) } else { Box::new(range) };
+        // A multikey index lists a document once per element: report each document once.
+        let mut seen = HashSet::new();
+        let multikey = index.array_docs > 0;
+        Some(Box::new(entries.flat_map(|(k, seqs)| seqs.iter().map(move |s| (k, *s))).filter_map(move |(k, s)| {
+            if multikey && !seen.insert(s) {
+                return None;
+            }
+            self.docs.get(&s).map(|d| (&k.0, d))
+        })))
+    }
+    fn index_multikey(&self, path: &str) -> Option<bool> {
+        self.indexes.iter().find(|i| i.spec.path == path).map(|i| i.array_docs > 0)
+    }
 }
+
+/// A resolved change: id key, new (seq, document) or `None` to delete, encoded row, replacement flag.
+type PlannedRow = (Vec<u8>, Option<(u64, Document)>, Option<Vec<u8>>, bool);
 
 /// A row waiting for the next group commit: `None` deletes.
 type PendingRow = (Vec<u8>, Option<Vec<u8>>);
@@ -94,12 +156,37 @@ struct Durability {
 /// The embedded store.
 pub struct RedbStore {
     db: Arc<Database>,
-    inner: Mutex<Inner>,
+    inner: RwLock<Inner>,
     commit: Mutex<Durability>,
     observer: RwLock<Option<Arc<dyn ChangeObserver>>>,
+    /// Declared secondary indexes by namespace (`db.coll`).
+    index_specs: HashMap<String, Vec<IndexSpec>>,
 }
 
 impl RedbStore {
+    /// Declares secondary indexes (`(namespace, spec)`) and builds them over the loaded documents;
+    /// fails if existing documents violate a unique index.
+    pub fn with_indexes(mut self, specs: Vec<(Namespace, IndexSpec)>) -> Result<RedbStore, StoreError> {
+        for (ns, spec) in specs {
+            self.index_specs.entry(ns.to_string()).or_default().push(spec);
+        }
+        let inner = self.inner.get_mut().map_err(|_| StoreError::Poisoned)?;
+        for (name, specs) in &self.index_specs {
+            let coll = inner.collections.entry(name.clone()).or_default();
+            let mut rebuilt = Collection::with_indexes(specs);
+            for (key, seq) in std::mem::take(&mut coll.ids) {
+                if let Some(doc) = coll.docs.remove(&seq) {
+                    if let Some((path, k)) = rebuilt.unique_conflict(&doc, None) {
+                        return Err(StoreError::DuplicateKey { ns: name.clone(), index: path, key: k.to_string() });
+                    }
+                    rebuilt.put(key, seq, doc);
+                }
+            }
+            *coll = rebuilt;
+        }
+        Ok(self)
+    }
+
     /// Opens the store on a database and loads every collection into memory.
     pub fn open(db: Arc<Database>) -> Result<RedbStore, StoreError> {
         let txn = db.begin_write().map_err(redb::Error::from)?;
@@ -129,9 +216,10 @@ impl RedbStore {
         }
         Ok(RedbStore {
             db,
-            inner: Mutex::new(Inner { collections, next_seq, pending: Vec::new(), batch: 1 }),
+            inner: RwLock::new(Inner { collections, next_seq, pending: Vec::new(), batch: 1 }),
             commit: Mutex::new(Durability { durable: 0, failed: None }),
             observer: RwLock::new(None),
+            index_specs: HashMap::new(),
         })
     }
 
@@ -146,7 +234,7 @@ impl RedbStore {
             return Ok(());
         }
         let (rows, taken) = {
-            let mut inner = self.inner.lock().map_err(|_| StoreError::Poisoned)?;
+            let mut inner = self.inner.write().map_err(|_| StoreError::Poisoned)?;
             let taken = inner.batch;
             inner.batch += 1;
             (std::mem::take(&mut inner.pending), taken)
@@ -194,10 +282,11 @@ fn encode(seq: u64, doc: &Document) -> Result<Vec<u8>, StoreError> {
 
 impl Store for RedbStore {
     fn read(&self, ns: &Namespace, read: &mut dyn FnMut(&dyn CollectionView)) -> Result<(), StoreError> {
-        let inner = self.inner.lock().map_err(|_| StoreError::Poisoned)?;
-        match inner.collections.get(&ns.to_string()) {
+        let inner = self.inner.read().map_err(|_| StoreError::Poisoned)?;
+        let name = ns.to_string();
+        match inner.collections.get(&name) {
             Some(c) => read(c),
-            None => read(&Collection::default()),
+            None => read(&Collection::with_indexes(self.index_specs.get(&name).map(Vec::as_slice).unwrap_or(&[]))),
         }
         Ok(())
     }
@@ -209,9 +298,10 @@ impl Store for RedbStore {
     ) -> Result<(), StoreError> {
         let name = ns.to_string();
         let batch = {
-            let mut guard = self.inner.lock().map_err(|_| StoreError::Poisoned)?;
+            let mut guard = self.inner.write().map_err(|_| StoreError::Poisoned)?;
             let inner = &mut *guard;
-            let empty = Collection::default();
+            let specs = self.index_specs.get(&name).map(Vec::as_slice).unwrap_or(&[]);
+            let empty = Collection::with_indexes(specs);
             let existing = inner.collections.get(&name).unwrap_or(&empty);
             let changes = plan(existing);
             if changes.is_empty() {
@@ -219,20 +309,43 @@ impl Store for RedbStore {
             }
             // Resolve and encode every change first: a refused change leaves nothing applied.
             let mut seq = inner.next_seq;
-            let mut rows: Vec<(Vec<u8>, Option<(u64, Document)>, Option<Vec<u8>>, bool)> = Vec::with_capacity(changes.len());
+            let mut rows: Vec<PlannedRow> = Vec::with_capacity(changes.len());
             let mut present: HashMap<Vec<u8>, bool> = HashMap::new();
+            // Unique keys written by earlier changes of this batch: (index path, key) → id key.
+            let mut batch_keys: BTreeMap<(String, Key), Vec<u8>> = BTreeMap::new();
+            let mut check_unique = |doc: &Document, key: &[u8], own: Option<u64>| -> Result<(), StoreError> {
+                if let Some((path, k)) = existing.unique_conflict(doc, own) {
+                    return Err(StoreError::DuplicateKey { ns: name.clone(), index: path, key: k.to_string() });
+                }
+                for i in existing.indexes.iter().filter(|i| i.spec.unique) {
+                    for k in i.keys_of(doc).0 {
+                        let shown = k.0.to_string();
+                        let slot = (i.spec.path.clone(), k);
+                        match batch_keys.get(&slot) {
+                            Some(other) if other.as_slice() != key => {
+                                return Err(StoreError::DuplicateKey { ns: name.clone(), index: i.spec.path.clone(), key: shown })
+                            }
+                            _ => {
+                                batch_keys.insert(slot, key.to_vec());
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            };
             for change in changes {
                 let replacement = matches!(change, Change::Replace(_));
                 let exists = |present: &HashMap<Vec<u8>, bool>, key: &Vec<u8>| {
-                    present.get(key).copied().unwrap_or_else(|| existing.docs.contains_key(key))
+                    present.get(key).copied().unwrap_or_else(|| existing.ids.contains_key(key))
                 };
                 match change {
                     Change::Insert(doc) => {
                         let id = doc.get("_id").ok_or(StoreError::MissingId)?;
                         let key = id_key(id)?;
                         if exists(&present, &key) {
-                            return Err(StoreError::DuplicateKey { ns: name, id: id.to_string() });
+                            return Err(StoreError::DuplicateKey { ns: name, index: "_id".into(), key: id.to_string() });
                         }
+                        check_unique(&doc, &key, None)?;
                         let value = encode(seq, &doc)?;
                         present.insert(key.clone(), true);
                         rows.push((key, Some((seq, doc)), Some(value), false));
@@ -240,8 +353,10 @@ impl Store for RedbStore {
                     }
                     Change::Replace(doc) | Change::Update(doc) => {
                         let key = id_key(doc.get("_id").ok_or(StoreError::MissingId)?)?;
-                        let this_seq = match existing.docs.get(&key) {
-                            Some((s, _)) => *s,
+                        let own = existing.seq_of(&key);
+                        check_unique(&doc, &key, own)?;
+                        let this_seq = match own {
+                            Some(s) => s,
                             None => {
                                 seq += 1;
                                 seq - 1
@@ -259,13 +374,13 @@ impl Store for RedbStore {
                 }
             }
             inner.next_seq = seq;
-            let coll = inner.collections.entry(name.clone()).or_default();
+            let coll = inner.collections.entry(name.clone()).or_insert_with(|| Collection::with_indexes(specs));
             let mut applied = Vec::with_capacity(rows.len());
             for (key, row, value, replacement) in rows {
                 inner.pending.push((row_key(&name, &key), value));
                 let before = match row {
                     Some((s, doc)) => {
-                        let before = coll.docs.get(&key).map(|(_, d)| d.clone());
+                        let before = coll.seq_of(&key).and_then(|s| coll.docs.get(&s)).cloned();
                         applied.push(Applied { before: None, after: Some(doc.clone()), replacement });
                         coll.put(key, s, doc);
                         before
@@ -329,6 +444,47 @@ mod tests {
         let store = RedbStore::open(open_database(dir.path()).expect("db")).expect("reopen");
         assert_eq!(all(&store, &ns), vec![doc! {"_id": 3, "v": 9}, doc! {"_id": "x", "v": 3}]);
         assert!(all(&store, &Namespace::new("db", "other").expect("ns")).is_empty());
+    }
+
+    #[test]
+    fn secondary_indexes_ranges_uniqueness_and_rebuild() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ns = Namespace::new("db", "c").expect("ns");
+        let specs = crate::store::parse_indexes("db.c:n, db.c:email:unique").expect("specs");
+        let store = RedbStore::open(open_database(dir.path()).expect("db")).expect("open").with_indexes(specs.clone()).expect("indexes");
+        let docs = [
+            doc! {"_id": 1, "n": 5, "email": "a"},
+            doc! {"_id": 2, "n": 1.5, "email": "b"},
+            doc! {"_id": 3, "n": "x", "email": "c"},
+            doc! {"_id": 4, "email": "d"},
+            doc! {"_id": 5, "n": 5_i64, "email": "e"},
+        ];
+        store.write(&ns, &mut |_| docs.iter().cloned().map(Change::Insert).collect()).expect("insert");
+        let ids = |lo: Bound<&Bson>, hi: Bound<&Bson>, rev: bool| {
+            let mut out = Vec::new();
+            store
+                .read(&ns, &mut |c| out = c.index_range("n", lo, hi, rev).expect("index").map(|(_, d)| d.get("_id").cloned()).collect())
+                .expect("read");
+            out.into_iter().flatten().map(|b| b.as_i32().unwrap_or(-1)).collect::<Vec<_>>()
+        };
+        let five = Bson::Int32(5);
+        assert_eq!(ids(Bound::Included(&five), Bound::Included(&five), false), vec![1, 5]);
+        assert_eq!(ids(Bound::Unbounded, Bound::Unbounded, false), vec![4, 2, 1, 5, 3], "null, numbers, strings");
+        assert_eq!(ids(Bound::Unbounded, Bound::Unbounded, true), vec![3, 1, 5, 2, 4], "ties stay in natural order");
+        let dup = store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 6, "email": "a"})]);
+        assert!(matches!(dup, Err(StoreError::DuplicateKey { ref index, .. }) if index == "email"), "{dup:?}");
+        let dup_in_batch = store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 7, "email": "z"}), Change::Insert(doc! {"_id": 8, "email": "z"})]);
+        assert!(matches!(dup_in_batch, Err(StoreError::DuplicateKey { .. })));
+        store.write(&ns, &mut |_| vec![Change::Update(doc! {"_id": 1, "n": 7, "email": "a"})]).expect("own key may stay");
+        assert_eq!(ids(Bound::Included(&five), Bound::Included(&five), false), vec![5]);
+        store.write(&ns, &mut |_| vec![Change::Delete(Bson::Int32(5))]).expect("delete");
+        assert_eq!(ids(Bound::Included(&five), Bound::Included(&five), false), Vec::<i32>::new());
+        drop(store);
+        let store = RedbStore::open(open_database(dir.path()).expect("db")).expect("reopen").with_indexes(specs).expect("rebuilt");
+        let mut n = 0;
+        store.read(&ns, &mut |c| n = c.index_range("n", Bound::Unbounded, Bound::Unbounded, false).map(|i| i.count()).unwrap_or(0)).expect("read");
+        assert_eq!(n, 4);
+        assert!(crate::store::parse_indexes("db:x").is_err() && crate::store::parse_indexes("a.b:c:wat").is_err());
     }
 
     #[test]
