@@ -1,4 +1,5 @@
-//! Secondary indexes over one field path: key (in MongoDB's value order) → documents' sequence numbers.
+//! Secondary indexes over one field path: a set of (key in MongoDB's value order, document sequence
+//! number) pairs, so equal keys keep natural order and no per-key allocation is needed.
 //!
 //! Arrays are indexed by element (multikey), a missing field as null, as MongoDB does. An index
 //! that has seen an array cannot give sort order (a document would appear once per element).
@@ -6,7 +7,8 @@
 use crate::query::compare_values;
 use bson::{Bson, Document};
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::ops::Bound;
 
 /// A declared index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,14 +63,14 @@ impl Ord for Key {
 #[derive(Debug)]
 pub(super) struct Index {
     pub spec: IndexSpec,
-    pub entries: BTreeMap<Key, BTreeSet<u64>>,
+    pub entries: BTreeSet<(Key, u64)>,
     /// Documents currently holding an array at the path.
     pub array_docs: usize,
 }
 
 impl Index {
     pub fn new(spec: IndexSpec) -> Index {
-        Index { spec, entries: BTreeMap::new(), array_docs: 0 }
+        Index { spec, entries: BTreeSet::new(), array_docs: 0 }
     }
 
     /// The keys `doc` has in this index, and whether it holds an array there.
@@ -97,7 +99,7 @@ impl Index {
         let (keys, array) = self.keys_of(doc);
         self.array_docs += usize::from(array);
         for k in keys {
-            self.entries.entry(k).or_default().insert(seq);
+            self.entries.insert((k, seq));
         }
     }
 
@@ -105,12 +107,7 @@ impl Index {
         let (keys, array) = self.keys_of(doc);
         self.array_docs -= usize::from(array);
         for k in keys {
-            if let Some(set) = self.entries.get_mut(&k) {
-                set.remove(&seq);
-                if set.is_empty() {
-                    self.entries.remove(&k);
-                }
-            }
+            self.entries.remove(&(k, seq));
         }
     }
 
@@ -121,7 +118,44 @@ impl Index {
         }
         let (keys, _) = self.keys_of(doc);
         keys.into_iter()
-            .find(|k| self.entries.get(k).is_some_and(|seqs| seqs.iter().any(|s| Some(*s) != own)))
+            .find(|k| self.range(Bound::Included(&k.0), Bound::Included(&k.0)).any(|(_, s)| Some(s) != own))
             .map(|k| k.0)
+    }
+
+    /// Entries between the bounds in key order, or reversed key order; equal keys always keep
+    /// natural order (as an in-memory sort does).
+    pub fn walk<'a>(&'a self, lower: Bound<&Bson>, upper: Bound<&Bson>, reverse: bool) -> Box<dyn Iterator<Item = (&'a Key, u64)> + 'a> {
+        if !reverse {
+            return Box::new(self.range(lower, upper));
+        }
+        let mut rev = self.range(lower, upper).rev().peekable();
+        let mut run: Vec<(&Key, u64)> = Vec::new();
+        Box::new(std::iter::from_fn(move || {
+            if run.is_empty() {
+                let first = rev.next()?;
+                run.push(first);
+                while let Some(next) = rev.next_if(|(k, _)| *k == first.0) {
+                    run.push(next);
+                }
+            }
+            run.pop()
+        }))
+    }
+
+    /// Entries whose key lies between the bounds, in (key, natural) order.
+    pub fn range(&self, lower: Bound<&Bson>, upper: Bound<&Bson>) -> impl DoubleEndedIterator<Item = (&Key, u64)> + '_ {
+        let lo = match lower {
+            Bound::Included(v) => Bound::Included((Key(v.clone()), 0)),
+            Bound::Excluded(v) => Bound::Excluded((Key(v.clone()), u64::MAX)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let hi = match upper {
+            Bound::Included(v) => Bound::Included((Key(v.clone()), u64::MAX)),
+            Bound::Excluded(v) => Bound::Excluded((Key(v.clone()), 0)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let empty = matches!((&lo, &hi), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b);
+        let range = if empty { None } else { Some(self.entries.range((lo, hi))) };
+        range.into_iter().flatten().map(|(k, s)| (k, *s))
     }
 }

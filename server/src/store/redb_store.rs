@@ -5,7 +5,7 @@ use super::index::{Index, IndexSpec, Key};
 use super::{Applied, Change, ChangeObserver, CollectionView, Namespace, Store, StoreError, MAX_DOCUMENT_BYTES};
 use bson::{Bson, Document};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
@@ -106,21 +106,11 @@ impl CollectionView for Collection {
         reverse: bool,
     ) -> Option<Box<dyn Iterator<Item = (&Bson, &Document)> + '_>> {
         let index = self.indexes.iter().find(|i| i.spec.path == path)?;
-        let key = |b: Bound<&Bson>| match b {
-            Bound::Included(v) => Bound::Included(Key(v.clone())),
-            Bound::Excluded(v) => Bound::Excluded(Key(v.clone())),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let (lo, hi) = (key(lower), key(upper));
-        if matches!((&lo, &hi), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b) {
-            return Some(Box::new(std::iter::empty()));
-        }
-        let range = index.entries.range((lo, hi));
-        let entries: Box<dyn Iterator<Item = (&Key, &BTreeSet<u64>)>> = if reverse { Box::new(range.rev()) } else { Box::new(range) };
+        let entries = index.walk(lower, upper, reverse);
         // A multikey index lists a document once per element: report each document once.
         let mut seen = HashSet::new();
         let multikey = index.array_docs > 0;
-        Some(Box::new(entries.flat_map(|(k, seqs)| seqs.iter().map(move |s| (k, *s))).filter_map(move |(k, s)| {
+        Some(Box::new(entries.filter_map(move |(k, s)| {
             if multikey && !seen.insert(s) {
                 return None;
             }
