@@ -739,6 +739,30 @@ mod tests {
     }
 
     #[test]
+    fn lookup_and_missing_rules_go_through_the_rules() {
+        let (_d, s, rules) = setup();
+        let users = |extra: Document| {
+            let mut d = doc! {"database": "app", "collection": "users"};
+            d.extend(extra);
+            d
+        };
+        for u in ["u1", "u2"] {
+            value(run(&s, &rules, u, "insertOne", users(doc! {"document": {"userID": u, "team": "red"}})));
+        }
+        let teams = doc! {"database": "app", "collection": "teams", "documents": [{"_id": "red"}]};
+        value(run(&s, &rules, "u1", "insertMany", teams));
+        let pipeline = doc! {"database": "app", "collection": "teams", "pipeline": [
+            {"$lookup": {"from": "users", "localField": "_id", "foreignField": "team", "as": "members"}},
+            {"$project": {"members.userID": 1}}
+        ]};
+        let r = value(run(&s, &rules, "u2", "aggregate", pipeline));
+        assert_eq!(r, Bson::Array(vec![Bson::Document(doc! {"_id": "red", "members": [{"userID": "u2"}]})]), "only u2's own user document joins");
+        let strict = RuleSet::new(HashMap::new(), None);
+        let denied = run(&s, &strict, "u1", "find", doc! {"database": "app", "collection": "teams"});
+        assert!(matches!(denied, Err(ServiceError::Rule(RuleError::NoMatchingRule(ref ns))) if ns == "app.teams"), "{denied:?}");
+    }
+
+    #[test]
     fn bad_calls_are_reported() {
         let (_d, s, app) = setup();
         assert!(matches!(call_raw(&s, &app, "u", "aggregate", &[]), Err(ServiceError::BadArgument(_))));
