@@ -142,8 +142,10 @@ pub struct Applied {
 
 /// Receives every applied change set, in apply order (used by the change-event log).
 pub trait ChangeObserver: Send + Sync {
-    /// Called once per write, under the store's write lock.
-    fn applied(&self, ns: &Namespace, changes: &[Applied]);
+    /// Called once per write, under the store's write lock; `batch` is the commit that will make it durable.
+    fn applied(&self, ns: &Namespace, changes: &[Applied], batch: u64);
+    /// Every change with a batch up to `batch` is durable.
+    fn durable(&self, batch: u64);
 }
 
 /// A document store. Writes are planned against a consistent view and applied atomically.

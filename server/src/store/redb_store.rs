@@ -232,6 +232,9 @@ impl RedbStore {
         match self.commit_rows(&rows) {
             Ok(()) => {
                 d.durable = taken;
+                if let Some(observer) = self.observer.read().map_err(|_| StoreError::Poisoned)?.as_ref() {
+                    observer.durable(taken);
+                }
                 Ok(())
             }
             Err(e) => {
@@ -386,7 +389,7 @@ impl Store for RedbStore {
             }
             applied.retain(|a| a.before.is_some() || a.after.is_some());
             if let Some(observer) = self.observer.read().map_err(|_| StoreError::Poisoned)?.as_ref() {
-                observer.applied(ns, &applied);
+                observer.applied(ns, &applied, inner.batch);
             }
             inner.batch
         };

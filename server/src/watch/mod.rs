@@ -1,4 +1,5 @@
 //! Change events: a bounded in-memory log fed by the store, read by watch streams (SSE, protocol §11).
+//! An event is handed to watchers only once the commit holding its change is durable.
 //!
 //! Every applied change becomes one event with a sequence number; its resume token is
 //! `{"_data": "<16 hex digits of the sequence>"}`. A watch resumed with `resumeAfter` continues
@@ -28,6 +29,8 @@ pub struct Event {
     pub replacement: bool,
     /// Wall-clock seconds when applied.
     pub time: u32,
+    /// The store commit that makes it durable.
+    batch: u64,
 }
 
 /// Why a resume was refused.
@@ -44,6 +47,7 @@ pub enum ResumeError {
 struct Log {
     events: VecDeque<Event>,
     next_seq: u64,
+    durable_batch: u64,
 }
 
 /// The change-event log.
@@ -62,7 +66,7 @@ impl Default for ChangeLog {
 impl ChangeLog {
     /// A log keeping the last `capacity` events.
     pub fn with_capacity(capacity: usize) -> ChangeLog {
-        ChangeLog { log: Mutex::new(Log { events: VecDeque::new(), next_seq: 1 }), notify: Notify::new(), capacity }
+        ChangeLog { log: Mutex::new(Log { events: VecDeque::new(), next_seq: 1, durable_batch: 0 }), notify: Notify::new(), capacity }
     }
 
     /// The sequence after which a new watch starts (now).
@@ -90,14 +94,14 @@ impl ChangeLog {
         Ok(seq)
     }
 
-    /// Events after `seq`, oldest first; `Err` when some were evicted meanwhile.
+    /// Durable events after `seq`, oldest first; `Err` when some were evicted meanwhile.
     pub fn after(&self, seq: u64) -> Result<Vec<Event>, ResumeError> {
         let log = self.log.lock().map_err(|_| ResumeError::Invalid(seq.to_string()))?;
         let oldest = log.events.front().map(|e| e.seq).unwrap_or(log.next_seq);
         if seq + 1 < oldest {
             return Err(ResumeError::Expired(token(seq).to_string()));
         }
-        Ok(log.events.iter().filter(|e| e.seq > seq).cloned().collect())
+        Ok(log.events.iter().filter(|e| e.seq > seq).take_while(|e| e.batch <= log.durable_batch).cloned().collect())
     }
 
     /// Resolves when an event is appended after this call.
@@ -107,7 +111,7 @@ impl ChangeLog {
 }
 
 impl ChangeObserver for ChangeLog {
-    fn applied(&self, ns: &Namespace, changes: &[Applied]) {
+    fn applied(&self, ns: &Namespace, changes: &[Applied], batch: u64) {
         let time = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as u32)
@@ -123,11 +127,18 @@ impl ChangeObserver for ChangeLog {
                     after: c.after.clone(),
                     replacement: c.replacement,
                     time,
+                    batch,
                 });
                 while log.events.len() > self.capacity {
                     log.events.pop_front();
                 }
             }
+        }
+    }
+
+    fn durable(&self, batch: u64) {
+        if let Ok(mut log) = self.log.lock() {
+            log.durable_batch = log.durable_batch.max(batch);
         }
         self.notify.notify_waiters();
     }
@@ -215,18 +226,21 @@ mod tests {
         let ins = Applied { before: None, after: Some(doc! {"_id": 1, "a": 1}), replacement: false };
         let upd = Applied { before: Some(doc! {"_id": 1, "a": 1, "b": 2}), after: Some(doc! {"_id": 1, "a": 2}), replacement: false };
         let del = Applied { before: Some(doc! {"_id": 1, "a": 2}), after: None, replacement: false };
-        log.applied(&ns(), &[ins, upd, del]);
+        log.applied(&ns(), &[ins, upd, del], 1);
+        assert!(log.after(0).expect("events").is_empty(), "not durable yet");
+        log.durable(1);
         let events = log.after(0).expect("events");
-        let ops: Vec<&str> = events.iter().map(|e| e.to_change_event(e.after.clone()).get_str("operationType").map(|_| "").unwrap_or("")).collect();
-        assert_eq!(ops.len(), 3);
+        let ops: Vec<String> = events.iter().map(|e| e.to_change_event(e.after.clone()).get_str("operationType").unwrap_or_default().to_string()).collect();
+        assert_eq!(ops, ["insert", "update", "delete"]);
         let u = events[1].to_change_event(events[1].after.clone());
         assert_eq!(u.get_str("operationType"), Ok("update"));
         assert_eq!(u.get_document("updateDescription"), Ok(&doc! {"updatedFields": {"a": 2}, "removedFields": ["b"]}));
         assert_eq!(events[2].to_change_event(None).get_str("operationType"), Ok("delete"));
         assert_eq!(log.resume_point(&token(1)), Ok(1));
-        log.applied(&ns(), &[Applied { before: None, after: Some(doc! {"_id": 2}), replacement: false }]);
+        log.applied(&ns(), &[Applied { before: None, after: Some(doc! {"_id": 2}), replacement: false }], 2);
+        log.durable(2);
         assert_eq!(log.after(1).expect("after").len(), 3);
-        log.applied(&ns(), &[Applied { before: None, after: Some(doc! {"_id": 3}), replacement: false }]);
+        log.applied(&ns(), &[Applied { before: None, after: Some(doc! {"_id": 3}), replacement: false }], 3);
         assert!(matches!(log.resume_point(&token(1)), Err(ResumeError::Expired(_))));
         assert!(matches!(log.resume_point(&Bson::String("x".into())), Err(ResumeError::Invalid(_))));
     }
