@@ -39,7 +39,7 @@ pub fn open_state(data_dir: &Path, listen_addr: SocketAddr) -> Result<AppState, 
     let app = Arc::new(AppConfig::default_app());
     let db = store::open_database(data_dir)?;
     let indexes = store::parse_indexes(&std::env::var(store::INDEXES_ENV).unwrap_or_default())?;
-    let store: Arc<dyn store::Store> = Arc::new(store::RedbStore::open(db.clone())?.with_indexes(indexes)?);
+    let store: Arc<dyn store::Store> = Arc::new(store::RedbStore::open_with_indexes(db.clone(), indexes)?);
     let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone())?);
     let rules = Arc::new(rules::RuleSet::default_app());
     if let Some(warning) = rules.open_access_warning() {

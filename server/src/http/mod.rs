@@ -254,12 +254,18 @@ async fn call_function(
     }
     let (store, rules) = (state.store.clone(), state.rules.clone());
     let user = stream::user_context(&state, &claims).await?;
-    // Reads are served from memory under a shared lock: no blocking-pool hop. Writes wait for
-    // their group commit, so they run on the blocking pool.
-    let result = if service::is_read_only(&name) {
-        service::call(store.as_ref(), &rules, &user, &name, &arguments)?
-    } else {
-        blocking(move || Ok(service::call(store.as_ref(), &rules, &user, &name, &arguments)?)).await?
-    };
+    // Calls run against memory (no blocking-pool hop); a write's answer waits, asynchronously,
+    // for the group commit that makes it durable.
+    let (result, ticket) = service::call_deferred(store.as_ref(), &rules, &user, &name, &arguments)?;
+    if let Some(ticket) = ticket {
+        let mut progress = store.durability();
+        let state = progress
+            .wait_for(|p| p.durable >= ticket || p.failed.is_some())
+            .await
+            .map_err(|_| ApiError::from(crate::store::StoreError::Failed("the committer stopped".into())))?;
+        if let Some(failed) = state.failed.clone() {
+            return Err(crate::store::StoreError::Failed(failed).into());
+        }
+    }
     Ok(Json(result.into_json()))
 }

@@ -9,6 +9,7 @@ use crate::rules::{CollectionRules, RuleError, RuleSet, UserContext};
 use crate::store::{Change, CollectionView, Namespace, Store, StoreError};
 use bson::{doc, oid::ObjectId, Bson, Document};
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::ops::Bound;
 use std::collections::HashMap;
 
@@ -147,12 +148,7 @@ impl CallResult {
     }
 }
 
-/// Whether `name` only reads (served from memory, never waits for a commit).
-pub fn is_read_only(name: &str) -> bool {
-    matches!(name, "find" | "findOne" | "count" | "aggregate")
-}
-
-/// Runs one `mongodb-atlas` function for `user`.
+/// Runs one `mongodb-atlas` function for `user`; returns once its writes are durable.
 pub fn call(
     store: &dyn Store,
     rules: &RuleSet,
@@ -160,6 +156,22 @@ pub fn call(
     name: &str,
     arguments: &[Bson],
 ) -> Result<CallResult, ServiceError> {
+    let (result, ticket) = call_deferred(store, rules, user, name, arguments)?;
+    if let Some(t) = ticket {
+        store.wait_durable(t)?;
+    }
+    Ok(result)
+}
+
+/// Runs one function and returns its result with the durability ticket of its writes (if any):
+/// the caller must not hand the result out before that ticket is durable.
+pub fn call_deferred(
+    store: &dyn Store,
+    rules: &RuleSet,
+    user: &UserContext,
+    name: &str,
+    arguments: &[Bson],
+) -> Result<(CallResult, Option<u64>), ServiceError> {
     if !SUPPORTED.contains(&name) {
         return Err(if NOT_YET.contains(&name) {
             ServiceError::NotSupported(name.to_string())
@@ -169,8 +181,8 @@ pub fn call(
     }
     let args = Args::parse(arguments)?;
     let perm = rules.for_namespace(&args.ns.db, &args.ns.coll)?;
-    let ctx = Ctx { store, perm, user, ns: &args.ns };
-    match name {
+    let ctx = Ctx { store, perm, user, ns: &args.ns, ticket: Cell::new(None) };
+    let result = match name {
         "find" | "findOne" => {
             let one = name == "findOne";
             let filter = args.filter("query")?;
@@ -200,7 +212,7 @@ pub fn call(
         "insertOne" => {
             let doc = ctx.prepare_insert(args.doc_req("document")?)?;
             let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
-            store.write(&args.ns, &mut |_| vec![Change::Insert(doc.clone())])?;
+            ctx.write(&mut |_| vec![Change::Insert(doc.clone())])?;
             Ok(CallResult::Value(Bson::Document(doc! {"insertedId": id})))
         }
         "insertMany" => {
@@ -216,7 +228,7 @@ pub fn call(
                 None => return Err(ServiceError::BadArgument("'documents' is required".into())),
             };
             let ids: Vec<Bson> = docs.iter().map(|d| d.get("_id").cloned().unwrap_or(Bson::Null)).collect();
-            store.write(&args.ns, &mut |_| docs.iter().cloned().map(Change::Insert).collect())?;
+            ctx.write(&mut |_| docs.iter().cloned().map(Change::Insert).collect())?;
             Ok(CallResult::Value(Bson::Document(doc! {"insertedIds": ids})))
         }
         "updateOne" | "updateMany" => {
@@ -245,7 +257,7 @@ pub fn call(
             for coll in pipeline.foreign_collections() {
                 let ns = Namespace::new(&args.ns.db, &coll)?;
                 let fperm = rules.for_namespace(&ns.db, &ns.coll)?;
-                let fctx = Ctx { store, perm: fperm, user, ns: &ns };
+                let fctx = Ctx { store, perm: fperm, user, ns: &ns, ticket: Cell::new(None) };
                 foreign.insert(coll, fctx.find(&Filter::And(Vec::new()), None, None)?);
             }
             let source = ctx.find(&Filter::And(Vec::new()), None, None)?;
@@ -256,7 +268,8 @@ pub fn call(
             Ok(CallResult::Value(Bson::Array(out.into_iter().map(Bson::Document).collect())))
         }
         other => Err(ServiceError::FunctionNotFound(other.to_string())),
-    }
+    };
+    Ok((result?, ctx.ticket.get()))
 }
 
 fn check_identifiers(update: &Update, array_filters: &[(String, Filter)]) -> Result<(), ServiceError> {
@@ -288,12 +301,13 @@ struct WriteSpec<'a> {
     upsert: bool,
 }
 
-/// One call's view: store, the namespace's rules, the caller.
+/// One call's view: store, the namespace's rules, the caller, and the ticket of its writes.
 struct Ctx<'a> {
     store: &'a dyn Store,
     perm: &'a CollectionRules,
     user: &'a UserContext,
     ns: &'a Namespace,
+    ticket: Cell<Option<u64>>,
 }
 
 /// Documents to consider for `filter`, and whether they already come in `sort` order:
@@ -340,6 +354,14 @@ fn sort_limit<T>(items: Vec<T>, key: impl Fn(&T) -> &Document, sort: &SortSpec, 
 }
 
 impl<'a> Ctx<'a> {
+    /// Applies a write plan without waiting for durability; remembers the ticket to wait for.
+    fn write(&self, plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>) -> Result<(), StoreError> {
+        if let Some(t) = self.store.write_deferred(self.ns, plan)? {
+            self.ticket.set(Some(self.ticket.get().map_or(t, |old| old.max(t))));
+        }
+        Ok(())
+    }
+
     /// The caller's views of the documents matching `filter`, in natural order.
     fn visible<'c>(&'c self, c: &'c dyn CollectionView, filter: &'c Filter) -> impl Iterator<Item = Cow<'c, Document>> + 'c {
         self.visible_sorted(c, filter, None).0
@@ -396,7 +418,7 @@ impl<'a> Ctx<'a> {
     /// Applies `spec` to the first (or every) match; returns (matched, modified, upserted id).
     fn update(&self, spec: &WriteSpec, many: bool) -> Result<(i64, i64, Option<Bson>), ServiceError> {
         let mut outcome: Result<(i64, i64, Option<Bson>), ServiceError> = Ok((0, 0, None));
-        self.store.write(self.ns, &mut |c| {
+        self.write(&mut |c| {
             let step = (|| {
                 let mut changes = Vec::new();
                 let (mut matched, mut modified) = (0i64, 0i64);
@@ -455,7 +477,7 @@ impl<'a> Ctx<'a> {
     /// Deletes the first (by `sort`) or every match the caller may delete; returns the deleted documents.
     fn delete(&self, filter: &Filter, sort: Option<&SortSpec>, many: bool) -> Result<Vec<Document>, ServiceError> {
         let mut deleted = Vec::new();
-        self.store.write(self.ns, &mut |c| {
+        self.write(&mut |c| {
             let mut hits: Vec<&Document> = self.writable(c, filter).filter(|d| self.perm.deletable(self.user, d)).collect();
             if let Some(s) = sort {
                 hits = sort_limit(hits, |d| d, s, Some(1));
@@ -497,7 +519,7 @@ impl<'a> Ctx<'a> {
         let (upsert, return_new) = (args.flag("upsert")?, args.flag("returnNewDocument")?);
         let spec = WriteSpec { filter: &filter, update: &update, array_filters: &[], upsert };
         let mut outcome: Result<Option<Document>, ServiceError> = Ok(None);
-        self.store.write(self.ns, &mut |c| {
+        self.write(&mut |c| {
             let step = (|| {
                 let mut hits: Vec<&Document> = self.writable(c, &filter).collect();
                 if let Some(s) = &sort {
@@ -677,7 +699,7 @@ mod tests {
         let (_d, plain, rules) = setup();
         let dir = tempfile::tempdir().expect("tempdir");
         let specs = crate::store::parse_indexes("db.c:n,db.c:tags").expect("specs");
-        let indexed = RedbStore::open(open_database(dir.path()).expect("db")).expect("store").with_indexes(specs).expect("indexes");
+        let indexed = RedbStore::open_with_indexes(open_database(dir.path()).expect("db"), specs).expect("store");
         let docs: Vec<Bson> = (0..60)
             .map(|i| {
                 let mut d = doc! {"_id": i, "k": i % 7};

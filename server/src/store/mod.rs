@@ -1,9 +1,10 @@
 //! Document storage: the `Store` trait (`bson::Document` in and out) and its redb implementation.
 //!
 //! `RedbStore` keeps every collection in memory (loaded at open) for reads; a write is applied in
-//! memory and then made durable by a redb commit shared with every other writer waiting at that
-//! moment (group commit) before `write` returns, so an acknowledged write survives the process
-//! being killed and durable throughput grows with concurrency.
+//! memory and then made durable by a committer thread that puts everything pending into one redb
+//! commit (group commit). `write` returns once that commit is durable; `write_deferred` returns a
+//! ticket that async callers await before acknowledging, so an acknowledged write survives the
+//! process being killed and durable throughput grows with concurrency.
 
 mod index;
 mod redb_store;
@@ -129,6 +130,15 @@ pub trait CollectionView {
     }
 }
 
+/// Commit progress: every write whose ticket is at most `durable` is on disk.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Durability {
+    /// Highest durable ticket.
+    pub durable: u64,
+    /// Set when a commit failed; no later write is acknowledged.
+    pub failed: Option<String>,
+}
+
 /// One applied change: the document before and after (`None` for insert / delete).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
@@ -158,7 +168,23 @@ pub trait Store: Send + Sync {
         &self,
         ns: &Namespace,
         plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        match self.write_deferred(ns, plan)? {
+            Some(ticket) => self.wait_durable(ticket),
+            None => Ok(()),
+        }
+    }
+    /// Like `write`, but returns as soon as the changes are applied (visible to reads), with the
+    /// ticket to wait for (`None` when nothing changed). Acknowledge only after it is durable.
+    fn write_deferred(
+        &self,
+        ns: &Namespace,
+        plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>,
+    ) -> Result<Option<u64>, StoreError>;
+    /// Blocks until the write with `ticket` is durable.
+    fn wait_durable(&self, ticket: u64) -> Result<(), StoreError>;
+    /// Commit progress, for waiting asynchronously (`durable >= ticket`).
+    fn durability(&self) -> tokio::sync::watch::Receiver<Durability>;
     /// Registers the observer of applied changes (replacing any previous one).
     fn set_observer(&self, observer: std::sync::Arc<dyn ChangeObserver>);
 }

@@ -2,13 +2,14 @@
 //! written through a group commit.
 
 use super::index::{Index, IndexSpec, Key};
-use super::{Applied, Change, ChangeObserver, CollectionView, Namespace, Store, StoreError, MAX_DOCUMENT_BYTES};
+use super::{Applied, Change, ChangeObserver, CollectionView, Durability, Namespace, Store, StoreError, MAX_DOCUMENT_BYTES};
 use bson::{Bson, Document};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use tokio::sync::watch;
 
 const DOCS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("documents");
 
@@ -137,109 +138,85 @@ struct Inner {
     batch: u64,
 }
 
-/// Commit progress: every batch up to `durable` is on disk.
-struct Durability {
-    durable: u64,
-    failed: Option<String>,
+/// Wakes the committer: rows are pending, or the store is being dropped.
+#[derive(Default)]
+struct Work {
+    pending: bool,
+    shutdown: bool,
 }
 
-/// The embedded store.
-pub struct RedbStore {
+/// State shared between the store handle and its committer thread.
+struct Shared {
     db: Arc<Database>,
     inner: RwLock<Inner>,
-    commit: Mutex<Durability>,
+    work: Mutex<Work>,
+    work_cv: Condvar,
+    progress: Mutex<Durability>,
+    progress_cv: Condvar,
+    progress_tx: watch::Sender<Durability>,
     observer: RwLock<Option<Arc<dyn ChangeObserver>>>,
     /// Declared secondary indexes by namespace (`db.coll`).
     index_specs: HashMap<String, Vec<IndexSpec>>,
 }
 
-impl RedbStore {
-    /// Declares secondary indexes (`(namespace, spec)`) and builds them over the loaded documents;
-    /// fails if existing documents violate a unique index.
-    pub fn with_indexes(mut self, specs: Vec<(Namespace, IndexSpec)>) -> Result<RedbStore, StoreError> {
-        for (ns, spec) in specs {
-            self.index_specs.entry(ns.to_string()).or_default().push(spec);
+/// The embedded store. A committer thread commits everything pending in one redb transaction
+/// at a time (group commit); writers wait for the commit holding their rows.
+pub struct RedbStore {
+    shared: Arc<Shared>,
+    committer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for RedbStore {
+    /// Commits what is pending, then stops the committer (releasing the database file).
+    fn drop(&mut self) {
+        if let Ok(mut w) = self.shared.work.lock() {
+            w.shutdown = true;
         }
-        let inner = self.inner.get_mut().map_err(|_| StoreError::Poisoned)?;
-        for (name, specs) in &self.index_specs {
-            let coll = inner.collections.entry(name.clone()).or_default();
-            let mut rebuilt = Collection::with_indexes(specs);
-            for (key, seq) in std::mem::take(&mut coll.ids) {
-                if let Some(doc) = coll.docs.remove(&seq) {
-                    if let Some((path, k)) = rebuilt.unique_conflict(&doc, None) {
-                        return Err(StoreError::DuplicateKey { ns: name.clone(), index: path, key: k.to_string() });
-                    }
-                    rebuilt.put(key, seq, doc);
-                }
-            }
-            *coll = rebuilt;
+        self.shared.work_cv.notify_all();
+        if let Some(handle) = self.committer.take() {
+            let _ = handle.join();
         }
-        Ok(self)
     }
+}
 
-    /// Opens the store on a database and loads every collection into memory.
-    pub fn open(db: Arc<Database>) -> Result<RedbStore, StoreError> {
-        let txn = db.begin_write().map_err(redb::Error::from)?;
-        txn.open_table(DOCS).map_err(redb::Error::from)?;
-        txn.commit().map_err(redb::Error::from)?;
-
-        let mut collections: HashMap<String, Collection> = HashMap::new();
-        let mut next_seq = 1;
-        {
-            let read = db.begin_read().map_err(redb::Error::from)?;
-            let table = read.open_table(DOCS).map_err(redb::Error::from)?;
-            for entry in table.iter().map_err(redb::Error::from)? {
-                let (k, v) = entry.map_err(redb::Error::from)?;
-                let (k, v) = (k.value(), v.value());
-                let Some(split) = k.iter().position(|b| *b == 0) else { continue };
-                let ns = String::from_utf8_lossy(&k[..split]).into_owned();
-                if v.len() < 8 {
-                    return Err(StoreError::Encoding(format!("short row in {ns}")));
+impl Shared {
+    fn committer_loop(&self) {
+        loop {
+            {
+                let Ok(mut w) = self.work.lock() else { return };
+                while !w.pending && !w.shutdown {
+                    w = match self.work_cv.wait(w) {
+                        Ok(w) => w,
+                        Err(_) => return,
+                    };
                 }
-                let mut seq_bytes = [0u8; 8];
-                seq_bytes.copy_from_slice(&v[..8]);
-                let seq = u64::from_be_bytes(seq_bytes);
-                let doc = Document::from_reader(&v[8..]).map_err(|e| StoreError::Encoding(e.to_string()))?;
-                next_seq = next_seq.max(seq + 1);
-                collections.entry(ns).or_default().put(k[split + 1..].to_vec(), seq, doc);
-            }
-        }
-        Ok(RedbStore {
-            db,
-            inner: RwLock::new(Inner { collections, next_seq, pending: Vec::new(), batch: 1 }),
-            commit: Mutex::new(Durability { durable: 0, failed: None }),
-            observer: RwLock::new(None),
-            index_specs: HashMap::new(),
-        })
-    }
-
-    /// Blocks until `batch` is durable: the first waiter commits every pending row in one
-    /// transaction for everyone queued behind it (group commit).
-    fn wait_durable(&self, batch: u64) -> Result<(), StoreError> {
-        let mut d = self.commit.lock().map_err(|_| StoreError::Poisoned)?;
-        if let Some(f) = &d.failed {
-            return Err(StoreError::Failed(f.clone()));
-        }
-        if d.durable >= batch {
-            return Ok(());
-        }
-        let (rows, taken) = {
-            let mut inner = self.inner.write().map_err(|_| StoreError::Poisoned)?;
-            let taken = inner.batch;
-            inner.batch += 1;
-            (std::mem::take(&mut inner.pending), taken)
-        };
-        match self.commit_rows(&rows) {
-            Ok(()) => {
-                d.durable = taken;
-                if let Some(observer) = self.observer.read().map_err(|_| StoreError::Poisoned)?.as_ref() {
-                    observer.durable(taken);
+                if !w.pending {
+                    return;
                 }
-                Ok(())
+                w.pending = false;
             }
-            Err(e) => {
-                d.failed = Some(e.to_string());
-                Err(e)
+            let (rows, taken) = {
+                let Ok(mut inner) = self.inner.write() else { return };
+                let taken = inner.batch;
+                inner.batch += 1;
+                (std::mem::take(&mut inner.pending), taken)
+            };
+            let result = if rows.is_empty() { Ok(()) } else { self.commit_rows(&rows) };
+            let snapshot = {
+                let Ok(mut p) = self.progress.lock() else { return };
+                match &result {
+                    Ok(()) => p.durable = taken,
+                    Err(e) => p.failed = Some(e.to_string()),
+                }
+                p.clone()
+            };
+            self.progress_cv.notify_all();
+            self.progress_tx.send_replace(snapshot);
+            if result.is_err() {
+                return;
+            }
+            if let Ok(Some(observer)) = self.observer.read().map(|o| o.clone()) {
+                observer.durable(taken);
             }
         }
     }
@@ -264,6 +241,71 @@ impl RedbStore {
     }
 }
 
+impl RedbStore {
+    /// Opens the store on a database and loads every collection into memory.
+    pub fn open(db: Arc<Database>) -> Result<RedbStore, StoreError> {
+        RedbStore::open_with_indexes(db, Vec::new())
+    }
+
+    /// Opens the store with declared secondary indexes (`(namespace, spec)`), built over the
+    /// loaded documents; fails if existing documents violate a unique index.
+    pub fn open_with_indexes(db: Arc<Database>, specs: Vec<(Namespace, IndexSpec)>) -> Result<RedbStore, StoreError> {
+        let txn = db.begin_write().map_err(redb::Error::from)?;
+        txn.open_table(DOCS).map_err(redb::Error::from)?;
+        txn.commit().map_err(redb::Error::from)?;
+
+        let mut index_specs: HashMap<String, Vec<IndexSpec>> = HashMap::new();
+        for (ns, spec) in specs {
+            index_specs.entry(ns.to_string()).or_default().push(spec);
+        }
+        let mut collections: HashMap<String, Collection> = HashMap::new();
+        let mut next_seq = 1;
+        {
+            let read = db.begin_read().map_err(redb::Error::from)?;
+            let table = read.open_table(DOCS).map_err(redb::Error::from)?;
+            for entry in table.iter().map_err(redb::Error::from)? {
+                let (k, v) = entry.map_err(redb::Error::from)?;
+                let (k, v) = (k.value(), v.value());
+                let Some(split) = k.iter().position(|b| *b == 0) else { continue };
+                let ns = String::from_utf8_lossy(&k[..split]).into_owned();
+                if v.len() < 8 {
+                    return Err(StoreError::Encoding(format!("short row in {ns}")));
+                }
+                let mut seq_bytes = [0u8; 8];
+                seq_bytes.copy_from_slice(&v[..8]);
+                let seq = u64::from_be_bytes(seq_bytes);
+                let doc = Document::from_reader(&v[8..]).map_err(|e| StoreError::Encoding(e.to_string()))?;
+                next_seq = next_seq.max(seq + 1);
+                let coll = collections.entry(ns.clone()).or_insert_with(|| {
+                    Collection::with_indexes(index_specs.get(&ns).map(Vec::as_slice).unwrap_or(&[]))
+                });
+                if let Some((path, key)) = coll.unique_conflict(&doc, None) {
+                    return Err(StoreError::DuplicateKey { ns, index: path, key: key.to_string() });
+                }
+                coll.put(k[split + 1..].to_vec(), seq, doc);
+            }
+        }
+        let (progress_tx, _) = watch::channel(Durability::default());
+        let shared = Arc::new(Shared {
+            db,
+            inner: RwLock::new(Inner { collections, next_seq, pending: Vec::new(), batch: 1 }),
+            work: Mutex::new(Work::default()),
+            work_cv: Condvar::new(),
+            progress: Mutex::new(Durability::default()),
+            progress_cv: Condvar::new(),
+            progress_tx,
+            observer: RwLock::new(None),
+            index_specs,
+        });
+        let for_thread = shared.clone();
+        let committer = std::thread::Builder::new()
+            .name("redb-committer".into())
+            .spawn(move || for_thread.committer_loop())
+            .map_err(|e| StoreError::Backend(e.into()))?;
+        Ok(RedbStore { shared, committer: Some(committer) })
+    }
+}
+
 fn encode(seq: u64, doc: &Document) -> Result<Vec<u8>, StoreError> {
     let mut value = seq.to_be_bytes().to_vec();
     doc.to_writer(&mut value).map_err(|e| StoreError::Encoding(e.to_string()))?;
@@ -275,30 +317,35 @@ fn encode(seq: u64, doc: &Document) -> Result<Vec<u8>, StoreError> {
 
 impl Store for RedbStore {
     fn read(&self, ns: &Namespace, read: &mut dyn FnMut(&dyn CollectionView)) -> Result<(), StoreError> {
-        let inner = self.inner.read().map_err(|_| StoreError::Poisoned)?;
+        let shared = &*self.shared;
+        let inner = shared.inner.read().map_err(|_| StoreError::Poisoned)?;
         let name = ns.to_string();
         match inner.collections.get(&name) {
             Some(c) => read(c),
-            None => read(&Collection::with_indexes(self.index_specs.get(&name).map(Vec::as_slice).unwrap_or(&[]))),
+            None => read(&Collection::with_indexes(shared.index_specs.get(&name).map(Vec::as_slice).unwrap_or(&[]))),
         }
         Ok(())
     }
 
-    fn write(
+    fn write_deferred(
         &self,
         ns: &Namespace,
         plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
+        let shared = &*self.shared;
+        if let Some(f) = shared.progress.lock().map_err(|_| StoreError::Poisoned)?.failed.clone() {
+            return Err(StoreError::Failed(f));
+        }
         let name = ns.to_string();
         let batch = {
-            let mut guard = self.inner.write().map_err(|_| StoreError::Poisoned)?;
+            let mut guard = shared.inner.write().map_err(|_| StoreError::Poisoned)?;
             let inner = &mut *guard;
-            let specs = self.index_specs.get(&name).map(Vec::as_slice).unwrap_or(&[]);
+            let specs = shared.index_specs.get(&name).map(Vec::as_slice).unwrap_or(&[]);
             let empty = Collection::with_indexes(specs);
             let existing = inner.collections.get(&name).unwrap_or(&empty);
             let changes = plan(existing);
             if changes.is_empty() {
-                return Ok(());
+                return Ok(None);
             }
             // Resolve and encode every change first: a refused change leaves nothing applied.
             let mut seq = inner.next_seq;
@@ -388,16 +435,38 @@ impl Store for RedbStore {
                 }
             }
             applied.retain(|a| a.before.is_some() || a.after.is_some());
-            if let Some(observer) = self.observer.read().map_err(|_| StoreError::Poisoned)?.as_ref() {
+            if let Some(observer) = shared.observer.read().map_err(|_| StoreError::Poisoned)?.as_ref() {
                 observer.applied(ns, &applied, inner.batch);
             }
             inner.batch
         };
-        self.wait_durable(batch)
+        if let Ok(mut w) = shared.work.lock() {
+            w.pending = true;
+        }
+        shared.work_cv.notify_one();
+        Ok(Some(batch))
+    }
+
+    fn wait_durable(&self, ticket: u64) -> Result<(), StoreError> {
+        let shared = &*self.shared;
+        let mut p = shared.progress.lock().map_err(|_| StoreError::Poisoned)?;
+        loop {
+            if let Some(f) = &p.failed {
+                return Err(StoreError::Failed(f.clone()));
+            }
+            if p.durable >= ticket {
+                return Ok(());
+            }
+            p = shared.progress_cv.wait(p).map_err(|_| StoreError::Poisoned)?;
+        }
+    }
+
+    fn durability(&self) -> watch::Receiver<Durability> {
+        self.shared.progress_tx.subscribe()
     }
 
     fn set_observer(&self, observer: Arc<dyn ChangeObserver>) {
-        if let Ok(mut slot) = self.observer.write() {
+        if let Ok(mut slot) = self.shared.observer.write() {
             *slot = Some(observer);
         }
     }
@@ -444,7 +513,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let ns = Namespace::new("db", "c").expect("ns");
         let specs = crate::store::parse_indexes("db.c:n, db.c:email:unique").expect("specs");
-        let store = RedbStore::open(open_database(dir.path()).expect("db")).expect("open").with_indexes(specs.clone()).expect("indexes");
+        let store = RedbStore::open_with_indexes(open_database(dir.path()).expect("db"), specs.clone()).expect("open");
         let docs = [
             doc! {"_id": 1, "n": 5, "email": "a"},
             doc! {"_id": 2, "n": 1.5, "email": "b"},
@@ -473,7 +542,7 @@ mod tests {
         store.write(&ns, &mut |_| vec![Change::Delete(Bson::Int32(5))]).expect("delete");
         assert_eq!(ids(Bound::Included(&five), Bound::Included(&five), false), Vec::<i32>::new());
         drop(store);
-        let store = RedbStore::open(open_database(dir.path()).expect("db")).expect("reopen").with_indexes(specs).expect("rebuilt");
+        let store = RedbStore::open_with_indexes(open_database(dir.path()).expect("db"), specs).expect("reopen");
         let mut n = 0;
         store.read(&ns, &mut |c| n = c.index_range("n", Bound::Unbounded, Bound::Unbounded, false).map(|i| i.count()).unwrap_or(0)).expect("read");
         assert_eq!(n, 4);
