@@ -66,3 +66,4 @@ test-www:
 
 bench: build
 	node bench/run.mjs
+	node bench/server.mjs

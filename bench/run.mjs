@@ -560,6 +560,9 @@ No targets yet: these are the honest first numbers.
 ## Latest run
 
 `;
-  writeFileSync(file, intro + report + "\n");
+  // Keep the server-throughput section that bench/server.mjs --write maintains.
+  const previous = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const kept = /<!-- server-throughput:start -->[\s\S]*<!-- server-throughput:end -->/.exec(previous);
+  writeFileSync(file, intro + report + "\n" + (kept ? `\n${kept[0]}\n` : ""));
   console.error(`bench: wrote ${file}`);
 }

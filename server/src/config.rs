@@ -28,17 +28,6 @@ pub struct CustomUserData {
     pub user_id_field: String,
 }
 
-/// One collection rule: documents are owned by the user whose id is in `owner_field`.
-#[derive(Debug, Clone)]
-pub struct OwnerRule {
-    /// Database name.
-    pub database: String,
-    /// Collection name.
-    pub collection: String,
-    /// Field compared with the caller's user id.
-    pub owner_field: String,
-}
-
 /// The `local-userpass` provider's settings (names as in `auth/providers.json`).
 #[derive(Debug, Clone, Default)]
 pub struct UserpassConfig {
@@ -114,8 +103,6 @@ pub struct AppConfig {
     pub mongo_service: String,
     /// Custom user data settings, if enabled.
     pub custom_user_data: Option<CustomUserData>,
-    /// Owner rules; collections without a rule are open to every logged-in user.
-    pub owner_rules: Vec<OwnerRule>,
     /// Access-token lifetime in seconds.
     pub access_token_ttl_secs: u64,
     /// Refresh-token (session) lifetime in seconds.
@@ -142,11 +129,6 @@ impl AppConfig {
                 collection: "users".into(),
                 user_id_field: "userID".into(),
             }),
-            owner_rules: vec![OwnerRule {
-                database: "app".into(),
-                collection: "users".into(),
-                owner_field: "userID".into(),
-            }],
             access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
             refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
             export_dir: None,

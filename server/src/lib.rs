@@ -10,6 +10,7 @@ pub mod query;
 pub mod rules;
 pub mod service;
 pub mod store;
+pub mod watch;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,6 +31,9 @@ pub enum StartError {
     /// The app export is invalid.
     #[error("invalid app export: {0}")]
     Config(#[from] config::ConfigError),
+    /// The app export's rules are invalid.
+    #[error("invalid rules in the app export: {0}")]
+    Rules(#[from] rules::RulesError),
     /// Socket trouble.
     #[error("io error: {0}")]
     Io(#[from] std::io::Error),
@@ -52,11 +56,18 @@ pub fn open_state_with_clock(
     };
     app.access_token_ttl_secs = settings.access_token_ttl_secs;
     app.refresh_token_ttl_secs = settings.refresh_token_ttl_secs;
-    // MERGE POINT (rules): when `app.export_dir` is set, load and validate the export's
-    // data_sources/**/rules.json here, e.g. `rules::load_export(dir)?`, before the app is shared.
+    // The export's data_sources/**/rules.json are validated before anything is opened.
+    let rules = Arc::new(match &app.export_dir {
+        Some(dir) => rules::load_export(dir)?,
+        None => rules::RuleSet::default_app(),
+    });
+    if let Some(warning) = rules.open_access_warning() {
+        tracing::warn!("{warning}");
+    }
     let app = Arc::new(app);
     let db = store::open_database(&settings.data)?;
-    let store: Arc<dyn store::Store> = Arc::new(store::RedbStore::open(db.clone())?);
+    let indexes = store::parse_indexes(&std::env::var(store::INDEXES_ENV).unwrap_or_default())?;
+    let store: Arc<dyn store::Store> = Arc::new(store::RedbStore::open_with_indexes(db.clone(), indexes)?);
     let options = auth::AuthOptions {
         signing_key: settings.signing_key.clone(),
         outbox: auth::Outbox::new(settings.email_webhook.clone()),
@@ -65,8 +76,9 @@ pub fn open_state_with_clock(
         clock,
     };
     let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone(), options)?);
-    tracing::warn!("{}", rules::describe_open_access(&app));
-    Ok(AppState { app, store, auth, listen_addr, settings: Arc::new(settings.clone()) })
+    let changes = Arc::new(watch::ChangeLog::default());
+    store.set_observer(changes.clone());
+    Ok(AppState { app, store, auth, listen_addr, settings: Arc::new(settings.clone()), rules, changes })
 }
 
 /// The line printed on stdout once the server accepts connections.

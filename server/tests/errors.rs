@@ -111,7 +111,8 @@ async fn malformed_requests() {
         (json!({"name": "find", "arguments": [{"database": "d", "collection": "c"}], "service": "other-svc"}), 404, "ServiceNotFound"),
         (json!({"name": "myFunction", "arguments": []}), 404, "FunctionNotFound"),
         (json!({"name": "nope", "arguments": [{}], "service": "mongodb-atlas"}), 404, "FunctionNotFound"),
-        (json!({"name": "aggregate", "arguments": [{"database": "d", "collection": "c", "pipeline": []}], "service": "mongodb-atlas"}), 400, "FunctionNotFound"),
+        (json!({"name": "watch", "arguments": [{"database": "d", "collection": "c"}], "service": "mongodb-atlas"}), 400, "FunctionNotFound"),
+        (json!({"name": "aggregate", "arguments": [{"database": "d", "collection": "c", "pipeline": {}}], "service": "mongodb-atlas"}), 400, "InvalidParameter"),
     ];
     for (body, status, code) in cases {
         let (st, r) = post(&c, &call, at, &body).await;
@@ -120,10 +121,12 @@ async fn malformed_requests() {
 
     // Unsupported operators are named in the error.
     for (name, arg, op) in [
-        ("find", json!({"query": {"a": {"$regex": "x"}}}), "$regex"),
-        ("count", json!({"query": {"$nor": [{"a": 1}]}}), "$nor"),
-        ("updateMany", json!({"query": {}, "update": {"$push": {"a": 1}}}), "$push"),
-        ("deleteOne", json!({"query": {"a": {"$elemMatch": {}}}}), "$elemMatch"),
+        ("find", json!({"query": {"a": {"$near": [0, 0]}}}), "$near"),
+        ("count", json!({"query": {"$where": "true"}}), "$where"),
+        ("updateMany", json!({"query": {}, "update": {"$bit": {"a": {"and": 1}}}}), "$bit"),
+        ("deleteOne", json!({"query": {"a": {"$geoWithin": {}}}}), "$geoWithin"),
+        ("aggregate", json!({"pipeline": [{"$out": "x"}]}), "$out"),
+        ("aggregate", json!({"pipeline": [{"$project": {"x": {"$zip": {}}}}]}), "$zip"),
     ] {
         let mut arg = arg;
         arg["database"] = json!("d");

@@ -131,7 +131,6 @@ pub fn load_export(dir: &Path) -> Result<AppConfig, ConfigError> {
         custom_token: None,
         mongo_service: "mongodb-atlas".into(),
         custom_user_data: None,
-        owner_rules: Vec::new(),
         access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
         refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
         export_dir: Some(dir.to_path_buf()),

@@ -58,7 +58,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::InvalidNamespace(m) => ApiError::new(StatusCode::BAD_REQUEST, "InvalidParameter", m),
-            StoreError::DuplicateKey { .. } | StoreError::MissingId => {
+            StoreError::DuplicateKey { .. } | StoreError::MissingId | StoreError::TooLarge { .. } => {
                 ApiError::new(StatusCode::BAD_REQUEST, "MongoDBError", e.to_string())
             }
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", other.to_string()),
@@ -79,7 +79,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::FunctionNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "FunctionNotFound", e.to_string()),
             ServiceError::NotSupported(_) => ApiError::new(StatusCode::BAD_REQUEST, "FunctionNotFound", e.to_string()),
             ServiceError::Query(q) => q.into(),
-            ServiceError::Rule(r) => ApiError::new(StatusCode::FORBIDDEN, "NoMatchingRule", r.to_string()),
+            ServiceError::Rule(r @ crate::rules::RuleError::NoMatchingRule(_)) => {
+                ApiError::new(StatusCode::FORBIDDEN, "NoMatchingRule", r.to_string())
+            }
+            ServiceError::Rule(r) => ApiError::new(StatusCode::FORBIDDEN, "NotPermitted", r.to_string()),
             ServiceError::Store(s) => s.into(),
         }
     }

@@ -93,8 +93,9 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let BearerToken(token) = BearerToken::from_request_parts(parts, state).await?;
-        let auth = state.auth.clone();
-        let claims = tokio::task::spawn_blocking(move || auth.verify_access_token(&token)).await??;
+        // Verification is a signature check plus one cached redb read: cheaper inline than a
+        // blocking-pool hop (which cost ~75 µs of CPU per request in bench/server.mjs).
+        let claims = state.auth.verify_access_token(&token)?;
         Ok(AuthUser(claims))
     }
 }

@@ -4,6 +4,7 @@ mod admin;
 mod auth_routes;
 mod error;
 mod extract;
+mod stream;
 
 pub use admin::admin_router;
 pub use error::ApiError;
@@ -40,13 +41,17 @@ pub struct AppState {
     pub listen_addr: SocketAddr,
     /// Server settings (CORS origins, body limit, …).
     pub settings: Arc<ServerSettings>,
+    /// Access rules of the served app.
+    pub rules: Arc<crate::rules::RuleSet>,
+    /// Change-event log feeding watch streams.
+    pub changes: Arc<crate::watch::ChangeLog>,
 }
 
 /// Builds the full router (all routes, CORS, body limit, tracing, JSON error safety net).
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/app/{app_id}/location", get(location))
-        .route("/app/{app_id}/functions/call", post(call_function))
+        .route("/app/{app_id}/functions/call", post(call_function).get(stream::call_function_streaming))
         .merge(auth_routes::routes());
     let origins: Vec<HeaderValue> = state.settings.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
     let allow_origin = if origins.is_empty() { AllowOrigin::mirror_request() } else { AllowOrigin::list(origins.clone()) };
@@ -201,8 +206,20 @@ async fn call_function(
         }
         Some(_) => {}
     }
-    let (store, app) = (state.store.clone(), state.app.clone());
-    let user_id = claims.sub;
-    let result = blocking(move || Ok(service::call(store.as_ref(), &app, &user_id, &name, &arguments)?)).await?;
+    let (store, rules) = (state.store.clone(), state.rules.clone());
+    let user = stream::user_context(&state, &claims).await?;
+    // Calls run against memory (no blocking-pool hop); a write's answer waits, asynchronously,
+    // for the group commit that makes it durable.
+    let (result, ticket) = service::call_deferred(store.as_ref(), &rules, &user, &name, &arguments)?;
+    if let Some(ticket) = ticket {
+        let mut progress = store.durability();
+        let state = progress
+            .wait_for(|p| p.durable >= ticket || p.failed.is_some())
+            .await
+            .map_err(|_| ApiError::from(crate::store::StoreError::Failed("the committer stopped".into())))?;
+        if let Some(failed) = state.failed.clone() {
+            return Err(crate::store::StoreError::Failed(failed).into());
+        }
+    }
     Ok(Json(result.into_json()))
 }

@@ -1,22 +1,26 @@
-//! Pure MongoDB semantics over `bson::Document` (no I/O): filters, updates, projection, sort.
+//! Pure MongoDB semantics over `bson::Document` (no I/O): filters, updates, projection, sort,
+//! aggregation expressions and pipelines.
 //!
-//! This is the walking-skeleton subset (equality, comparisons, `$in/$nin/$exists/$and/$or`,
-//! `$set/$unset/$inc`, replacement, upsert seeding). Each part parses its input into a small
-//! AST first, so unsupported operators are rejected up front with a message naming them, and a
-//! complete engine can replace the parsers/evaluators without touching callers.
+//! Each part parses its input into a small AST first, so unsupported operators are rejected up
+//! front with a message naming them (never a silent wrong answer), then evaluates per document.
 
+mod aggregate;
+mod expr;
 mod filter;
 mod path;
 mod project;
 mod update;
 mod value;
 
-pub use filter::Filter;
+pub use aggregate::{Pipeline, Stage};
+pub use expr::Expr;
+pub use filter::{Filter, IndexBounds};
 pub use project::{Projection, SortSpec};
-pub use update::Update;
+pub use update::{parse_array_filters, Update, UpdateCtx};
 pub use value::{compare_values, values_equal};
+pub(crate) use value::type_rank;
 
-/// Why a filter, update, projection or sort was rejected.
+/// Why a filter, update, projection, sort or pipeline was rejected.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum QueryError {
     /// An operator this engine does not implement (yet).
@@ -28,4 +32,14 @@ pub enum QueryError {
     /// An update would change a document in a forbidden way.
     #[error("{0}")]
     Conflict(String),
+}
+
+/// The value at a dotted path (numeric components index arrays), without array fan-out.
+pub fn path_value(doc: &bson::Document, path: &str) -> Option<bson::Bson> {
+    path::get_exact(doc, path).cloned()
+}
+
+/// Every value a dotted path reaches (arrays on the way are traversed, as queries do).
+pub fn path_values<'a>(doc: &'a bson::Document, path: &str) -> Vec<&'a bson::Bson> {
+    path::lookup(doc, path)
 }

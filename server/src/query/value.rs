@@ -100,6 +100,82 @@ pub fn values_equal(a: &Bson, b: &Bson) -> bool {
     type_rank(a) == type_rank(b) && compare_values(a, b) == Ordering::Equal
 }
 
+/// The `$type` alias of a value (`"double"`, `"string"`, …).
+pub(crate) fn type_alias(v: &Bson) -> &'static str {
+    match v {
+        Bson::Double(_) => "double",
+        Bson::String(_) => "string",
+        Bson::Document(_) => "object",
+        Bson::Array(_) => "array",
+        Bson::Binary(_) => "binData",
+        Bson::Undefined => "undefined",
+        Bson::ObjectId(_) => "objectId",
+        Bson::Boolean(_) => "bool",
+        Bson::DateTime(_) => "date",
+        Bson::Null => "null",
+        Bson::RegularExpression(_) => "regex",
+        Bson::DbPointer(_) => "dbPointer",
+        Bson::JavaScriptCode(_) => "javascript",
+        Bson::Symbol(_) => "symbol",
+        Bson::JavaScriptCodeWithScope(_) => "javascriptWithScope",
+        Bson::Int32(_) => "int",
+        Bson::Timestamp(_) => "timestamp",
+        Bson::Int64(_) => "long",
+        Bson::Decimal128(_) => "decimal",
+        Bson::MinKey => "minKey",
+        Bson::MaxKey => "maxKey",
+    }
+}
+
+/// The alias for a numeric `$type` code.
+pub(crate) fn type_code_alias(code: i64) -> Option<&'static str> {
+    Some(match code {
+        1 => "double",
+        2 => "string",
+        3 => "object",
+        4 => "array",
+        5 => "binData",
+        6 => "undefined",
+        7 => "objectId",
+        8 => "bool",
+        9 => "date",
+        10 => "null",
+        11 => "regex",
+        12 => "dbPointer",
+        13 => "javascript",
+        14 => "symbol",
+        15 => "javascriptWithScope",
+        16 => "int",
+        17 => "timestamp",
+        18 => "long",
+        19 => "decimal",
+        -1 => "minKey",
+        127 => "maxKey",
+        _ => return None,
+    })
+}
+
+/// Aggregation truthiness: false, null, undefined and numeric zero are false.
+pub(crate) fn truthy(v: &Bson) -> bool {
+    match v {
+        Bson::Boolean(b) => *b,
+        Bson::Null | Bson::Undefined => false,
+        Bson::Int32(i) => *i != 0,
+        Bson::Int64(i) => *i != 0,
+        Bson::Double(d) => *d != 0.0,
+        _ => true,
+    }
+}
+
+/// Exact integral value of a number (`2.0` → 2), if it has one.
+pub(crate) fn as_i64(v: &Bson) -> Option<i64> {
+    match v {
+        Bson::Int32(i) => Some(i64::from(*i)),
+        Bson::Int64(i) => Some(*i),
+        Bson::Double(d) if d.fract() == 0.0 && d.abs() < 9.2e18 => Some(*d as i64),
+        _ => None,
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,103 +1,397 @@
-//! Access rules: (user, namespace, operation) → the filter a user may see and write checks.
+//! Access rules in the App Services format: roles chosen per document by `apply_when`, document
+//! filters, document-level `read/write/insert/delete/search` and field-level `fields` /
+//! `additional_fields`, with `%%` expansions (`%%user.id`, `%%user.data.*`, `%%user.custom_data.*`,
+//! `%%user.identities`, `%%root`, `%%prevRoot`, `%%true`, `%%false`).
 //!
-//! The skeleton knows one kind of rule, "owner": a user reads and writes only documents whose
-//! owner field equals their user id. Namespaces without a rule are open to any logged-in user.
+//! Loaded from an app export (`data_sources/mongodb-atlas/**/rules.json` and `default_rule.json`)
+//! or built in for the default app. A namespace with no rule and no default rule is denied.
 
-use crate::config::AppConfig;
+mod load;
+
+pub use load::{load_export, RulesError};
+
+use crate::query::Filter;
 use bson::{doc, Bson, Document};
+use std::borrow::Cow;
+use std::collections::HashMap;
 
-/// What a user may do in one namespace.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Permission {
-    owner: Option<(String, String)>,
+/// The caller, as rule expansions see it.
+#[derive(Debug, Clone, Default)]
+pub struct UserContext {
+    /// `%%user.id`.
+    pub id: String,
+    /// `%%user.data` (profile data: email, name, …).
+    pub data: Document,
+    /// `%%user.custom_data`.
+    pub custom_data: Document,
+    /// `%%user.identities`.
+    pub identities: Vec<Bson>,
+    /// The above as one document, built once per call.
+    doc: std::sync::OnceLock<Document>,
 }
 
-/// Why a write was refused.
+impl UserContext {
+    /// A user known only by id (no profile data, no custom data).
+    pub fn with_id(id: &str) -> UserContext {
+        UserContext { id: id.to_string(), ..Default::default() }
+    }
+
+    /// A user with profile data, custom data and identities.
+    pub fn new(id: &str, data: Document, custom_data: Document, identities: Vec<Bson>) -> UserContext {
+        UserContext { id: id.to_string(), data, custom_data, identities, doc: std::sync::OnceLock::new() }
+    }
+
+    fn as_doc(&self) -> &Document {
+        self.doc.get_or_init(|| {
+            doc! {"id": &self.id, "data": self.data.clone(), "custom_data": self.custom_data.clone(), "identities": self.identities.clone()}
+        })
+    }
+}
+
+/// A boolean rule: a constant, or an expression (a match document over `%%` expansions and the document).
+#[derive(Debug, Clone)]
+pub enum RuleExpr {
+    Const(bool),
+    Match(Document),
+}
+
+/// Field-level permission.
+#[derive(Debug, Clone)]
+pub struct FieldPerm {
+    pub read: RuleExpr,
+    pub write: RuleExpr,
+}
+
+/// One role.
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub name: String,
+    pub apply_when: RuleExpr,
+    pub read_filter: Option<Document>,
+    pub write_filter: Option<Document>,
+    pub read: RuleExpr,
+    pub write: RuleExpr,
+    pub insert: RuleExpr,
+    pub delete: RuleExpr,
+    pub search: RuleExpr,
+    pub fields: Vec<(String, FieldPerm)>,
+    pub additional_fields: FieldPerm,
+}
+
+/// The roles of one namespace (or of the default rule).
+#[derive(Debug, Clone)]
+pub struct CollectionRules {
+    pub roles: Vec<Role>,
+}
+
+/// Every rule of an app.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    pub namespaces: HashMap<(String, String), CollectionRules>,
+    pub default_rule: Option<CollectionRules>,
+    /// Which user expansions the rules use (computed once).
+    uses: std::sync::OnceLock<(bool, bool)>,
+}
+
+/// Why an operation was refused by the rules.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum RuleError {
-    /// Inserting or producing a document the user may not own.
-    #[error("{op} not permitted: field '{field}' must equal the caller's user id")]
+    /// No rule for the namespace and no default rule.
+    #[error("no rule exists for namespace '{0}'")]
+    NoMatchingRule(String),
+    /// A role exists but does not allow this operation on this document.
+    #[error("{op} not permitted: {reason}")]
     NotPermitted {
         /// operation
         op: &'static str,
-        /// owner field
-        field: String,
+        /// why
+        reason: String,
     },
 }
 
-/// Resolves the permission of `user_id` on `db.coll` under `app`'s rules.
-pub fn permission(app: &AppConfig, user_id: &str, db: &str, coll: &str) -> Permission {
-    let owner = app
-        .owner_rules
-        .iter()
-        .find(|r| r.database == db && r.collection == coll)
-        .map(|r| (r.owner_field.clone(), user_id.to_string()));
-    Permission { owner }
-}
+const TRUE: RuleExpr = RuleExpr::Const(true);
+const FALSE: RuleExpr = RuleExpr::Const(false);
 
-impl Permission {
-    /// Combines a query filter with the documents this user may see.
-    pub fn restrict(&self, filter: Document) -> Document {
-        match &self.owner {
-            None => filter,
-            Some((field, uid)) if filter.is_empty() => doc! { field.as_str(): uid.as_str() },
-            Some((field, uid)) => doc! { "$and": [ { field.as_str(): uid.as_str() }, filter ] },
-        }
-    }
-
-    /// Checks a document the user is about to write (insert, update result, upsert).
-    pub fn check_write(&self, op: &'static str, document: &Document) -> Result<(), RuleError> {
-        match &self.owner {
-            None => Ok(()),
-            Some((field, uid)) => match document.get(field) {
-                Some(Bson::String(s)) if s == uid => Ok(()),
-                _ => Err(RuleError::NotPermitted { op, field: field.clone() }),
-            },
+impl Role {
+    /// A role granting everything to everyone.
+    pub fn all_access(name: &str) -> Role {
+        Role {
+            name: name.to_string(),
+            apply_when: TRUE,
+            read_filter: None,
+            write_filter: None,
+            read: TRUE,
+            write: TRUE,
+            insert: TRUE,
+            delete: TRUE,
+            search: TRUE,
+            fields: Vec::new(),
+            additional_fields: FieldPerm { read: FALSE, write: FALSE },
         }
     }
 }
 
-/// Namespaces without any rule (logged once at start-up as a warning).
-pub fn describe_open_access(app: &AppConfig) -> String {
-    let owned: Vec<String> = app.owner_rules.iter().map(|r| format!("{}.{}", r.database, r.collection)).collect();
-    format!(
-        "app {}: every collection except [{}] is readable and writable by any logged-in user",
-        app.app_id,
-        owned.join(", ")
-    )
+impl RuleSet {
+    /// The built-in default app: `app.users` owner-only on `userID`, everything else open to
+    /// any logged-in user (see [`RuleSet::open_access_warning`]).
+    pub fn default_app() -> RuleSet {
+        let owner = doc! {"userID": "%%user.id"};
+        let owner_role = Role {
+            read_filter: Some(owner.clone()),
+            write_filter: Some(owner),
+            ..Role::all_access("owner")
+        };
+        let mut namespaces = HashMap::new();
+        namespaces.insert(("app".to_string(), "users".to_string()), CollectionRules { roles: vec![owner_role] });
+        RuleSet::new(namespaces, Some(CollectionRules { roles: vec![Role::all_access("logged-in user")] }))
+    }
+
+    /// A rule set from per-namespace rules and an optional default rule.
+    pub fn new(namespaces: HashMap<(String, String), CollectionRules>, default_rule: Option<CollectionRules>) -> RuleSet {
+        RuleSet { namespaces, default_rule, uses: std::sync::OnceLock::new() }
+    }
+
+    /// A warning when the default rule opens every other namespace to any logged-in user.
+    pub fn open_access_warning(&self) -> Option<String> {
+        let rule = self.default_rule.as_ref()?;
+        let open = rule.roles.iter().any(|r| matches!(r.apply_when, RuleExpr::Const(true)) && r.read_filter.is_none() && matches!(r.read, RuleExpr::Const(true)) && matches!(r.write, RuleExpr::Const(true)));
+        open.then(|| {
+            let mut ruled: Vec<String> = self.namespaces.keys().map(|(d, c)| format!("{d}.{c}")).collect();
+            ruled.sort();
+            format!("rules: every namespace except [{}] is readable and writable by any logged-in user (default rule)", ruled.join(", "))
+        })
+    }
+
+    /// The roles governing `db.coll`.
+    pub fn for_namespace(&self, db: &str, coll: &str) -> Result<&CollectionRules, RuleError> {
+        self.namespaces
+            .get(&(db.to_string(), coll.to_string()))
+            .or(self.default_rule.as_ref())
+            .ok_or_else(|| RuleError::NoMatchingRule(format!("{db}.{coll}")))
+    }
+
+    /// Whether any rule uses `%%user.data` or `%%user.identities` (so the caller's profile is needed).
+    pub fn needs_profile(&self) -> bool {
+        self.uses().0
+    }
+
+    /// Whether any rule uses `%%user.custom_data`.
+    pub fn needs_custom_data(&self) -> bool {
+        self.uses().1
+    }
+
+    fn uses(&self) -> (bool, bool) {
+        *self.uses.get_or_init(|| {
+            let text = format!("{:?}", (&self.namespaces, &self.default_rule));
+            (text.contains("%%user.data") || text.contains("%%user.identities"), text.contains("%%user.custom_data"))
+        })
+    }
+}
+
+/// Replaces `%%` expansions in `v`.
+fn expand(v: &Bson, user: &Document, root: &Document, prev: Option<&Document>) -> Bson {
+    match v {
+        Bson::String(s) if s.starts_with("%%") => expansion(s, user, root, prev),
+        Bson::Document(d) => Bson::Document(d.iter().map(|(k, v)| (k.clone(), expand(v, user, root, prev))).collect()),
+        Bson::Array(a) => Bson::Array(a.iter().map(|v| expand(v, user, root, prev)).collect()),
+        other => other.clone(),
+    }
+}
+
+fn expansion(s: &str, user: &Document, root: &Document, prev: Option<&Document>) -> Bson {
+    let at = |d: &Document, path: Option<&str>| match path {
+        None => Bson::Document(d.clone()),
+        Some(p) => crate::query::path_value(d, p).unwrap_or(Bson::Null),
+    };
+    let (head, path) = match s[2..].split_once('.') {
+        Some((h, p)) => (h, Some(p)),
+        None => (&s[2..], None),
+    };
+    match head {
+        "true" => Bson::Boolean(true),
+        "false" => Bson::Boolean(false),
+        "user" => at(user, path),
+        "root" => at(root, path),
+        "prevRoot" => prev.map(|p| at(p, path)).unwrap_or(Bson::Null),
+        _ => Bson::String(s.to_string()),
+    }
+}
+
+impl RuleExpr {
+    fn eval(&self, user: &Document, root: &Document, prev: Option<&Document>) -> bool {
+        match self {
+            RuleExpr::Const(b) => *b,
+            RuleExpr::Match(m) => {
+                // `%%…` keys become synthetic fields of a probe document, so one filter evaluates all.
+                let mut probe = root.clone();
+                let mut n = 0;
+                let cond = rewrite_keys(m, user, root, prev, &mut probe, &mut n);
+                Filter::parse(&cond).is_ok_and(|f| f.matches(&probe))
+            }
+        }
+    }
+}
+
+fn rewrite_keys(m: &Document, user: &Document, root: &Document, prev: Option<&Document>, probe: &mut Document, n: &mut usize) -> Document {
+    let mut out = Document::new();
+    for (k, v) in m {
+        if k.starts_with("%%") {
+            let name = format!("\u{1}rule{n}");
+            *n += 1;
+            probe.insert(name.clone(), expansion(k, user, root, prev));
+            out.insert(name, expand(v, user, root, prev));
+        } else if matches!(k.as_str(), "$and" | "$or" | "$nor") {
+            let items = match v {
+                Bson::Array(a) => a
+                    .iter()
+                    .map(|i| match i {
+                        Bson::Document(d) => Bson::Document(rewrite_keys(d, user, root, prev, probe, n)),
+                        other => other.clone(),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            out.insert(k.clone(), items);
+        } else {
+            out.insert(k.clone(), expand(v, user, root, prev));
+        }
+    }
+    out
+}
+
+fn filter_matches(filter: &Option<Document>, user: &Document, doc: &Document) -> bool {
+    filter.as_ref().is_none_or(|f| RuleExpr::Match(f.clone()).eval(user, doc, None))
+}
+
+impl CollectionRules {
+    fn role(&self, user: &Document, doc: &Document) -> Option<&Role> {
+        self.roles.iter().find(|r| r.apply_when.eval(user, doc, None))
+    }
+
+    fn field_perm<'a>(role: &'a Role, field: &str) -> &'a FieldPerm {
+        role.fields.iter().find(|(f, _)| f == field).map(|(_, p)| p).unwrap_or(&role.additional_fields)
+    }
+
+    /// What `user` sees of `doc`: `None` when the document is invisible, else the readable fields.
+    pub fn read_view<'d>(&self, user: &UserContext, doc: &'d Document) -> Option<Cow<'d, Document>> {
+        let u = user.as_doc();
+        let role = self.role(u, doc)?;
+        if !(filter_matches(&role.read_filter, u, doc) || role.write_filter.is_some() && filter_matches(&role.write_filter, u, doc)) {
+            return None;
+        }
+        if role.read.eval(u, doc, None) || role.write.eval(u, doc, None) {
+            return Some(Cow::Borrowed(doc));
+        }
+        let mut out = Document::new();
+        for (k, v) in doc {
+            let p = Self::field_perm(role, k);
+            if k == "_id" || p.read.eval(u, doc, None) || p.write.eval(u, doc, None) {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        (out.keys().any(|k| k != "_id")).then_some(Cow::Owned(out))
+    }
+
+    /// Whether `user` may write to `doc` at all (the document is a candidate for updates).
+    pub fn writable(&self, user: &UserContext, doc: &Document) -> bool {
+        let u = user.as_doc();
+        let Some(role) = self.role(u, doc) else { return false };
+        filter_matches(&role.write_filter, u, doc)
+            && (role.write.eval(u, doc, None)
+                || role.fields.iter().any(|(_, p)| p.write.eval(u, doc, None))
+                || role.additional_fields.write.eval(u, doc, None))
+    }
+
+    /// Checks an update from `before` to `after`.
+    pub fn check_update(&self, user: &UserContext, before: &Document, after: &Document) -> Result<(), RuleError> {
+        let u = user.as_doc();
+        let deny = |reason: String| Err(RuleError::NotPermitted { op: "update", reason });
+        let Some(role) = self.role(u, after) else { return deny("no role applies to the updated document".into()) };
+        if !filter_matches(&role.write_filter, u, after) {
+            return deny(format!("the updated document would not match role '{}''s write filter", role.name));
+        }
+        if role.write.eval(u, after, Some(before)) {
+            return Ok(());
+        }
+        let keys = before.keys().chain(after.keys());
+        for k in keys {
+            if before.get(k) != after.get(k) && !Self::field_perm(role, k).write.eval(u, after, Some(before)) {
+                return deny(format!("field '{k}' is not writable by role '{}'", role.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks an insert of `doc`.
+    pub fn check_insert(&self, user: &UserContext, doc: &Document) -> Result<(), RuleError> {
+        let u = user.as_doc();
+        let deny = |reason: String| Err(RuleError::NotPermitted { op: "insert", reason });
+        let Some(role) = self.role(u, doc) else { return deny("no role applies to the document".into()) };
+        if !role.insert.eval(u, doc, None) {
+            return deny(format!("role '{}' may not insert", role.name));
+        }
+        if !filter_matches(&role.write_filter, u, doc) {
+            return deny(format!("the document does not match role '{}''s write filter", role.name));
+        }
+        if !role.write.eval(u, doc, None) {
+            if let Some(k) = doc.keys().find(|k| *k != "_id" && !Self::field_perm(role, k).write.eval(u, doc, None)) {
+                return deny(format!("field '{k}' is not writable by role '{}'", role.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `user` may delete `doc`.
+    pub fn deletable(&self, user: &UserContext, doc: &Document) -> bool {
+        let u = user.as_doc();
+        self.role(u, doc).is_some_and(|role| role.delete.eval(u, doc, None) && filter_matches(&role.write_filter, u, doc))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::Filter;
 
     #[test]
-    fn owner_rule_restricts_app_users() {
-        let app = AppConfig::default_app();
-        let p = permission(&app, "u1", "app", "users");
-        let mine = doc! {"userID": "u1", "x": 1};
-        let theirs = doc! {"userID": "u2", "x": 1};
-        let table = vec![(doc! {}, true, false), (doc! {"x": 1}, true, false), (doc! {"userID": "u2"}, false, false)];
-        for (filter, sees_mine, sees_theirs) in table {
-            let f = Filter::parse(&p.restrict(filter.clone())).expect("parse");
-            assert_eq!(f.matches(&mine), sees_mine, "{filter}");
-            assert_eq!(f.matches(&theirs), sees_theirs, "{filter}");
-        }
-        assert!(p.check_write("insert", &mine).is_ok());
-        assert!(p.check_write("insert", &theirs).is_err());
-        assert!(p.check_write("insert", &doc! {"x": 1}).is_err());
-        assert!(p.check_write("insert", &doc! {"userID": 5}).is_err());
+    fn default_app_owner_rule() {
+        let rules = RuleSet::default_app();
+        let users = rules.for_namespace("app", "users").expect("rule");
+        let (u1, u2) = (UserContext::with_id("u1"), UserContext::with_id("u2"));
+        let mine = doc! {"_id": 1, "userID": "u1", "x": 1};
+        assert_eq!(users.read_view(&u1, &mine).as_deref(), Some(&mine));
+        assert_eq!(users.read_view(&u2, &mine), None);
+        assert!(users.writable(&u1, &mine) && !users.writable(&u2, &mine));
+        assert!(users.deletable(&u1, &mine) && !users.deletable(&u2, &mine));
+        assert!(users.check_insert(&u1, &mine).is_ok());
+        assert!(users.check_insert(&u2, &mine).is_err());
+        assert!(users.check_insert(&u1, &doc! {"x": 1}).is_err());
+        let stolen = doc! {"_id": 1, "userID": "u2", "x": 1};
+        assert!(users.check_update(&u1, &mine, &stolen).is_err());
+        let other = rules.for_namespace("app", "notes").expect("default rule");
+        assert!(other.read_view(&u2, &mine).is_some());
+        assert!(rules.open_access_warning().is_some_and(|w| w.contains("app.users")));
     }
 
     #[test]
-    fn other_collections_are_open() {
-        let app = AppConfig::default_app();
-        let p = permission(&app, "u1", "app", "other");
-        assert_eq!(p.restrict(doc! {"a": 1}), doc! {"a": 1});
-        assert!(p.check_write("insert", &doc! {"userID": "u2"}).is_ok());
-        let p = permission(&app, "u1", "other", "users");
-        assert!(p.check_write("insert", &doc! {}).is_ok());
-        assert!(describe_open_access(&app).contains("app.users"));
+    fn expressions_and_field_rules() {
+        let role = Role {
+            name: "r".into(),
+            apply_when: RuleExpr::Match(doc! {"%%user.custom_data.team": "%%root.team"}),
+            read: FALSE,
+            write: FALSE,
+            fields: vec![("name".into(), FieldPerm { read: TRUE, write: FALSE }), ("score".into(), FieldPerm { read: TRUE, write: TRUE })],
+            ..Role::all_access("r")
+        };
+        let rules = CollectionRules { roles: vec![role] };
+        let user = UserContext::new("u", Document::new(), doc! {"team": "red"}, Vec::new());
+        let d = doc! {"_id": 1, "team": "red", "name": "x", "score": 1, "secret": 2};
+        assert_eq!(rules.read_view(&user, &d).as_deref(), Some(&doc! {"_id": 1, "name": "x", "score": 1}));
+        assert_eq!(rules.read_view(&user, &doc! {"_id": 2, "team": "blue", "name": "y"}), None);
+        let mut after = d.clone();
+        after.insert("score", 5);
+        assert!(rules.check_update(&user, &d, &after).is_ok());
+        after.insert("name", "z");
+        assert!(rules.check_update(&user, &d, &after).is_err());
+        assert_eq!(RuleSet::default().for_namespace("a", "b").err(), Some(RuleError::NoMatchingRule("a.b".into())));
     }
 }

@@ -1,11 +1,15 @@
 //! Document storage: the `Store` trait (`bson::Document` in and out) and its redb implementation.
 //!
-//! `RedbStore` keeps every collection in memory (loaded at open) for reads and writes each change
-//! set in one redb write transaction with immediate durability before returning, so an
-//! acknowledged write survives the process being killed.
+//! `RedbStore` keeps every collection in memory (loaded at open) for reads; a write is applied in
+//! memory and then made durable by a committer thread that puts everything pending into one redb
+//! commit (group commit). `write` returns once that commit is durable; `write_deferred` returns a
+//! ticket that async callers await before acknowledging, so an acknowledged write survives the
+//! process being killed and durable throughput grows with concurrency.
 
+mod index;
 mod redb_store;
 
+pub use index::IndexSpec;
 pub use redb_store::{open_database, RedbStore};
 
 use bson::{Bson, Document};
@@ -45,8 +49,10 @@ impl fmt::Display for Namespace {
 pub enum Change {
     /// A new document (must carry an `_id` not yet present).
     Insert(Document),
-    /// A new version of an existing document, matched by `_id`.
+    /// A new version of an existing document from a replacement, matched by `_id`.
     Replace(Document),
+    /// A new version of an existing document from an operator update, matched by `_id`.
+    Update(Document),
     /// Remove the document with this `_id`.
     Delete(Bson),
 }
@@ -57,13 +63,15 @@ pub enum StoreError {
     /// Bad database or collection name.
     #[error("{0}")]
     InvalidNamespace(String),
-    /// An insert reused an existing `_id`.
-    #[error("E11000 duplicate key error collection: {ns} index: _id_ dup key: {{ _id: {id} }}")]
+    /// A write reused an `_id` or a unique index key.
+    #[error("E11000 duplicate key error collection: {ns} index: {index}_ dup key: {{ {index}: {key} }}")]
     DuplicateKey {
         /// namespace
         ns: String,
-        /// the duplicate id
-        id: String,
+        /// the index's field path (`_id` for the primary key)
+        index: String,
+        /// the duplicate key
+        key: String,
     },
     /// A document without `_id` reached the store.
     #[error("document has no _id")]
@@ -77,14 +85,77 @@ pub enum StoreError {
     /// The in-memory state is unusable (a writer panicked).
     #[error("store lock poisoned")]
     Poisoned,
+    /// An index declaration could not be parsed.
+    #[error("{0}")]
+    InvalidIndex(String),
+    /// A document exceeds the BSON size limit.
+    #[error("document is larger than the maximum size {max} bytes: {size}")]
+    TooLarge {
+        /// encoded size
+        size: usize,
+        /// the limit
+        max: usize,
+    },
+    /// An earlier commit failed: memory and disk may differ, so writes are refused until restart.
+    #[error("storage failed earlier ({0}); restart the server")]
+    Failed(String),
 }
 
 /// Read access to one collection's current documents, in natural (insertion) order.
 pub trait CollectionView {
     /// Iterates over all documents.
     fn docs(&self) -> Box<dyn Iterator<Item = &Document> + '_>;
+    /// The document with this `_id` (numbers compare by value), through the `_id` index.
+    fn get(&self, id: &Bson) -> Option<&Document>;
     /// Whether a document with this `_id` exists.
-    fn contains_id(&self, id: &Bson) -> bool;
+    fn contains_id(&self, id: &Bson) -> bool {
+        self.get(id).is_some()
+    }
+    /// Number of documents.
+    fn len(&self) -> usize;
+    /// Documents whose key in the secondary index on `path` lies between the bounds (MongoDB
+    /// value order), in key order or reversed, each with its key; `None` without such an index.
+    fn index_range(
+        &self,
+        path: &str,
+        lower: std::ops::Bound<&Bson>,
+        upper: std::ops::Bound<&Bson>,
+        reverse: bool,
+    ) -> Option<Box<dyn Iterator<Item = (&Bson, &Document)> + '_>>;
+    /// Whether the index on `path` holds arrays (then it cannot give sort order); `None` without one.
+    fn index_multikey(&self, path: &str) -> Option<bool>;
+    /// Whether the collection is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Commit progress: every write whose ticket is at most `durable` is on disk.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Durability {
+    /// Highest durable ticket.
+    pub durable: u64,
+    /// Set when a commit failed; no later write is acknowledged.
+    pub failed: Option<String>,
+}
+
+/// One applied change: the document before and after (`None` for insert / delete).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// Previous version.
+    pub before: Option<Document>,
+    /// New version.
+    pub after: Option<Document>,
+    /// The new version came from a replacement (not an operator update).
+    pub replacement: bool,
+}
+
+/// Receives every applied change set, in apply order (used by the change-event log).
+pub trait ChangeObserver: Send + Sync {
+    /// Called once per write, under the store's write lock; `batch` is the commit that will make it durable.
+    fn applied(&self, ns: &Namespace, changes: &[Applied], batch: u64);
+    /// Every change with a batch up to `batch` is durable.
+    fn durable(&self, batch: u64);
 }
 
 /// A document store. Writes are planned against a consistent view and applied atomically.
@@ -97,5 +168,40 @@ pub trait Store: Send + Sync {
         &self,
         ns: &Namespace,
         plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        match self.write_deferred(ns, plan)? {
+            Some(ticket) => self.wait_durable(ticket),
+            None => Ok(()),
+        }
+    }
+    /// Like `write`, but returns as soon as the changes are applied (visible to reads), with the
+    /// ticket to wait for (`None` when nothing changed). Acknowledge only after it is durable.
+    fn write_deferred(
+        &self,
+        ns: &Namespace,
+        plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>,
+    ) -> Result<Option<u64>, StoreError>;
+    /// Blocks until the write with `ticket` is durable.
+    fn wait_durable(&self, ticket: u64) -> Result<(), StoreError>;
+    /// Commit progress, for waiting asynchronously (`durable >= ticket`).
+    fn durability(&self) -> tokio::sync::watch::Receiver<Durability>;
+    /// Registers the observer of applied changes (replacing any previous one).
+    fn set_observer(&self, observer: std::sync::Arc<dyn ChangeObserver>);
 }
+
+/// Environment variable declaring secondary indexes: `db.coll:path[:unique]`, comma-separated.
+pub const INDEXES_ENV: &str = "REALM_WASM_INDEXES";
+
+/// Parses a comma-separated list of index declarations (see [`INDEXES_ENV`]).
+pub fn parse_indexes(list: &str) -> Result<Vec<(Namespace, IndexSpec)>, StoreError> {
+    list.split(',')
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let (db, coll, spec) = IndexSpec::parse(e).map_err(StoreError::InvalidIndex)?;
+            Ok((Namespace::new(&db, &coll)?, spec))
+        })
+        .collect()
+}
+
+/// Largest BSON document accepted (as MongoDB).
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;

@@ -1,29 +1,42 @@
-//! redb-backed `Store`: one table of `ns \0 id-key → seq ‖ BSON bytes`, mirrored in memory.
+//! redb-backed `Store`: one table of `ns \0 id-key → seq ‖ BSON bytes`, mirrored in memory,
+//! written through a group commit.
 
-use super::{Change, CollectionView, Namespace, Store, StoreError};
+use super::index::{Index, IndexSpec, Key};
+use super::{Applied, Change, ChangeObserver, CollectionView, Durability, Namespace, Store, StoreError, MAX_DOCUMENT_BYTES};
 use bson::{Bson, Document};
-use indexmap::IndexMap;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-
-/// A pending row: `Some((seq, doc))` to write, `None` to delete.
-type Row = Option<(u64, Document)>;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use tokio::sync::watch;
 
 const DOCS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("documents");
+
+/// redb's page cache: documents are served from memory, so the cache only needs to hold the pages
+/// that commits touch.
+const REDB_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Opens (creating if needed) the redb file `realm.redb` in `dir`.
 pub fn open_database(dir: &Path) -> Result<Arc<Database>, StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(e.into()))?;
-    let db = Database::create(dir.join("realm.redb")).map_err(redb::Error::from)?;
+    let db = redb::Builder::new()
+        .set_cache_size(REDB_CACHE_BYTES)
+        .create(dir.join("realm.redb"))
+        .map_err(redb::Error::from)?;
     Ok(Arc::new(db))
 }
 
-/// Canonical key bytes of an `_id` value.
+/// Canonical key bytes of an `_id` value; integral numbers share one key whatever their type,
+/// because MongoDB treats `1`, `1.0` and `NumberLong(1)` as the same `_id`.
 fn id_key(id: &Bson) -> Result<Vec<u8>, StoreError> {
+    let canonical = match id {
+        Bson::Int32(i) => Bson::Int64(i64::from(*i)),
+        Bson::Double(d) if d.fract() == 0.0 && d.abs() < 9.0e15 => Bson::Int64(*d as i64),
+        other => other.clone(),
+    };
     let mut d = Document::new();
-    d.insert("", id.clone());
+    d.insert("", canonical);
     bson::to_vec(&d).map_err(|e| StoreError::Encoding(e.to_string()))
 }
 
@@ -35,39 +48,217 @@ fn row_key(ns: &str, id: &[u8]) -> Vec<u8> {
     k
 }
 
+/// One collection in memory: documents in natural order by sequence number, the `_id` index,
+/// and the declared secondary indexes.
 #[derive(Default)]
 struct Collection {
-    docs: IndexMap<Vec<u8>, (u64, Document)>,
+    docs: BTreeMap<u64, Document>,
+    ids: HashMap<Vec<u8>, u64>,
+    indexes: Vec<Index>,
+}
+
+impl Collection {
+    fn with_indexes(specs: &[IndexSpec]) -> Collection {
+        Collection { indexes: specs.iter().cloned().map(Index::new).collect(), ..Default::default() }
+    }
+
+    fn put(&mut self, key: Vec<u8>, seq: u64, doc: Document) {
+        if let Some(old_seq) = self.ids.insert(key, seq) {
+            if let Some(old) = self.docs.remove(&old_seq) {
+                self.indexes.iter_mut().for_each(|i| i.remove(old_seq, &old));
+            }
+        }
+        self.indexes.iter_mut().for_each(|i| i.insert(seq, &doc));
+        self.docs.insert(seq, doc);
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<Document> {
+        let seq = self.ids.remove(key)?;
+        let doc = self.docs.remove(&seq)?;
+        self.indexes.iter_mut().for_each(|i| i.remove(seq, &doc));
+        Some(doc)
+    }
+
+    fn seq_of(&self, key: &[u8]) -> Option<u64> {
+        self.ids.get(key).copied()
+    }
+
+    /// A unique-index key of `doc` held by another document, named for the error.
+    fn unique_conflict(&self, doc: &Document, own: Option<u64>) -> Option<(String, Bson)> {
+        self.indexes.iter().find_map(|i| i.conflict(doc, own).map(|k| (i.spec.path.clone(), k)))
+    }
 }
 
 impl CollectionView for Collection {
     fn docs(&self) -> Box<dyn Iterator<Item = &Document> + '_> {
-        Box::new(self.docs.values().map(|(_, d)| d))
+        Box::new(self.docs.values())
     }
-    fn contains_id(&self, id: &Bson) -> bool {
-        id_key(id).map(|k| self.docs.contains_key(&k)).unwrap_or(false)
+    fn get(&self, id: &Bson) -> Option<&Document> {
+        id_key(id).ok().and_then(|k| self.ids.get(&k)).and_then(|s| self.docs.get(s))
+    }
+    fn len(&self) -> usize {
+        self.docs.len()
+    }
+    fn index_range(
+        &self,
+        path: &str,
+        lower: Bound<&Bson>,
+        upper: Bound<&Bson>,
+        reverse: bool,
+    ) -> Option<Box<dyn Iterator<Item = (&Bson, &Document)> + '_>> {
+        let index = self.indexes.iter().find(|i| i.spec.path == path)?;
+        let entries = index.walk(lower, upper, reverse);
+        // A multikey index lists a document once per element: report each document once.
+        let mut seen = HashSet::new();
+        let multikey = index.array_docs > 0;
+        Some(Box::new(entries.filter_map(move |(k, s)| {
+            if multikey && !seen.insert(s) {
+                return None;
+            }
+            self.docs.get(&s).map(|d| (&k.0, d))
+        })))
+    }
+    fn index_multikey(&self, path: &str) -> Option<bool> {
+        self.indexes.iter().find(|i| i.spec.path == path).map(|i| i.array_docs > 0)
     }
 }
+
+/// A resolved change: id key, new (seq, document) or `None` to delete, encoded row, replacement flag.
+type PlannedRow = (Vec<u8>, Option<(u64, Document)>, Option<Vec<u8>>, bool);
+
+/// A row waiting for the next group commit: `None` deletes.
+type PendingRow = (Vec<u8>, Option<Vec<u8>>);
 
 struct Inner {
     collections: HashMap<String, Collection>,
     next_seq: u64,
+    /// Rows applied in memory but not yet committed, in apply order.
+    pending: Vec<PendingRow>,
+    /// The batch that the rows now in `pending` will be committed in.
+    batch: u64,
 }
 
-/// The embedded store.
-pub struct RedbStore {
+/// Wakes the committer: rows are pending, or the store is being dropped.
+#[derive(Default)]
+struct Work {
+    pending: bool,
+    shutdown: bool,
+}
+
+/// State shared between the store handle and its committer thread.
+struct Shared {
     db: Arc<Database>,
-    inner: Mutex<Inner>,
+    inner: RwLock<Inner>,
+    work: Mutex<Work>,
+    work_cv: Condvar,
+    progress: Mutex<Durability>,
+    progress_cv: Condvar,
+    progress_tx: watch::Sender<Durability>,
+    observer: RwLock<Option<Arc<dyn ChangeObserver>>>,
+    /// Declared secondary indexes by namespace (`db.coll`).
+    index_specs: HashMap<String, Vec<IndexSpec>>,
+}
+
+/// The embedded store. A committer thread commits everything pending in one redb transaction
+/// at a time (group commit); writers wait for the commit holding their rows.
+pub struct RedbStore {
+    shared: Arc<Shared>,
+    committer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for RedbStore {
+    /// Commits what is pending, then stops the committer (releasing the database file).
+    fn drop(&mut self) {
+        if let Ok(mut w) = self.shared.work.lock() {
+            w.shutdown = true;
+        }
+        self.shared.work_cv.notify_all();
+        if let Some(handle) = self.committer.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Shared {
+    fn committer_loop(&self) {
+        loop {
+            {
+                let Ok(mut w) = self.work.lock() else { return };
+                while !w.pending && !w.shutdown {
+                    w = match self.work_cv.wait(w) {
+                        Ok(w) => w,
+                        Err(_) => return,
+                    };
+                }
+                if !w.pending {
+                    return;
+                }
+                w.pending = false;
+            }
+            let (rows, taken) = {
+                let Ok(mut inner) = self.inner.write() else { return };
+                let taken = inner.batch;
+                inner.batch += 1;
+                (std::mem::take(&mut inner.pending), taken)
+            };
+            let result = if rows.is_empty() { Ok(()) } else { self.commit_rows(&rows) };
+            let snapshot = {
+                let Ok(mut p) = self.progress.lock() else { return };
+                match &result {
+                    Ok(()) => p.durable = taken,
+                    Err(e) => p.failed = Some(e.to_string()),
+                }
+                p.clone()
+            };
+            self.progress_cv.notify_all();
+            self.progress_tx.send_replace(snapshot);
+            if result.is_err() {
+                return;
+            }
+            if let Ok(Some(observer)) = self.observer.read().map(|o| o.clone()) {
+                observer.durable(taken);
+            }
+        }
+    }
+
+    fn commit_rows(&self, rows: &[PendingRow]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(redb::Error::from)?;
+        {
+            let mut table = txn.open_table(DOCS).map_err(redb::Error::from)?;
+            for (key, value) in rows {
+                match value {
+                    Some(v) => {
+                        table.insert(key.as_slice(), v.as_slice()).map_err(redb::Error::from)?;
+                    }
+                    None => {
+                        table.remove(key.as_slice()).map_err(redb::Error::from)?;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(redb::Error::from)?;
+        Ok(())
+    }
 }
 
 impl RedbStore {
     /// Opens the store on a database and loads every collection into memory.
     pub fn open(db: Arc<Database>) -> Result<RedbStore, StoreError> {
+        RedbStore::open_with_indexes(db, Vec::new())
+    }
+
+    /// Opens the store with declared secondary indexes (`(namespace, spec)`), built over the
+    /// loaded documents; fails if existing documents violate a unique index.
+    pub fn open_with_indexes(db: Arc<Database>, specs: Vec<(Namespace, IndexSpec)>) -> Result<RedbStore, StoreError> {
         let txn = db.begin_write().map_err(redb::Error::from)?;
         txn.open_table(DOCS).map_err(redb::Error::from)?;
         txn.commit().map_err(redb::Error::from)?;
 
-        let mut rows: HashMap<String, Vec<(u64, Vec<u8>, Document)>> = HashMap::new();
+        let mut index_specs: HashMap<String, Vec<IndexSpec>> = HashMap::new();
+        for (ns, spec) in specs {
+            index_specs.entry(ns.to_string()).or_default().push(spec);
+        }
+        let mut collections: HashMap<String, Collection> = HashMap::new();
         let mut next_seq = 1;
         {
             let read = db.begin_read().map_err(redb::Error::from)?;
@@ -85,122 +276,199 @@ impl RedbStore {
                 let seq = u64::from_be_bytes(seq_bytes);
                 let doc = Document::from_reader(&v[8..]).map_err(|e| StoreError::Encoding(e.to_string()))?;
                 next_seq = next_seq.max(seq + 1);
-                rows.entry(ns).or_default().push((seq, k[split + 1..].to_vec(), doc));
+                let coll = collections.entry(ns.clone()).or_insert_with(|| {
+                    Collection::with_indexes(index_specs.get(&ns).map(Vec::as_slice).unwrap_or(&[]))
+                });
+                if let Some((path, key)) = coll.unique_conflict(&doc, None) {
+                    return Err(StoreError::DuplicateKey { ns, index: path, key: key.to_string() });
+                }
+                coll.put(k[split + 1..].to_vec(), seq, doc);
             }
         }
-        let mut collections = HashMap::new();
-        for (ns, mut docs) in rows {
-            docs.sort_by_key(|(seq, _, _)| *seq);
-            let mut c = Collection::default();
-            for (seq, key, doc) in docs {
-                c.docs.insert(key, (seq, doc));
-            }
-            collections.insert(ns, c);
-        }
-        Ok(RedbStore { db, inner: Mutex::new(Inner { collections, next_seq }) })
+        let (progress_tx, _) = watch::channel(Durability::default());
+        let shared = Arc::new(Shared {
+            db,
+            inner: RwLock::new(Inner { collections, next_seq, pending: Vec::new(), batch: 1 }),
+            work: Mutex::new(Work::default()),
+            work_cv: Condvar::new(),
+            progress: Mutex::new(Durability::default()),
+            progress_cv: Condvar::new(),
+            progress_tx,
+            observer: RwLock::new(None),
+            index_specs,
+        });
+        let for_thread = shared.clone();
+        let committer = std::thread::Builder::new()
+            .name("redb-committer".into())
+            .spawn(move || for_thread.committer_loop())
+            .map_err(|e| StoreError::Backend(e.into()))?;
+        Ok(RedbStore { shared, committer: Some(committer) })
     }
+}
+
+fn encode(seq: u64, doc: &Document) -> Result<Vec<u8>, StoreError> {
+    let mut value = seq.to_be_bytes().to_vec();
+    doc.to_writer(&mut value).map_err(|e| StoreError::Encoding(e.to_string()))?;
+    if value.len() - 8 > MAX_DOCUMENT_BYTES {
+        return Err(StoreError::TooLarge { size: value.len() - 8, max: MAX_DOCUMENT_BYTES });
+    }
+    Ok(value)
 }
 
 impl Store for RedbStore {
     fn read(&self, ns: &Namespace, read: &mut dyn FnMut(&dyn CollectionView)) -> Result<(), StoreError> {
-        let inner = self.inner.lock().map_err(|_| StoreError::Poisoned)?;
-        match inner.collections.get(&ns.to_string()) {
+        let shared = &*self.shared;
+        let inner = shared.inner.read().map_err(|_| StoreError::Poisoned)?;
+        let name = ns.to_string();
+        match inner.collections.get(&name) {
             Some(c) => read(c),
-            None => read(&Collection::default()),
+            None => read(&Collection::with_indexes(shared.index_specs.get(&name).map(Vec::as_slice).unwrap_or(&[]))),
         }
         Ok(())
     }
 
-    fn write(
+    fn write_deferred(
         &self,
         ns: &Namespace,
         plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>,
-    ) -> Result<(), StoreError> {
-        let name = ns.to_string();
-        let mut inner = self.inner.lock().map_err(|_| StoreError::Poisoned)?;
-        let changes = match inner.collections.get(&name) {
-            Some(c) => plan(c),
-            None => plan(&Collection::default()),
-        };
-        if changes.is_empty() {
-            return Ok(());
+    ) -> Result<Option<u64>, StoreError> {
+        let shared = &*self.shared;
+        if let Some(f) = shared.progress.lock().map_err(|_| StoreError::Poisoned)?.failed.clone() {
+            return Err(StoreError::Failed(f));
         }
-        // Resolve every change against the current state first (no partial writes).
-        let mut seq = inner.next_seq;
-        let mut rows: Vec<(Vec<u8>, Row)> = Vec::with_capacity(changes.len());
-        {
-            let existing = inner.collections.get(&name);
-            let mut pending: HashMap<Vec<u8>, bool> = HashMap::new();
+        let name = ns.to_string();
+        let batch = {
+            let mut guard = shared.inner.write().map_err(|_| StoreError::Poisoned)?;
+            let inner = &mut *guard;
+            let specs = shared.index_specs.get(&name).map(Vec::as_slice).unwrap_or(&[]);
+            let empty = Collection::with_indexes(specs);
+            let existing = inner.collections.get(&name).unwrap_or(&empty);
+            let changes = plan(existing);
+            if changes.is_empty() {
+                return Ok(None);
+            }
+            // Resolve and encode every change first: a refused change leaves nothing applied.
+            let mut seq = inner.next_seq;
+            let mut rows: Vec<PlannedRow> = Vec::with_capacity(changes.len());
+            let mut present: HashMap<Vec<u8>, bool> = HashMap::new();
+            // Unique keys written by earlier changes of this batch: (index path, key) → id key.
+            let mut batch_keys: BTreeMap<(String, Key), Vec<u8>> = BTreeMap::new();
+            let mut check_unique = |doc: &Document, key: &[u8], own: Option<u64>| -> Result<(), StoreError> {
+                if let Some((path, k)) = existing.unique_conflict(doc, own) {
+                    return Err(StoreError::DuplicateKey { ns: name.clone(), index: path, key: k.to_string() });
+                }
+                for i in existing.indexes.iter().filter(|i| i.spec.unique) {
+                    for k in i.keys_of(doc).0 {
+                        let shown = k.0.to_string();
+                        let slot = (i.spec.path.clone(), k);
+                        match batch_keys.get(&slot) {
+                            Some(other) if other.as_slice() != key => {
+                                return Err(StoreError::DuplicateKey { ns: name.clone(), index: i.spec.path.clone(), key: shown })
+                            }
+                            _ => {
+                                batch_keys.insert(slot, key.to_vec());
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            };
             for change in changes {
+                let replacement = matches!(change, Change::Replace(_));
+                let exists = |present: &HashMap<Vec<u8>, bool>, key: &Vec<u8>| {
+                    present.get(key).copied().unwrap_or_else(|| existing.ids.contains_key(key))
+                };
                 match change {
                     Change::Insert(doc) => {
                         let id = doc.get("_id").ok_or(StoreError::MissingId)?;
                         let key = id_key(id)?;
-                        let exists = pending
-                            .get(&key)
-                            .copied()
-                            .unwrap_or_else(|| existing.is_some_and(|c| c.docs.contains_key(&key)));
-                        if exists {
-                            return Err(StoreError::DuplicateKey { ns: name, id: id.to_string() });
+                        if exists(&present, &key) {
+                            return Err(StoreError::DuplicateKey { ns: name, index: "_id".into(), key: id.to_string() });
                         }
-                        pending.insert(key.clone(), true);
-                        rows.push((key, Some((seq, doc))));
+                        check_unique(&doc, &key, None)?;
+                        let value = encode(seq, &doc)?;
+                        present.insert(key.clone(), true);
+                        rows.push((key, Some((seq, doc)), Some(value), false));
                         seq += 1;
                     }
-                    Change::Replace(doc) => {
+                    Change::Replace(doc) | Change::Update(doc) => {
                         let key = id_key(doc.get("_id").ok_or(StoreError::MissingId)?)?;
-                        let old_seq = existing.and_then(|c| c.docs.get(&key)).map(|(s, _)| *s);
-                        let this_seq = old_seq.unwrap_or_else(|| {
-                            seq += 1;
-                            seq - 1
-                        });
-                        pending.insert(key.clone(), true);
-                        rows.push((key, Some((this_seq, doc))));
+                        let own = existing.seq_of(&key);
+                        check_unique(&doc, &key, own)?;
+                        let this_seq = match own {
+                            Some(s) => s,
+                            None => {
+                                seq += 1;
+                                seq - 1
+                            }
+                        };
+                        let value = encode(this_seq, &doc)?;
+                        present.insert(key.clone(), true);
+                        rows.push((key, Some((this_seq, doc)), Some(value), replacement));
                     }
                     Change::Delete(id) => {
                         let key = id_key(&id)?;
-                        pending.insert(key.clone(), false);
-                        rows.push((key, None));
+                        present.insert(key.clone(), false);
+                        rows.push((key, None, None, false));
                     }
                 }
             }
-        }
-        let txn = self.db.begin_write().map_err(redb::Error::from)?;
-        {
-            let mut table = txn.open_table(DOCS).map_err(redb::Error::from)?;
-            for (key, row) in &rows {
-                let rk = row_key(&name, key);
-                match row {
+            inner.next_seq = seq;
+            let coll = inner.collections.entry(name.clone()).or_insert_with(|| Collection::with_indexes(specs));
+            let mut applied = Vec::with_capacity(rows.len());
+            for (key, row, value, replacement) in rows {
+                inner.pending.push((row_key(&name, &key), value));
+                let before = match row {
                     Some((s, doc)) => {
-                        let mut value = s.to_be_bytes().to_vec();
-                        doc.to_writer(&mut value).map_err(|e| StoreError::Encoding(e.to_string()))?;
-                        table.insert(rk.as_slice(), value.as_slice()).map_err(redb::Error::from)?;
+                        let before = coll.seq_of(&key).and_then(|s| coll.docs.get(&s)).cloned();
+                        applied.push(Applied { before: None, after: Some(doc.clone()), replacement });
+                        coll.put(key, s, doc);
+                        before
                     }
                     None => {
-                        table.remove(rk.as_slice()).map_err(redb::Error::from)?;
+                        applied.push(Applied { before: None, after: None, replacement });
+                        coll.remove(&key)
                     }
+                };
+                if let Some(last) = applied.last_mut() {
+                    last.before = before;
                 }
             }
-        }
-        txn.commit().map_err(redb::Error::from)?;
-        // Durable: mirror into memory.
-        inner.next_seq = seq;
-        let coll = inner.collections.entry(name).or_default();
-        for (key, row) in rows {
-            match row {
-                Some((s, doc)) => {
-                    if let Some(slot) = coll.docs.get_mut(&key) {
-                        *slot = (s, doc);
-                    } else {
-                        coll.docs.insert(key, (s, doc));
-                    }
-                }
-                None => {
-                    coll.docs.shift_remove(&key);
-                }
+            applied.retain(|a| a.before.is_some() || a.after.is_some());
+            if let Some(observer) = shared.observer.read().map_err(|_| StoreError::Poisoned)?.as_ref() {
+                observer.applied(ns, &applied, inner.batch);
             }
+            inner.batch
+        };
+        if let Ok(mut w) = shared.work.lock() {
+            w.pending = true;
         }
-        Ok(())
+        shared.work_cv.notify_one();
+        Ok(Some(batch))
+    }
+
+    fn wait_durable(&self, ticket: u64) -> Result<(), StoreError> {
+        let shared = &*self.shared;
+        let mut p = shared.progress.lock().map_err(|_| StoreError::Poisoned)?;
+        loop {
+            if let Some(f) = &p.failed {
+                return Err(StoreError::Failed(f.clone()));
+            }
+            if p.durable >= ticket {
+                return Ok(());
+            }
+            p = shared.progress_cv.wait(p).map_err(|_| StoreError::Poisoned)?;
+        }
+    }
+
+    fn durability(&self) -> watch::Receiver<Durability> {
+        self.shared.progress_tx.subscribe()
+    }
+
+    fn set_observer(&self, observer: Arc<dyn ChangeObserver>) {
+        if let Ok(mut slot) = self.shared.observer.write() {
+            *slot = Some(observer);
+        }
     }
 }
 
@@ -241,10 +509,75 @@ mod tests {
     }
 
     #[test]
+    fn secondary_indexes_ranges_uniqueness_and_rebuild() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ns = Namespace::new("db", "c").expect("ns");
+        let specs = crate::store::parse_indexes("db.c:n, db.c:email:unique").expect("specs");
+        let store = RedbStore::open_with_indexes(open_database(dir.path()).expect("db"), specs.clone()).expect("open");
+        let docs = [
+            doc! {"_id": 1, "n": 5, "email": "a"},
+            doc! {"_id": 2, "n": 1.5, "email": "b"},
+            doc! {"_id": 3, "n": "x", "email": "c"},
+            doc! {"_id": 4, "email": "d"},
+            doc! {"_id": 5, "n": 5_i64, "email": "e"},
+        ];
+        store.write(&ns, &mut |_| docs.iter().cloned().map(Change::Insert).collect()).expect("insert");
+        let ids = |lo: Bound<&Bson>, hi: Bound<&Bson>, rev: bool| {
+            let mut out = Vec::new();
+            store
+                .read(&ns, &mut |c| out = c.index_range("n", lo, hi, rev).expect("index").map(|(_, d)| d.get("_id").cloned()).collect())
+                .expect("read");
+            out.into_iter().flatten().map(|b| b.as_i32().unwrap_or(-1)).collect::<Vec<_>>()
+        };
+        let five = Bson::Int32(5);
+        assert_eq!(ids(Bound::Included(&five), Bound::Included(&five), false), vec![1, 5]);
+        assert_eq!(ids(Bound::Unbounded, Bound::Unbounded, false), vec![4, 2, 1, 5, 3], "null, numbers, strings");
+        assert_eq!(ids(Bound::Unbounded, Bound::Unbounded, true), vec![3, 1, 5, 2, 4], "ties stay in natural order");
+        let dup = store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 6, "email": "a"})]);
+        assert!(matches!(dup, Err(StoreError::DuplicateKey { ref index, .. }) if index == "email"), "{dup:?}");
+        let dup_in_batch = store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 7, "email": "z"}), Change::Insert(doc! {"_id": 8, "email": "z"})]);
+        assert!(matches!(dup_in_batch, Err(StoreError::DuplicateKey { .. })));
+        store.write(&ns, &mut |_| vec![Change::Update(doc! {"_id": 1, "n": 7, "email": "a"})]).expect("own key may stay");
+        assert_eq!(ids(Bound::Included(&five), Bound::Included(&five), false), vec![5]);
+        store.write(&ns, &mut |_| vec![Change::Delete(Bson::Int32(5))]).expect("delete");
+        assert_eq!(ids(Bound::Included(&five), Bound::Included(&five), false), Vec::<i32>::new());
+        drop(store);
+        let store = RedbStore::open_with_indexes(open_database(dir.path()).expect("db"), specs).expect("reopen");
+        let mut n = 0;
+        store.read(&ns, &mut |c| n = c.index_range("n", Bound::Unbounded, Bound::Unbounded, false).map(|i| i.count()).unwrap_or(0)).expect("read");
+        assert_eq!(n, 4);
+        assert!(crate::store::parse_indexes("db:x").is_err() && crate::store::parse_indexes("a.b:c:wat").is_err());
+    }
+
+    #[test]
     fn namespace_validation() {
         assert!(Namespace::new("", "c").is_err());
         assert!(Namespace::new("a.b", "c").is_err());
         assert!(Namespace::new("a", "$c").is_err());
         assert!(Namespace::new("app", "users").is_ok());
+    }
+
+    #[test]
+    fn numeric_ids_are_one_key_and_concurrent_writers_all_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ns = Namespace::new("db", "c").expect("ns");
+        let store = Arc::new(RedbStore::open(open_database(dir.path()).expect("db")).expect("open"));
+        store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 1})]).expect("insert");
+        let dup = store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 1.0})]);
+        assert!(matches!(dup, Err(StoreError::DuplicateKey { .. })));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (store, ns) = (store.clone(), ns.clone());
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": format!("{t}-{i}")})]).expect("write");
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().expect("join"));
+        drop(store);
+        let store = RedbStore::open(open_database(dir.path()).expect("db")).expect("reopen");
+        assert_eq!(all(&store, &ns).len(), 201);
     }
 }

@@ -1,0 +1,298 @@
+//! Reading rules from an App Services export folder.
+
+use super::{CollectionRules, FieldPerm, Role, RuleExpr, RuleSet};
+use crate::query::Filter;
+use bson::{Bson, Document};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// A rules file that could not be used: names the file, the key and the reason.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{}: {key}: {reason}", file.display())]
+pub struct RulesError {
+    /// The offending file.
+    pub file: PathBuf,
+    /// The key path inside it (`roles[0].apply_when`), or `-` for the whole file.
+    pub key: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn err(file: &Path, key: impl Into<String>, reason: impl Into<String>) -> RulesError {
+    RulesError { file: file.to_path_buf(), key: key.into(), reason: reason.into() }
+}
+
+/// Reads `data_sources/mongodb-atlas/**/rules.json` and `data_sources/mongodb-atlas/default_rule.json`
+/// of the export at `app_dir`. A missing `data_sources/mongodb-atlas` gives an empty rule set
+/// (every namespace denied with `NoMatchingRule`).
+pub fn load_export(app_dir: &Path) -> Result<RuleSet, RulesError> {
+    let base = app_dir.join("data_sources").join("mongodb-atlas");
+    let mut namespaces = HashMap::new();
+    let mut default_rule = None;
+    if !base.is_dir() {
+        return Ok(RuleSet::new(namespaces, default_rule));
+    }
+    let default_path = base.join("default_rule.json");
+    if default_path.is_file() {
+        let json = read_json(&default_path)?;
+        default_rule = Some(parse_collection(&default_path, &json)?);
+    }
+    let mut files = Vec::new();
+    collect_rules_files(&base, &mut files).map_err(|e| err(&base, "-", e.to_string()))?;
+    files.sort();
+    for file in files {
+        let json = read_json(&file)?;
+        let rel: Vec<String> = file
+            .strip_prefix(&base)
+            .unwrap_or(&file)
+            .iter()
+            .map(|c| c.to_string_lossy().into_owned())
+            .collect();
+        let from_dirs = match rel.as_slice() {
+            [db, coll, _] => Some((db.clone(), coll.clone())),
+            _ => None,
+        };
+        let name = |key: &str, dir: Option<String>| -> Result<String, RulesError> {
+            match json.get(key) {
+                Some(Bson::String(s)) if !s.is_empty() => Ok(s.clone()),
+                Some(_) => Err(err(&file, key, "must be a non-empty string")),
+                None => dir.ok_or_else(|| err(&file, key, "is required (file is not at <database>/<collection>/rules.json)")),
+            }
+        };
+        let db = name("database", from_dirs.as_ref().map(|(d, _)| d.clone()))?;
+        let coll = name("collection", from_dirs.map(|(_, c)| c))?;
+        let rules = parse_collection(&file, &json)?;
+        if namespaces.insert((db.clone(), coll.clone()), rules).is_some() {
+            return Err(err(&file, "collection", format!("a second rules file for {db}.{coll}")));
+        }
+    }
+    Ok(RuleSet::new(namespaces, default_rule))
+}
+
+fn collect_rules_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_rules_files(&path, out)?;
+        } else if path.file_name().is_some_and(|n| n == "rules.json") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn read_json(file: &Path) -> Result<Document, RulesError> {
+    let text = std::fs::read_to_string(file).map_err(|e| err(file, "-", e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(file, "-", format!("invalid JSON: {e}")))?;
+    match Bson::try_from(value) {
+        Ok(Bson::Document(d)) => Ok(d),
+        Ok(_) => Err(err(file, "-", "must be a JSON object")),
+        Err(e) => Err(err(file, "-", format!("invalid extended JSON: {e}"))),
+    }
+}
+
+const ROLE_KEYS: &[&str] = &[
+    "name", "apply_when", "document_filters", "read", "write", "insert", "delete", "search", "fields", "additional_fields",
+];
+
+fn parse_collection(file: &Path, json: &Document) -> Result<CollectionRules, RulesError> {
+    if let Some(Bson::Array(f)) = json.get("filters") {
+        if !f.is_empty() {
+            return Err(err(file, "filters", "query filters are not supported by realm-wasm-server; use roles with document_filters"));
+        }
+    }
+    let roles = match json.get("roles") {
+        Some(Bson::Array(a)) => a,
+        Some(_) => return Err(err(file, "roles", "must be an array")),
+        None => return Err(err(file, "roles", "is required")),
+    };
+    let roles = roles
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match r {
+            Bson::Document(d) => parse_role(file, &format!("roles[{i}]"), d),
+            _ => Err(err(file, format!("roles[{i}]"), "must be an object")),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(CollectionRules { roles })
+}
+
+fn parse_role(file: &Path, key: &str, d: &Document) -> Result<Role, RulesError> {
+    if let Some(k) = d.keys().find(|k| !ROLE_KEYS.contains(&k.as_str())) {
+        return Err(err(file, format!("{key}.{k}"), "unknown role key"));
+    }
+    let name = match d.get("name") {
+        Some(Bson::String(s)) => s.clone(),
+        None => key.to_string(),
+        Some(_) => return Err(err(file, format!("{key}.name"), "must be a string")),
+    };
+    let perm = |k: &str, dflt: bool| parse_expr(file, &format!("{key}.{k}"), d.get(k), dflt);
+    let (read_filter, write_filter) = match d.get("document_filters") {
+        None => (None, None),
+        Some(Bson::Document(f)) => {
+            let one = |k: &str| -> Result<Option<Document>, RulesError> {
+                match f.get(k) {
+                    None => Ok(None),
+                    Some(Bson::Document(q)) => {
+                        check_filter(file, &format!("{key}.document_filters.{k}"), q)?;
+                        Ok(Some(q.clone()))
+                    }
+                    Some(Bson::Boolean(true)) => Ok(None),
+                    Some(Bson::Boolean(false)) => Ok(Some(bson::doc! {"%%false": true})),
+                    Some(_) => Err(err(file, format!("{key}.document_filters.{k}"), "must be a query object or a boolean")),
+                }
+            };
+            (one("read")?, one("write")?)
+        }
+        Some(_) => return Err(err(file, format!("{key}.document_filters"), "must be an object")),
+    };
+    let mut fields = Vec::new();
+    match d.get("fields") {
+        None => {}
+        Some(Bson::Document(fs)) => {
+            for (f, p) in fs {
+                let k = format!("{key}.fields.{f}");
+                let Bson::Document(p) = p else { return Err(err(file, k, "must be an object")) };
+                if p.contains_key("fields") {
+                    return Err(err(file, format!("{k}.fields"), "nested field rules are not supported by realm-wasm-server"));
+                }
+                fields.push((f.clone(), parse_field_perm(file, &k, p)?));
+            }
+        }
+        Some(_) => return Err(err(file, format!("{key}.fields"), "must be an object")),
+    }
+    let additional_fields = match d.get("additional_fields") {
+        None => FieldPerm { read: RuleExpr::Const(false), write: RuleExpr::Const(false) },
+        Some(Bson::Document(p)) => parse_field_perm(file, &format!("{key}.additional_fields"), p)?,
+        Some(_) => return Err(err(file, format!("{key}.additional_fields"), "must be an object")),
+    };
+    Ok(Role {
+        name,
+        apply_when: perm("apply_when", true)?,
+        read_filter,
+        write_filter,
+        read: perm("read", false)?,
+        write: perm("write", false)?,
+        insert: perm("insert", false)?,
+        delete: perm("delete", false)?,
+        search: perm("search", false)?,
+        fields,
+        additional_fields,
+    })
+}
+
+fn parse_field_perm(file: &Path, key: &str, p: &Document) -> Result<FieldPerm, RulesError> {
+    if let Some(k) = p.keys().find(|k| !matches!(k.as_str(), "read" | "write")) {
+        return Err(err(file, format!("{key}.{k}"), "unknown field-permission key"));
+    }
+    Ok(FieldPerm {
+        read: parse_expr(file, &format!("{key}.read"), p.get("read"), false)?,
+        write: parse_expr(file, &format!("{key}.write"), p.get("write"), false)?,
+    })
+}
+
+fn parse_expr(file: &Path, key: &str, v: Option<&Bson>, dflt: bool) -> Result<RuleExpr, RulesError> {
+    match v {
+        None => Ok(RuleExpr::Const(dflt)),
+        Some(Bson::Boolean(b)) => Ok(RuleExpr::Const(*b)),
+        Some(Bson::Document(d)) if d.is_empty() => Ok(RuleExpr::Const(true)),
+        Some(Bson::Document(d)) => {
+            check_filter(file, key, d)?;
+            Ok(RuleExpr::Match(d.clone()))
+        }
+        Some(other) => Err(err(file, key, format!("must be a boolean or an expression object, found {other}"))),
+    }
+}
+
+/// Validates expansions and operators of a rule expression / document filter.
+fn check_filter(file: &Path, key: &str, d: &Document) -> Result<(), RulesError> {
+    fn expansions(v: &Bson, out: &mut Vec<String>) {
+        match v {
+            Bson::String(s) if s.starts_with("%%") => out.push(s.clone()),
+            Bson::Document(d) => d.iter().for_each(|(k, v)| {
+                if k.starts_with("%%") {
+                    out.push(k.clone());
+                }
+                expansions(v, out)
+            }),
+            Bson::Array(a) => a.iter().for_each(|v| expansions(v, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    expansions(&Bson::Document(d.clone()), &mut found);
+    for e in found {
+        let head = e[2..].split('.').next().unwrap_or_default();
+        if !matches!(head, "user" | "root" | "prevRoot" | "true" | "false") {
+            return Err(err(file, key, format!("unsupported expansion {e}")));
+        }
+    }
+    // Shape check with expansions' keys neutralised.
+    fn neutral(d: &Document) -> Document {
+        d.iter()
+            .map(|(k, v)| {
+                let k = if k.starts_with("%%") { "x".to_string() } else { k.clone() };
+                let v = match v {
+                    Bson::Array(a) => Bson::Array(a.iter().map(|i| match i {
+                        Bson::Document(d) => Bson::Document(neutral(d)),
+                        o => o.clone(),
+                    }).collect()),
+                    o => o.clone(),
+                };
+                (k, v)
+            })
+            .collect()
+    }
+    Filter::parse(&neutral(d)).map(|_| ()).map_err(|e| err(file, key, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::UserContext;
+    use bson::doc;
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join("data_sources/mongodb-atlas").join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+
+    #[test]
+    fn loads_an_export() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "shop/orders/rules.json", r#"{"collection":"orders","database":"shop","roles":[
+            {"name":"owner","apply_when":{"owner":"%%user.id"},"read":true,"write":true,"insert":true,"delete":true,"search":true},
+            {"name":"public","apply_when":{},"read":false,"write":false,"fields":{"title":{"read":true}},"insert":false,"delete":false}
+        ]}"#);
+        write(dir.path(), "default_rule.json", r#"{"roles":[{"name":"ro","apply_when":{},"read":true,"write":false}]}"#);
+        let rules = load_export(dir.path()).expect("load");
+        let orders = rules.for_namespace("shop", "orders").expect("orders");
+        let (alice, bob) = (UserContext::with_id("alice"), UserContext::with_id("bob"));
+        let d = doc! {"_id": 1, "owner": "alice", "title": "t", "price": 3};
+        assert_eq!(orders.read_view(&alice, &d).as_deref(), Some(&d));
+        assert_eq!(orders.read_view(&bob, &d).as_deref(), Some(&doc! {"_id": 1, "title": "t"}));
+        assert!(orders.deletable(&alice, &d) && !orders.deletable(&bob, &d));
+        let other = rules.for_namespace("x", "y").expect("default");
+        assert!(other.read_view(&bob, &d).is_some() && other.check_insert(&bob, &d).is_err());
+        assert!(rules.open_access_warning().is_none());
+    }
+
+    #[test]
+    fn errors_name_file_key_and_reason() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "db/c/rules.json", r#"{"roles":[{"name":"r","apply_when":{"a":{"$frob":1}}}]}"#);
+        let e = load_export(dir.path()).expect_err("bad operator");
+        assert!(e.file.ends_with("db/c/rules.json") && e.key == "roles[0].apply_when" && e.reason.contains("$frob"), "{e}");
+        write(dir.path(), "db/c/rules.json", r#"{"roles":[{"name":"r","read":"yes"}]}"#);
+        assert_eq!(load_export(dir.path()).expect_err("bad read").key, "roles[0].read");
+        write(dir.path(), "db/c/rules.json", r#"{"roles":[{"name":"r","apply_when":{"%%user.nope":1},"reed":true}]}"#);
+        assert_eq!(load_export(dir.path()).expect_err("typo").key, "roles[0].reed");
+        write(dir.path(), "db/c/rules.json", r#"{"roles":[{"apply_when":{"x":"%%users.id"}}]}"#);
+        assert!(load_export(dir.path()).expect_err("expansion").reason.contains("%%users.id"));
+        write(dir.path(), "db/c/rules.json", "{not json");
+        assert!(load_export(dir.path()).expect_err("json").reason.contains("invalid JSON"));
+        let empty = tempfile::tempdir().expect("tempdir");
+        assert!(load_export(empty.path()).expect("empty").for_namespace("a", "b").is_err());
+    }
+}
