@@ -2,8 +2,10 @@
 //! An event is handed to watchers only once the commit holding its change is durable.
 //!
 //! Every applied change becomes one event with a sequence number; its resume token is
-//! `{"_data": "<16 hex digits of the sequence>"}`. A watch resumed with `resumeAfter` continues
-//! right after that event while it is still in the log, and fails clearly once it was evicted.
+//! `{"_data": "<16 hex digits of this server run><16 hex digits of the sequence>"}`. A watch
+//! resumed with `resumeAfter` continues right after that event while it is still in the log, and
+//! fails clearly once it was evicted — or when the token comes from an earlier run of the server,
+//! whose log (in memory) is gone and whose sequence numbers mean other events now.
 
 use crate::store::{Applied, ChangeObserver, Namespace};
 use bson::{doc, Bson, Document};
@@ -42,6 +44,15 @@ pub enum ResumeError {
     /// The event is no longer in the bounded log.
     #[error("resume token {0} is no longer in the change-event log (it keeps the last {LOG_CAPACITY} events); restart the watch without resumeAfter")]
     Expired(String),
+    /// The token was issued by an earlier run of the server (the log is not persisted).
+    #[error("resume token {0} is from an earlier run of the server, whose change-event log is gone (it is kept in memory); restart the watch without resumeAfter")]
+    OtherRun(String),
+}
+
+/// Identifies this run of the server in resume tokens.
+fn run_id() -> u64 {
+    static RUN: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *RUN.get_or_init(rand::random)
 }
 
 struct Log {
@@ -77,12 +88,15 @@ impl ChangeLog {
     /// Parses a resume token and checks that the events after it are still available.
     pub fn resume_point(&self, token: &Bson) -> Result<u64, ResumeError> {
         let data = match token {
-            Bson::Document(d) => d.get_str("_data").ok(),
+            Bson::Document(d) => d.get_str("_data").ok().filter(|h| h.len() == 32 && h.is_ascii()),
             _ => None,
         };
-        let seq = data
-            .and_then(|h| u64::from_str_radix(h, 16).ok())
+        let (run, seq) = data
+            .and_then(|h| Some((u64::from_str_radix(&h[..16], 16).ok()?, u64::from_str_radix(&h[16..], 16).ok()?)))
             .ok_or_else(|| ResumeError::Invalid(token.to_string()))?;
+        if run != run_id() {
+            return Err(ResumeError::OtherRun(token.to_string()));
+        }
         let log = self.log.lock().map_err(|_| ResumeError::Invalid(token.to_string()))?;
         let oldest = log.events.front().map(|e| e.seq).unwrap_or(log.next_seq);
         if seq >= log.next_seq {
@@ -146,7 +160,7 @@ impl ChangeObserver for ChangeLog {
 
 /// The resume token of a sequence number.
 pub fn token(seq: u64) -> Bson {
-    Bson::Document(doc! {"_data": format!("{seq:016x}")})
+    Bson::Document(doc! {"_data": format!("{:016x}{seq:016x}", run_id())})
 }
 
 impl Event {
@@ -243,6 +257,8 @@ mod tests {
         log.applied(&ns(), &[Applied { before: None, after: Some(doc! {"_id": 3}), replacement: false }], 3);
         assert!(matches!(log.resume_point(&token(1)), Err(ResumeError::Expired(_))));
         assert!(matches!(log.resume_point(&Bson::String("x".into())), Err(ResumeError::Invalid(_))));
+        let other_run = doc! {"_data": format!("{:016x}{:016x}", run_id().wrapping_add(1), 3)};
+        assert!(matches!(log.resume_point(&Bson::Document(other_run)), Err(ResumeError::OtherRun(_))));
     }
 
     #[test]
