@@ -1,6 +1,9 @@
 // The engine's conformance cases (server/tests/conformance/cases.json) through real clients:
 // the unmodified realm-web 2.0.1 (every case, plus findOneAndDelete's wire quirk and watch) and
-// realm-wasm (the operations it exposes: find, count, insert*, update*, delete*).
+// realm-wasm (every operation it exposes: find, count, aggregate, insert*, update*, delete*,
+// findOneAndUpdate/Replace/Delete). Both clients log every answer; realm-wasm's log must equal
+// realm-web's, except findOneAndDelete (realm-web sends it as findOneAndReplace, protocol §7),
+// which is checked against the cases' expectations only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -30,11 +33,16 @@ function fromCanonical(v, BSON) {
 /** A comparable plain form: relaxed EJSON (numbers as numbers, dates and ids as EJSON). */
 const plain = (v, BSON) => JSON.parse(BSON.EJSON.stringify(v, { relaxed: true }));
 
-/** Runs every case the client supports; returns the number of checks. */
-async function runCases(label, user, BSON, { aggregate }) {
+/** Runs every case; returns the number of checks and the log of every answer (plain form). */
+async function runCases(label, user, BSON, { findOneAndDelete = false } = {}) {
   const mongo = user.mongoClient("mongodb-atlas");
   const conv = (v) => fromCanonical(v, BSON);
-  const expect = (got, want, what) => assert.deepEqual(plain(got, BSON), plain(conv(want), BSON), `${label}: ${what}`);
+  const log = [];
+  const expect = (got, want, what) => {
+    log.push([what, plain(got, BSON)]);
+    assert.deepEqual(plain(got, BSON), plain(conv(want), BSON), `${label}: ${what}`);
+  };
+  const byId = (a, b) => a._id - b._id;
   let checks = 0;
   for (const [g, group] of groups.entries()) {
     const db = mongo.db(`${label}${g}`);
@@ -57,7 +65,7 @@ async function runCases(label, user, BSON, { aggregate }) {
       await assert.rejects(coll.find(conv(c.filter)), (err) => err.statusCode === 400 && err.error.includes(c.error), `${label}: ${JSON.stringify(c.filter)}`);
       checks += 1;
     }
-    for (const c of aggregate ? (group.pipelines ?? []) : []) {
+    for (const c of group.pipelines ?? []) {
       const run = coll.aggregate(conv(c.pipeline));
       if (c.error) await assert.rejects(run, (err) => err.statusCode === 400 && err.error.includes(c.error));
       else expect(await run, c.expect, `aggregate ${JSON.stringify(c.pipeline)}`);
@@ -74,23 +82,72 @@ async function runCases(label, user, BSON, { aggregate }) {
       expect(await u.find({}), c.after, `update ${JSON.stringify(c.update)} documents`);
       checks += 2;
     }
+    // findOneAndUpdate with the single-document update cases (realm-web's options have no arrayFilters):
+    // the collection afterwards is the case's `after`, the answer the document as updated (or null).
+    for (const [i, c] of (group.update_cases ?? []).entries()) {
+      if (c.many || c.arrayFilters) continue;
+      const u = db.collection(`fu${i}`);
+      if (c.docs.length) await u.insertMany(conv(c.docs));
+      // A replacement document goes through findOneAndReplace (findOneAndUpdate wants operators).
+      const replace = !Object.keys(c.update).some((k) => k.startsWith("$"));
+      const got = await (replace ? u.findOneAndReplace : u.findOneAndUpdate).call(u, conv(c.filter), conv(c.update), { upsert: !!c.upsert, returnNewDocument: true });
+      const touched = c.result.matchedCount > 0 || c.result.upsertedId !== undefined;
+      const want = touched ? c.after.find((d) => JSON.stringify(plain(conv(d), BSON)) === JSON.stringify(plain(got, BSON))) : null;
+      assert.ok(!touched || want, `${label}: findOneAndUpdate ${JSON.stringify(c.update)} answered ${JSON.stringify(plain(got, BSON))}, not one of ${JSON.stringify(c.after)}`);
+      expect(got, want, `findOneAndUpdate ${JSON.stringify(c.filter)} ${JSON.stringify(c.update)}`);
+      expect(await u.find({}), c.after, `findOneAndUpdate ${JSON.stringify(c.update)} documents`);
+      checks += 2;
+    }
+    for (const [i, c] of (group.update_errors ?? []).entries()) {
+      const u = db.collection(`fe${i}`);
+      if (c.docs.length) await u.insertMany(conv(c.docs));
+      const replace = !Object.keys(c.update).some((k) => k.startsWith("$"));
+      await assert.rejects((replace ? u.findOneAndReplace : u.findOneAndUpdate).call(u, conv(c.filter), conv(c.update)), (err) => err.statusCode === 400 && err.error.includes(c.error), `${label}: findOneAndUpdate ${JSON.stringify(c.update)}`);
+      expect(await u.find({}), c.docs, `findOneAndUpdate ${JSON.stringify(c.update)} changed nothing`);
+      checks += 1;
+    }
+    // findOneAndReplace (and findOneAndDelete) with every filter case: the first match by _id.
+    for (const [i, c] of (group.cases ?? []).entries()) {
+      if (!c.ids) continue;
+      const matches = docs.filter((d) => c.ids.includes(d._id)).sort(byId);
+      const r = db.collection(`fr${i}`);
+      if (docs.length) await r.insertMany(conv(docs));
+      const old = await r.findOneAndReplace(conv(c.filter), { replaced: i }, { sort: { _id: 1 } });
+      expect(old, matches[0] ?? null, `findOneAndReplace ${JSON.stringify(c.filter)}`);
+      const now = await r.findOneAndReplace({ replaced: i }, { replaced: -i }, { returnNewDocument: true, projection: { _id: 0 } });
+      expect(now, matches.length ? { replaced: -i } : null, `findOneAndReplace ${JSON.stringify(c.filter)} returnNewDocument`);
+      checks += 2;
+      if (!findOneAndDelete) continue;
+      const d = db.collection(`fd${i}`);
+      if (docs.length) await d.insertMany(conv(docs));
+      const gone = await d.findOneAndDelete(conv(c.filter), { sort: { _id: -1 } });
+      assert.deepEqual(plain(gone, BSON), plain(conv(matches.at(-1) ?? null), BSON), `${label}: findOneAndDelete ${JSON.stringify(c.filter)}`);
+      assert.equal(await d.count({}), docs.length - (matches.length ? 1 : 0), `${label}: findOneAndDelete ${JSON.stringify(c.filter)} deleted one`);
+      checks += 2;
+    }
     checks += (group.cases ?? []).length;
   }
-  return checks;
+  return { checks, log };
 }
+
+let realmWebLog;
 
 test("realm-web 2.0.1 gets the conformance suite's answers", async () => {
   const app = new RealmWeb.App({ id: server.appId, baseUrl: server.baseUrl });
   const user = await app.logIn(RealmWeb.Credentials.anonymous());
-  const checks = await runCases("rw", user, RealmWeb.BSON, { aggregate: true });
-  assert.ok(checks >= 240, `${checks} checks`);
+  const { checks, log } = await runCases("rw", user, RealmWeb.BSON);
+  assert.ok(checks >= 480, `${checks} checks`);
+  realmWebLog = log;
 });
 
-test("realm-wasm gets the conformance suite's answers for the operations it exposes", async () => {
+test("realm-wasm gets the conformance suite's answers for every operation, the same as realm-web's", async () => {
   const app = new RealmWasm.App({ id: server.appId, baseUrl: server.baseUrl });
   const user = await app.logIn(RealmWasm.Credentials.anonymous());
-  const checks = await runCases("wasm", user, RealmWasm.BSON, { aggregate: typeof user.mongoClient("mongodb-atlas").db("x").collection("y").aggregate === "function" });
-  assert.ok(checks >= 180, `${checks} checks`);
+  const { checks, log } = await runCases("wasm", user, RealmWasm.BSON, { findOneAndDelete: true });
+  assert.ok(checks >= 670, `${checks} checks`);
+  assert.ok(realmWebLog, "the realm-web run went first");
+  assert.equal(log.length, realmWebLog.length);
+  for (const [i, entry] of log.entries()) assert.deepEqual(entry, realmWebLog[i]);
 });
 
 test("realm-web: findOneAnd* (including its findOneAndDelete wire quirk) and watch", async () => {
