@@ -29,3 +29,8 @@ async fn values_round_trip() {
 async fn watch_over_streaming_fetch() {
     common::watch_over_streaming_fetch().await;
 }
+
+#[wasm_bindgen_test]
+async fn watch_against_server() {
+    common::watch_against_server().await;
+}

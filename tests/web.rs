@@ -36,6 +36,11 @@ async fn watch_over_streaming_fetch() {
     common::watch_over_streaming_fetch().await;
 }
 
+#[wasm_bindgen_test]
+async fn watch_against_server() {
+    common::watch_against_server().await;
+}
+
 /// Browser sessions live in `localStorage` under realm-web's keys: sessions saved by realm-web
 /// are picked up, and a login here is stored where realm-web would look for it.
 #[wasm_bindgen_test]

@@ -320,3 +320,59 @@ pub async fn watch_over_streaming_fetch() {
 fn web_sys_atob(b64: &str) -> String {
     Function::new_with_args("s", "return atob(s)").call1(&JsValue::UNDEFINED, &s(b64)).expect("atob").as_string().expect("text")
 }
+
+/// `watch()` against the real server (in the browser: SSE over a cross-origin `fetch`, so CORS):
+/// insert, update and delete events in order with `fullDocument` and `updateDescription`, `%`
+/// intact, then `return()` ends the stream with no reconnect. The fetch override only reports
+/// when the watch response arrived — from then on the server delivers every change.
+pub async fn watch_against_server() {
+    let state = Function::new_no_args(
+        r#"
+        const s = { watches: 0 };
+        let opened;
+        s.opened = new Promise((r) => { opened = r; });
+        s.fetch = async (url, init) => {
+          const response = await globalThis.fetch(url, init);
+          if (url.includes("baas_request=")) { s.watches += 1; opened(); }
+          return response;
+        };
+        return s;
+        "#,
+    )
+    .call0(&JsValue::UNDEFINED)
+    .expect("watch state");
+    let app = new_app(&[("fetch", get(&state, "fetch"))]);
+    let user = call_async(&app, "logIn", &[JsValue::from(Credentials::anonymous(JsValue::FALSE).unwrap())]).await.expect("logIn");
+    let coll = call(&call(&call(&user, "mongoClient", &[s("mongodb-atlas")]), "db", &[s("test")]), "collection", &[s(&unique_email())]);
+    let stream = call(&coll, "watch", &[]);
+    let first: Promise = call(&stream, "next", &[]).dyn_into().expect("next() returns a Promise");
+    JsFuture::from(get(&state, "opened").unchecked_into::<Promise>()).await.expect("watch opened");
+    let id = obj(&[("_id", s("doc-1"))]);
+    call_async(&coll, "insertOne", &[obj(&[("_id", s("doc-1")), ("n", JsValue::from(1)), ("s", s("50% off"))])]).await.expect("insertOne");
+    call_async(&coll, "updateOne", &[id.clone(), obj(&[("$inc", obj(&[("n", JsValue::from(1))]))])]).await.expect("updateOne");
+    call_async(&coll, "deleteOne", &[id]).await.expect("deleteOne");
+
+    let value = |result: &JsValue| {
+        assert_eq!(get(result, "done").as_bool(), Some(false), "an event, not the end");
+        get(result, "value")
+    };
+    let insert = value(&JsFuture::from(first).await.expect("first event"));
+    assert_eq!(get(&insert, "operationType").as_string().as_deref(), Some("insert"));
+    assert_eq!(get(&get(&insert, "fullDocument"), "s").as_string().as_deref(), Some("50% off"));
+    assert_eq!(get(&get(&insert, "documentKey"), "_id").as_string().as_deref(), Some("doc-1"));
+    let update = value(&call_async(&stream, "next", &[]).await.expect("second event"));
+    assert_eq!(get(&update, "operationType").as_string().as_deref(), Some("update"));
+    assert_eq!(get(&get(&get(&update, "updateDescription"), "updatedFields"), "n").as_f64(), Some(2.0));
+    assert_eq!(get(&get(&update, "fullDocument"), "n").as_f64(), Some(2.0));
+    let delete = value(&call_async(&stream, "next", &[]).await.expect("third event"));
+    assert_eq!(get(&delete, "operationType").as_string().as_deref(), Some("delete"));
+    assert!(get(&delete, "fullDocument").is_undefined());
+    assert!(get(&stream, "resumeToken") != JsValue::UNDEFINED, "the last event's _id");
+
+    let done = call_async(&stream, "return", &[]).await.expect("return");
+    assert_eq!(get(&done, "done").as_bool(), Some(true));
+    call_async(&coll, "insertOne", &[obj(&[("n", JsValue::from(3))])]).await.expect("insert after return");
+    let after = call_async(&stream, "next", &[]).await.expect("next after return");
+    assert_eq!(get(&after, "done").as_bool(), Some(true), "no event after return()");
+    assert_eq!(get(&state, "watches").as_f64(), Some(1.0), "one watch request, no reconnect");
+}
