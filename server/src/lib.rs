@@ -66,7 +66,12 @@ pub fn open_state_with_clock(
     }
     let app = Arc::new(app);
     let db = store::open_database(&settings.data)?;
-    let indexes = store::parse_indexes(&std::env::var(store::INDEXES_ENV).unwrap_or_default())?;
+    // Indexes from the settings plus those the export declares (our `indexes.json` extension).
+    let declared = match &app.export_dir {
+        Some(dir) => store::export_indexes(dir)?,
+        None => Vec::new(),
+    };
+    let indexes = store::merge_indexes(settings.indexes.iter().cloned().chain(declared))?;
     let store: Arc<dyn store::Store> = Arc::new(store::RedbStore::open_with_indexes(db.clone(), indexes)?);
     let options = auth::AuthOptions {
         signing_key: settings.signing_key.clone(),

@@ -12,6 +12,7 @@ mod rate_limit;
 mod store;
 mod tokens;
 mod userpass;
+mod verified;
 
 pub use api_keys::ApiKey;
 pub use custom_token::rsa_decoding_key;
@@ -189,6 +190,7 @@ pub struct Auth {
     outbox: Outbox,
     limiter: RateLimiter,
     clock: Arc<dyn Clock>,
+    verified: verified::VerifiedTokens,
 }
 
 /// Picks the device id: the client's `options.device.deviceId` if it is a real ObjectId, else a new one.
@@ -243,7 +245,7 @@ impl Auth {
         txn.commit()?;
         let keys = tokens::Keys::new(&secret, &app.app_id);
         let limiter = RateLimiter::new(options.login_limit_per_account, options.login_limit_per_address);
-        Ok(Auth { db, app, store, keys, outbox: options.outbox, limiter, clock: options.clock })
+        Ok(Auth { db, app, store, keys, outbox: options.outbox, limiter, clock: options.clock, verified: verified::VerifiedTokens::new() })
     }
 
     /// The app this service authenticates for.
@@ -448,9 +450,17 @@ impl Auth {
 
     /// Validates an access token and returns its claims (the user must still exist and be enabled).
     pub fn verify_access_token(&self, token: &str) -> Result<AccessClaims, AuthError> {
-        let claims = self.keys.verify(token, self.now())?;
+        let now = self.now();
+        let pending = match self.verified.lookup(token, now) {
+            Ok(claims) => return Ok(claims),
+            Err(pending) => pending,
+        };
+        let claims = self.keys.verify(token, now)?;
         match self.check_enabled(&claims.sub) {
-            Ok(()) => Ok(claims),
+            Ok(()) => {
+                self.verified.remember(pending, &claims);
+                Ok(claims)
+            }
             Err(AuthError::UserDisabled) => Err(AuthError::InvalidSession("user is disabled".into())),
             Err(AuthError::UserNotFound) => Err(AuthError::InvalidSession("user no longer exists".into())),
             Err(e) => Err(e),
@@ -540,6 +550,9 @@ impl Auth {
             remove_where(&txn, SESSIONS, |d| d.get_str("user_id") == Ok(user_id))?;
         }
         txn.commit()?;
+        if disabled {
+            self.verified.invalidate();
+        }
         Ok(())
     }
 
@@ -587,6 +600,7 @@ impl Auth {
         remove_where(&txn, SESSIONS, |d| d.get_str("user_id") == Ok(user_id))?;
         remove_where(&txn, API_KEYS, |d| d.get_str("user_id") == Ok(user_id))?;
         txn.commit()?;
+        self.verified.invalidate();
         Ok(())
     }
 }

@@ -213,7 +213,10 @@ fn linking_deleting_and_disabling() {
     assert!(matches!(e, Err(AuthError::IdentityInUse)));
     assert!(matches!(env.auth.link(&claims, "anon-user", &doc! {}, None), Err(AuthError::BadRequest(_))));
 
-    // Disabling: tokens stop working at once, login is refused; enabling lets the user log in again.
+    // Disabling: tokens stop working at once (even one verified, and so cached, just before), login is
+    // refused; enabling lets the user log in again.
+    env.auth.verify_access_token(&c2.access_token).expect("verified and remembered");
+    env.auth.verify_access_token(&c2.access_token).expect("from the cache");
     env.auth.set_user_disabled(&c1.user_id, true).expect("disable");
     assert!(env.auth.verify_access_token(&c2.access_token).is_err());
     assert!(env.auth.refresh(c2.refresh_token.as_deref().expect("rt")).is_err());
@@ -223,6 +226,7 @@ fn linking_deleting_and_disabling() {
     env.auth.login("custom-token", &doc! {"token": custom_jwt("sub-1", "x", exp)}, None).expect("enabled");
 
     // Deleting: tokens die, the email is free again, the identity is gone.
+    env.auth.verify_access_token(&again.access_token).expect("verified and remembered");
     env.auth.delete_user(&anon.user_id).expect("delete");
     assert!(env.auth.verify_access_token(&again.access_token).is_err());
     assert!(env.auth.refresh(again.refresh_token.as_deref().expect("rt")).is_err());

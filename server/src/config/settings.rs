@@ -3,6 +3,7 @@
 //! the file beats the default.
 
 use super::{DEFAULT_ACCESS_TOKEN_TTL_SECS, DEFAULT_REFRESH_TOKEN_TTL_SECS};
+use crate::store::{IndexSpec, Namespace};
 use clap::Parser;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -40,6 +41,7 @@ pub struct Flags {
     pub signing_key: Option<String>,
     /// Allowed CORS origin (repeatable, or comma-separated in the variable); default: any origin.
     #[arg(long = "cors-origin", env = "REALM_CORS_ORIGINS", value_delimiter = ',')]
+    #[serde(default)]
     pub cors_origins: Vec<String>,
     /// Largest accepted request body in bytes [default: 16777216].
     #[arg(long, env = "REALM_MAX_BODY_BYTES")]
@@ -59,6 +61,11 @@ pub struct Flags {
     /// Failed logins allowed per client address per minute [default: 60].
     #[arg(long, env = "REALM_LOGIN_LIMIT_PER_ADDRESS")]
     pub login_limit_per_address: Option<u32>,
+    /// Secondary index `db.coll:path[:unique]` (repeatable, or comma-separated in the variable);
+    /// `_id` is always indexed. Added to those an app export declares in `indexes.json` files.
+    #[arg(long = "index", env = "REALM_WASM_INDEXES", value_delimiter = ',')]
+    #[serde(default)]
+    pub indexes: Vec<String>,
 }
 
 /// The admin API's address and token.
@@ -97,6 +104,8 @@ pub struct ServerSettings {
     pub login_limit_per_account: u32,
     /// Failed logins per client address per minute.
     pub login_limit_per_address: u32,
+    /// Declared secondary indexes (flags, variable or config file).
+    pub indexes: Vec<(Namespace, IndexSpec)>,
 }
 
 /// Settings that cannot be used.
@@ -127,6 +136,7 @@ impl ServerSettings {
             admin: None,
             login_limit_per_account: 10,
             login_limit_per_address: 60,
+            indexes: Vec::new(),
         }
     }
 
@@ -171,6 +181,8 @@ impl ServerSettings {
                 .login_limit_per_address
                 .or(file.login_limit_per_address)
                 .unwrap_or(defaults.login_limit_per_address),
+            indexes: crate::store::parse_indexes(&if flags.indexes.is_empty() { file.indexes } else { flags.indexes }.join(","))
+                .map_err(|e| bad("index", &e.to_string()))?,
         };
         if s.access_token_ttl_secs == 0 || s.refresh_token_ttl_secs == 0 {
             return Err(bad("access-token-ttl / refresh-token-ttl", "must be at least 1 second"));
@@ -226,5 +238,21 @@ mod tests {
         assert_eq!(ServerSettings::resolve(flags).expect_err("origin").key, "cors-origin");
         let flags = Flags::try_parse_from(["x", "--admin-listen", "127.0.0.1:0"]).expect("parse");
         assert_eq!(ServerSettings::resolve(flags).expect_err("no token").key, "admin-listen");
+    }
+
+    #[test]
+    fn indexes_from_flags_or_file() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let file = tmp.path().join("settings.json");
+        std::fs::write(&file, r#"{"indexes": ["shop.items:sku:unique", "shop.items:price"]}"#).expect("write");
+        let flags = Flags::try_parse_from(["x", "--config", file.to_str().expect("utf8")]).expect("parse");
+        let s = ServerSettings::resolve(flags).expect("resolve");
+        let paths: Vec<_> = s.indexes.iter().map(|(ns, i)| (ns.to_string(), i.path.as_str(), i.unique)).collect();
+        assert_eq!(paths, vec![("shop.items".into(), "sku", true), ("shop.items".into(), "price", false)]);
+        let flags = Flags::try_parse_from(["x", "--config", file.to_str().expect("utf8"), "--index", "a.b:c", "--index", "a.b:d:unique"]).expect("parse");
+        let s = ServerSettings::resolve(flags).expect("resolve");
+        assert_eq!(s.indexes.iter().map(|(_, i)| i.path.as_str()).collect::<Vec<_>>(), ["c", "d"], "flags replace the file's list");
+        let flags = Flags::try_parse_from(["x", "--index", "nodot:c"]).expect("parse");
+        assert_eq!(ServerSettings::resolve(flags).expect_err("bad index").key, "index");
     }
 }

@@ -72,9 +72,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(json_errors))
         .layer(
             // Method, path and status only: headers (tokens) and bodies (passwords) are never logged.
+            // At DEBUG: a line per request cost ~5 µs of a ~25 µs findOne at the default INFO level;
+            // server errors are still logged at ERROR.
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .layer(axum::middleware::map_response(move |r| ensure_cors_origin(r, origins.is_empty())))
         .layer(cors)

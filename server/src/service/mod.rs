@@ -695,6 +695,31 @@ mod tests {
     }
 
     #[test]
+    fn planner_uses_an_index_declared_in_the_config_file() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("settings.json");
+        std::fs::write(&file, r#"{"indexes": ["db.c:n"]}"#).expect("write");
+        let flags = crate::config::Flags::try_parse_from(["x", "--config", file.to_str().expect("utf8")]).expect("flags");
+        let settings = crate::ServerSettings::resolve(flags).expect("settings");
+        let store = RedbStore::open_with_indexes(open_database(dir.path()).expect("db"), settings.indexes).expect("store");
+        let docs: Vec<Bson> = (0..100).map(|i| Bson::Document(doc! {"_id": i, "n": i % 10})).collect();
+        value(run(&store, &RuleSet::default_app(), "u", "insertMany", doc! {"database": "db", "collection": "c", "documents": docs}));
+        let ns = Namespace::new("db", "c").expect("ns");
+        let (mut scanned, mut ordered) = (0, false);
+        store
+            .read(&ns, &mut |c| {
+                let filter = Filter::parse(&doc! {"n": 3}).expect("filter");
+                scanned = candidates(c, &filter, None).0.count();
+                let sort = SortSpec::parse(&doc! {"n": -1}).expect("sort");
+                ordered = candidates(c, &Filter::parse(&doc! {}).expect("filter"), Some(&sort)).1;
+            })
+            .expect("read");
+        assert_eq!(scanned, 10, "the equality filter reads only the index range, not all 100 documents");
+        assert!(ordered, "the sort on n is given by the index");
+    }
+
+    #[test]
     fn indexed_and_unindexed_collections_answer_the_same() {
         let (_d, plain, rules) = setup();
         let dir = tempfile::tempdir().expect("tempdir");

@@ -6,9 +6,11 @@
 //! ticket that async callers await before acknowledging, so an acknowledged write survives the
 //! process being killed and durable throughput grows with concurrency.
 
+mod declare;
 mod index;
 mod redb_store;
 
+pub use declare::{export_indexes, merge_indexes, parse_indexes};
 pub use index::IndexSpec;
 pub use redb_store::{open_database, RedbStore};
 
@@ -187,20 +189,6 @@ pub trait Store: Send + Sync {
     fn durability(&self) -> tokio::sync::watch::Receiver<Durability>;
     /// Registers the observer of applied changes (replacing any previous one).
     fn set_observer(&self, observer: std::sync::Arc<dyn ChangeObserver>);
-}
-
-/// Environment variable declaring secondary indexes: `db.coll:path[:unique]`, comma-separated.
-pub const INDEXES_ENV: &str = "REALM_WASM_INDEXES";
-
-/// Parses a comma-separated list of index declarations (see [`INDEXES_ENV`]).
-pub fn parse_indexes(list: &str) -> Result<Vec<(Namespace, IndexSpec)>, StoreError> {
-    list.split(',')
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let (db, coll, spec) = IndexSpec::parse(e).map_err(StoreError::InvalidIndex)?;
-            Ok((Namespace::new(&db, &coll)?, spec))
-        })
-        .collect()
 }
 
 /// Largest BSON document accepted (as MongoDB).
