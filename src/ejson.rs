@@ -162,6 +162,9 @@ pub enum Value {
     Array(Vec<Value>),
     /// A JSON object that is not a type wrapper.
     Document(Document),
+    /// Canonical EJSON text encoded elsewhere (the wasm layer encodes arguments in the JS
+    /// engine), written verbatim into request bodies; never produced by decoding.
+    Raw(String),
 }
 
 impl Value {
@@ -577,6 +580,7 @@ pub fn write_canonical(out: &mut String, value: &Value) {
             write_json_string(out, &opts);
             out.push_str("}}");
         }
+        Value::Raw(text) => out.push_str(text),
         Value::MinKey => out.push_str("{\"$minKey\":1}"),
         Value::MaxKey => out.push_str("{\"$maxKey\":1}"),
         Value::Array(items) => {

@@ -10,8 +10,10 @@ use js_sys::{Array, Date, Function, Object, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::codec::{self, Kind};
 use crate::ejson::{self, Document, ObjectId, Value};
 use crate::error::{Error, Result};
+use crate::mongo::Reply;
 
 const MAX_DEPTH: usize = 100;
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
@@ -46,6 +48,7 @@ pub fn set_bson(#[wasm_bindgen(unchecked_param_type = "unknown")] bson: JsValue)
     let decimal128_from_string = function(&decimal128, "fromString").ok_or_else(missing)?;
     let ejson = Reflect::get(&bson, &JsValue::from_str("EJSON")).map_err(|_| missing())?;
     let ejson_deserialize = function(&ejson, "deserialize").ok_or_else(missing)?;
+    super::codec::set_bson(&bson);
     BSON.with(|b| {
         *b.borrow_mut() = Some(Bson {
             object_id,
@@ -111,6 +114,47 @@ pub(crate) fn to_optional_document(js: &JsValue, what: &str) -> Result<Option<Do
         Ok(None)
     } else {
         to_document(js, what).map(Some)
+    }
+}
+
+/// A document argument: canonical EJSON text from the JS fast path ([`Value::Raw`]), or else
+/// converted value by value (which also reports what is wrong with it).
+pub(crate) fn encode_document(js: &JsValue, what: &str) -> Result<Value> {
+    match codec::encode(js, Kind::Document) {
+        Some(text) => Ok(Value::Raw(text)),
+        None => to_document(js, what).map(Value::Document),
+    }
+}
+
+/// Like [`encode_document`], but `undefined`/`null` give `None`.
+pub(crate) fn encode_optional_document(js: &JsValue, what: &str) -> Result<Option<Value>> {
+    if js.is_undefined() || js.is_null() {
+        Ok(None)
+    } else {
+        encode_document(js, what).map(Some)
+    }
+}
+
+/// An array-of-documents argument (insertMany, aggregate), like [`encode_document`].
+pub(crate) fn encode_document_list(js: &JsValue, what: &str) -> Result<Value> {
+    if let Some(text) = codec::encode(js, Kind::DocumentList) {
+        return Ok(Value::Raw(text));
+    }
+    match to_value(js)? {
+        Value::Array(items) if items.iter().all(|d| matches!(d, Value::Document(_))) => Ok(Value::Array(items)),
+        _ => Err(invalid(format!("{what} must be an array of documents"))),
+    }
+}
+
+/// A collection call's answer as JS: `JSON.parse` and one walk in the JS fast path, or else
+/// decoded in Rust and converted value by value (which also reports malformed EJSON).
+pub(crate) fn reply_to_js(reply: &Reply) -> Result<JsValue> {
+    match reply.text() {
+        None => Ok(JsValue::NULL),
+        Some(text) => match codec::decode(text) {
+            Some(value) => Ok(value),
+            None => Ok(to_js(&reply.value()?)),
+        },
     }
 }
 
@@ -302,6 +346,8 @@ fn to_js_with(value: &Value, bson: Option<&Bson>) -> JsValue {
                 None => wrapper,
             }
         }
+        // Only request arguments are raw; decoded for completeness.
+        Value::Raw(text) => ejson::parse(text).map(|v| to_js_with(&v, bson)).unwrap_or(JsValue::NULL),
         Value::Array(items) => {
             let array = Array::new_with_length(items.len() as u32);
             for (i, item) in items.iter().enumerate() {

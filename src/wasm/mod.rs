@@ -3,6 +3,7 @@
 //! conversion, errors → JS, and the TypeScript declarations the generated `.d.ts` needs.
 
 mod classes;
+mod codec;
 mod convert;
 mod errors;
 mod fetch;
