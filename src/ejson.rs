@@ -794,6 +794,12 @@ mod tests {
     }
 
     #[test]
+    fn raw_text_is_written_verbatim() {
+        let doc = Document::new().with("a", Value::Raw(r#"{"x":{"$numberInt":"1"}}"#.to_owned()));
+        assert_eq!(to_canonical_string(&Value::Document(doc)), r#"{"a":{"x":{"$numberInt":"1"}}}"#);
+    }
+
+    #[test]
     fn deep_nesting_does_not_overflow() {
         let text = "[".repeat(10_000) + &"]".repeat(10_000);
         assert!(parse(&text).is_err());

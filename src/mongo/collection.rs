@@ -317,6 +317,17 @@ mod tests {
     }
 
     #[test]
+    fn raw_arguments_are_sent_verbatim() {
+        let (app, state) = fake_app(false);
+        let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"), true)).unwrap();
+        let c = user.mongo_client("s").db("d").collection("c");
+        block_on(c.insert_many(Value::Raw(r#"[{"x":{"$numberInt":"2"}}]"#.to_owned()))).unwrap();
+        let requests = state.requests.borrow();
+        let body = requests.last().and_then(|r| r.body.clone()).unwrap();
+        assert_eq!(body, r#"{"name":"insertMany","arguments":[{"database":"d","collection":"c","documents":[{"x":{"$numberInt":"2"}}]}],"service":"s"}"#);
+    }
+
+    #[test]
     fn results_are_decoded() {
         let (app, _state) = fake_app(false);
         let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"), true)).unwrap();

@@ -221,7 +221,18 @@ async fn send(fetch: Option<Function>, request: Request, streaming: bool) -> Res
         // The timeout covered the wait for the headers; the stream itself stays open.
         return Ok((head, raw));
     }
-    let text = response.text().map_err(&fail)?;
-    let body = JsFuture::from(bounded(text)).await.map_err(&fail)?.as_string().unwrap_or_default();
-    Ok((Response { body, ..head }, raw))
+    // The bytes, not `text()`: copying a buffer into wasm memory is a memcpy, while passing a JS
+    // string in re-encodes it character by character (13% of a large find() in a profile).
+    let buffer = response.array_buffer().map_err(&fail)?;
+    let bytes = js_sys::Uint8Array::new(&JsFuture::from(bounded(buffer)).await.map_err(&fail)?).to_vec();
+    Ok((Response { body: utf8_text(bytes), ..head }, raw))
+}
+
+/// What `Response.text()` makes of the bytes: UTF-8 with a leading BOM dropped, invalid sequences replaced.
+fn utf8_text(bytes: Vec<u8>) -> String {
+    let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    }
 }
