@@ -20,6 +20,7 @@ const UTF8 = new TextEncoder();
 
 // The npm `bson` module (v4), set once by `__setBson`; without it both functions decline.
 let B = null;
+let ObjectId = null;
 
 export function setBson(bson) {
   B = bson;
@@ -162,6 +163,7 @@ const NUMBER_WRAPPER =
 export function decode(text) {
   if (B === null) return undefined;
   try {
+    ObjectId = B.ObjectId; // once per answer: B may be a facade that loads `bson` on first use
     return dec(JSON.parse(text.replace(NUMBER_WRAPPER, "$1$2$3$4")), 0);
   } catch {
     return undefined;
@@ -217,7 +219,7 @@ function wrapper(v, key) {
   const x = v[key];
   switch (key) {
     case "$oid":
-      if (typeof x === "string" && x.length === 24 && single(v)) return new B.ObjectId(x);
+      if (typeof x === "string" && x.length === 24 && single(v)) return new ObjectId(x);
       break;
     case "$numberInt":
       if (single(v)) {

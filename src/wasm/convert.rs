@@ -5,6 +5,7 @@
 //! come back as plain EJSON-shaped objects such as `{ $oid: "…" }`.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use js_sys::{Array, Date, Function, Object, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
@@ -30,7 +31,10 @@ struct Bson {
 }
 
 thread_local! {
-    static BSON: RefCell<Option<Bson>> = const { RefCell::new(None) };
+    /// The module as handed to `__setBson`; its parts are looked up on first use, so a lazy
+    /// facade (pkg/index.cjs) loads `bson` only when a BSON value is first built or read.
+    static BSON_MODULE: RefCell<Option<JsValue>> = const { RefCell::new(None) };
+    static BSON: RefCell<Option<Rc<Bson>>> = const { RefCell::new(None) };
 }
 
 fn function(target: &JsValue, name: &str) -> Option<Function> {
@@ -40,27 +44,35 @@ fn function(target: &JsValue, name: &str) -> Option<Function> {
 /// Remembers the npm `bson` module (v4) used to build and recognise BSON values.
 #[wasm_bindgen(js_name = "__setBson")]
 pub fn set_bson(#[wasm_bindgen(unchecked_param_type = "unknown")] bson: JsValue) -> Result<(), JsError> {
-    let missing = || JsError::new("__setBson expects the npm `bson` module (v4): require(\"bson\")");
-    let object_id = function(&bson, "ObjectId").ok_or_else(missing)?;
-    let long = function(&bson, "Long").ok_or_else(missing)?;
-    let long_from_string = function(&long, "fromString").ok_or_else(missing)?;
-    let decimal128 = function(&bson, "Decimal128").ok_or_else(missing)?;
-    let decimal128_from_string = function(&decimal128, "fromString").ok_or_else(missing)?;
-    let ejson = Reflect::get(&bson, &JsValue::from_str("EJSON")).map_err(|_| missing())?;
-    let ejson_deserialize = function(&ejson, "deserialize").ok_or_else(missing)?;
+    if !bson.is_object() {
+        return Err(JsError::new("__setBson expects the npm `bson` module (v4): require(\"bson\")"));
+    }
     super::codec::set_bson(&bson);
-    BSON.with(|b| {
-        *b.borrow_mut() = Some(Bson {
-            object_id,
-            long,
-            long_from_string,
-            decimal128,
-            decimal128_from_string,
-            ejson,
-            ejson_deserialize,
-        })
-    });
+    BSON_MODULE.with(|m| *m.borrow_mut() = Some(bson));
+    BSON.with(|b| *b.borrow_mut() = None);
     Ok(())
+}
+
+/// The parts of the `bson` module, looked up once; `None` without a (usable) module.
+fn bson() -> Option<Rc<Bson>> {
+    if let Some(ready) = BSON.with(|b| b.borrow().clone()) {
+        return Some(ready);
+    }
+    let module = BSON_MODULE.with(|m| m.borrow().clone())?;
+    let long = function(&module, "Long")?;
+    let decimal128 = function(&module, "Decimal128")?;
+    let ejson = Reflect::get(&module, &JsValue::from_str("EJSON")).ok()?;
+    let parts = Rc::new(Bson {
+        object_id: function(&module, "ObjectId")?,
+        long_from_string: function(&long, "fromString")?,
+        long,
+        decimal128_from_string: function(&decimal128, "fromString")?,
+        decimal128,
+        ejson_deserialize: function(&ejson, "deserialize")?,
+        ejson,
+    });
+    BSON.with(|b| *b.borrow_mut() = Some(parts.clone()));
+    Some(parts)
 }
 
 fn invalid(what: impl Into<String>) -> Error {
@@ -293,7 +305,7 @@ fn set(target: &Object, key: &str, value: &JsValue) {
 
 /// Converts an EJSON value into JS (relaxed rules of §0.4; bson classes when available).
 pub(crate) fn to_js(value: &Value) -> JsValue {
-    BSON.with(|b| to_js_with(value, b.borrow().as_ref()))
+    to_js_with(value, bson().as_deref())
 }
 
 fn construct(ctor: &Function, arg: &JsValue) -> Option<JsValue> {
