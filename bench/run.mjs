@@ -469,14 +469,16 @@ What is measured, in one Node process, with both SDKs doing the same calls:
   \`Request\` and reading its text cost 15–25 µs per call — switching to \`(url, init)\` took the canned
   small-calls ratio from about 1.7 to about 1.1.)
 
-No targets yet: these are the honest first numbers.
+The SDK targets of issue 6 (decode vs \`JSON.parse\`, per-call overhead, insertMany encoding, download size,
+start-up) are measured by \`node bench/sdk.mjs\` — see its section below.
 
 ## Latest run
 
 `;
-  // Keep the server-throughput section that bench/server.mjs --write maintains.
+  // Keep the sections other scripts (or people) maintain between markers: bench/server.mjs
+  // (server-throughput), bench/sdk.mjs (sdk-targets), the optimisation notes (sdk-notes).
   const previous = existsSync(file) ? readFileSync(file, "utf8") : "";
-  const kept = /<!-- server-throughput:start -->[\s\S]*<!-- server-throughput:end -->/.exec(previous);
-  writeFileSync(file, intro + report + "\n" + (kept ? `\n${kept[0]}\n` : ""));
+  const kept = [...previous.matchAll(/<!-- ([a-z-]+):start -->[\s\S]*?<!-- \1:end -->/g)].map((m) => m[0]);
+  writeFileSync(file, intro + report + "\n" + kept.map((k) => `\n${k}\n`).join(""));
   console.error(`bench: wrote ${file}`);
 }
