@@ -66,4 +66,5 @@ test-www:
 
 bench: build
 	node bench/run.mjs
+	node bench/sdk.mjs
 	node bench/server.mjs

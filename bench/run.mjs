@@ -22,6 +22,7 @@ import { isDeepStrictEqual } from "node:util";
 import { performance } from "node:perf_hooks";
 import * as esbuild from "esbuild";
 import { startServer, serverBinary } from "../scripts/server.mjs";
+import { BIG_N, makeDoc, cannedUser } from "./canned.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(import.meta.url);
@@ -153,96 +154,9 @@ function checkAgreement(bench, per) {
   return diff ? { status: "differ", diff } : { status: "agree" };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Data
-
-const BIG_N = 10_000;
-const baseDate = Date.UTC(2024, 0, 1);
-function makeDoc(i) {
-  const hex = (i + 1).toString(16).padStart(8, "0");
-  return {
-    _id: new BSON.ObjectId(`65a1b2c3d4e5f6a7${hex}`),
-    i,
-    score: i + 0.25,
-    big: BSON.Long.fromNumber(2 ** 40 + i),
-    name: `user-${i}`,
-    email: `user${i}@example.com`,
-    active: i % 3 === 0,
-    createdAt: new Date(baseDate + i * 60_000),
-    tags: ["alpha", `t${i % 10}`, "omega"],
-    address: { street: `${i} Main Street`, city: "Springfield", zip: `${10000 + (i % 9000)}`, geo: { lat: 40.5 + i / 1e5, lng: -73.25 } },
-    ref: new BSON.ObjectId(`5f00000000000000${hex}`),
-    note: null,
-  };
-}
 // Result checks: count + first + last document, with BSON types.
 const checkFind = (docs) => ({ count: docs.length, first: docs[0], last: docs[docs.length - 1] });
-
-// ---------------------------------------------------------------------------------------------
-// (b) Canned in-process fetch
-
-const enc = new TextEncoder();
-const b64url = (obj) => Buffer.from(JSON.stringify(obj)).toString("base64url");
-const CANNED_USER = "65f000000000000000000001";
-const now = Math.floor(Date.now() / 1000);
-const cannedJwt = (kind) =>
-  `${b64url({ alg: "HS256", typ: "JWT" })}.${b64url({ exp: now + 86400 * 365, iat: now, sub: CANNED_USER, typ: kind })}.${Buffer.from("sig").toString("base64url")}`;
-const CANNED_HOST = "http://canned.invalid";
-const canned = {
-  location: enc.encode(JSON.stringify({ deployment_model: "GLOBAL", location: "US-VA", hostname: CANNED_HOST, ws_hostname: "ws://canned.invalid" })),
-  login: enc.encode(JSON.stringify({ access_token: cannedJwt("access"), refresh_token: cannedJwt("refresh"), user_id: CANNED_USER, device_id: "65f0000000000000000000ff" })),
-  profile: enc.encode(
-    JSON.stringify({
-      user_id: CANNED_USER,
-      domain_id: "65f0000000000000000000aa",
-      identities: [{ id: "65f0000000000000000000bb", provider_type: "local-userpass", provider_id: "65f0000000000000000000cc", provider_data: { email: "bench@example.com" } }],
-      data: { email: "bench@example.com" },
-      type: "normal",
-    }),
-  ),
-  session: enc.encode(JSON.stringify({ access_token: cannedJwt("access") })),
-  insertOne: enc.encode(BSON.EJSON.stringify({ insertedId: new BSON.ObjectId("65f0000000000000000000dd") }, { relaxed: false })),
-  findOne: enc.encode(BSON.EJSON.stringify(makeDoc(7), { relaxed: false })),
-  updateOne: enc.encode(BSON.EJSON.stringify({ matchedCount: 1, modifiedCount: 1 }, { relaxed: false })),
-  find: enc.encode(BSON.EJSON.stringify(Array.from({ length: BIG_N }, (_, i) => makeDoc(i)), { relaxed: false })),
-};
-const JSON_HEADERS = { "content-type": "application/json" };
-
-/** An in-process fetch answering the App Services client routes from `canned`. */
-async function cannedFetch(input, init = {}) {
-  let url, method, body;
-  if (typeof input === "string" || input instanceof URL) {
-    url = String(input);
-    method = (init.method ?? "GET").toUpperCase();
-    body = init.body;
-  } else {
-    // A Request object (e.g. a Rust SDK built on web_sys::Request).
-    url = input.url;
-    method = input.method;
-    body = method === "GET" || method === "HEAD" ? undefined : await input.text();
-  }
-  const reply = (bytes, status = 200) => new Response(bytes, { status, headers: JSON_HEADERS });
-  const path = new URL(url).pathname;
-  if (path.endsWith("/location")) return reply(canned.location);
-  if (path.endsWith("/auth/providers/local-userpass/login")) return reply(canned.login);
-  if (path.endsWith("/auth/profile")) return reply(canned.profile);
-  if (path.endsWith("/auth/session")) return method === "DELETE" ? new Response(null, { status: 204 }) : reply(canned.session, 201);
-  if (path.endsWith("/functions/call")) {
-    if (typeof body !== "string") body = await new Response(body).text();
-    const { name } = JSON.parse(body);
-    if (canned[name]) return reply(canned[name]);
-    return reply(enc.encode(JSON.stringify({ error: `canned fetch has no answer for ${name}`, error_code: "FunctionNotFound" })), 404);
-  }
-  return reply(enc.encode(JSON.stringify({ error: `canned fetch: no route for ${method} ${path}`, error_code: "NotFound" })), 404);
-}
-
 let appSeq = 0;
-async function cannedUser(sdk) {
-  const { App, Credentials } = sdk.mod;
-  const app = new App({ id: `bench-canned-${sdk.name}-${appSeq++}`, baseUrl: CANNED_HOST, fetch: cannedFetch });
-  const user = await app.logIn(Credentials.emailPassword("bench@example.com", "password123"));
-  return { app, user, coll: user.mongoClient("mongodb-atlas").db("bench").collection("canned") };
-}
 
 // The small-calls mix: insertOne, findOne, updateOne repeated; `rounds` × 3 operations.
 async function smallMix(coll, rounds, tag, keyBase = 0) {
@@ -555,14 +469,16 @@ What is measured, in one Node process, with both SDKs doing the same calls:
   \`Request\` and reading its text cost 15–25 µs per call — switching to \`(url, init)\` took the canned
   small-calls ratio from about 1.7 to about 1.1.)
 
-No targets yet: these are the honest first numbers.
+The SDK targets of issue 6 (decode vs \`JSON.parse\`, per-call overhead, insertMany encoding, download size,
+start-up) are measured by \`node bench/sdk.mjs\` — see its section below.
 
 ## Latest run
 
 `;
-  // Keep the server-throughput section that bench/server.mjs --write maintains.
+  // Keep the sections other scripts (or people) maintain between markers: bench/server.mjs
+  // (server-throughput), bench/sdk.mjs (sdk-targets), the optimisation notes (sdk-notes).
   const previous = existsSync(file) ? readFileSync(file, "utf8") : "";
-  const kept = /<!-- server-throughput:start -->[\s\S]*<!-- server-throughput:end -->/.exec(previous);
-  writeFileSync(file, intro + report + "\n" + (kept ? `\n${kept[0]}\n` : ""));
+  const kept = [...previous.matchAll(/<!-- ([a-z-]+):start -->[\s\S]*?<!-- \1:end -->/g)].map((m) => m[0]);
+  writeFileSync(file, intro + report + "\n" + kept.map((k) => `\n${k}\n`).join(""));
   console.error(`bench: wrote ${file}`);
 }

@@ -3,11 +3,19 @@
 // BSON values come back as bson classes, and exports the public API plus `BSON`.
 "use strict";
 const wasm = require("./node/realm_wasm.js");
-const BSON = require("bson");
 
-wasm.__setBson(BSON);
+// `bson` takes longer to load than the SDK itself, and many calls (log-in, functions without BSON
+// values) never need it: it is loaded on first use, through this facade and the `BSON` getter.
+let bson;
+const BSON = () => (bson ??= require("bson"));
+wasm.__setBson({
+  get ObjectId() { return BSON().ObjectId; },
+  get Long() { return BSON().Long; },
+  get Decimal128() { return BSON().Decimal128; },
+  get EJSON() { return BSON().EJSON; },
+});
 
 for (const name of Object.keys(wasm)) {
   if (!name.startsWith("__")) exports[name] = wasm[name];
 }
-exports.BSON = BSON;
+Object.defineProperty(exports, "BSON", { enumerable: true, get: BSON });

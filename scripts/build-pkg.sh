@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the npm package `realm-wasm` into pkg/:
-#   1. cargo build of the SDK crate for wasm32-unknown-unknown (release),
+#   1. cargo build of the SDK crate for wasm32-unknown-unknown (profile `wasm-release`: opt-level "z",
+#      size first; the shared `release` profile stays as the server wants it),
 #   2. wasm-bindgen for Node (pkg/node, CommonJS) and for browsers/bundlers (pkg/web, ES module),
 #   3. wasm-opt -Oz (npm binaryen from node_modules/.bin, never Debian's) on both .wasm files,
 #   4. pkg-template/* copied over, with the export lists filled in from the generated module,
@@ -24,9 +25,9 @@ fi
 WASM_OPT_FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
                    --enable-mutable-globals --enable-reference-types --enable-multivalue)
 
-log "cargo build --release --target wasm32-unknown-unknown -p realm-wasm"
-cargo build --release --target wasm32-unknown-unknown -p realm-wasm
-WASM=target/wasm32-unknown-unknown/release/realm_wasm.wasm
+log "cargo build --profile wasm-release --target wasm32-unknown-unknown -p realm-wasm"
+cargo build --profile wasm-release --target wasm32-unknown-unknown -p realm-wasm
+WASM=target/wasm32-unknown-unknown/wasm-release/realm_wasm.wasm
 
 STAMP_FILE=pkg/.build-stamp
 stamp=$( { sha256sum "$WASM" scripts/build-pkg.sh; find pkg-template -type f -print0 | sort -z | xargs -0 sha256sum; wasm-bindgen --version; } | sha256sum | cut -d' ' -f1)
@@ -39,6 +40,11 @@ else
   log "wasm-bindgen $(wasm-bindgen --version | cut -d' ' -f2): node + web"
   wasm-bindgen --target nodejs --out-dir pkg/node --out-name realm_wasm "$WASM"
   wasm-bindgen --target web --out-dir pkg/web --out-name realm_wasm "$WASM"
+  # JS snippets (src/wasm/codec.js) are ES modules; the CommonJS build `require`s them, which
+  # Node before 20.19 cannot do for ESM, so the Node copies become CommonJS.
+  find pkg/node/snippets -name '*.js' -print0 2>/dev/null | while IFS= read -r -d '' snippet; do
+    esbuild --format=cjs --log-level=warning --allow-overwrite "$snippet" --outfile="$snippet"
+  done
 
   for dir in node web; do
     file="pkg/$dir/realm_wasm_bg.wasm"

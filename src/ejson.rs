@@ -162,6 +162,9 @@ pub enum Value {
     Array(Vec<Value>),
     /// A JSON object that is not a type wrapper.
     Document(Document),
+    /// Canonical EJSON text encoded elsewhere (the wasm layer encodes arguments in the JS
+    /// engine), written verbatim into request bodies; never produced by decoding.
+    Raw(String),
 }
 
 impl Value {
@@ -577,6 +580,7 @@ pub fn write_canonical(out: &mut String, value: &Value) {
             write_json_string(out, &opts);
             out.push_str("}}");
         }
+        Value::Raw(text) => out.push_str(text),
         Value::MinKey => out.push_str("{\"$minKey\":1}"),
         Value::MaxKey => out.push_str("{\"$maxKey\":1}"),
         Value::Array(items) => {
@@ -787,6 +791,12 @@ mod tests {
         }
         assert!(matches!(parse("{"), Err(Error::Decode(_))));
         assert!(matches!(parse(""), Err(Error::Decode(_))));
+    }
+
+    #[test]
+    fn raw_text_is_written_verbatim() {
+        let doc = Document::new().with("a", Value::Raw(r#"{"x":{"$numberInt":"1"}}"#.to_owned()));
+        assert_eq!(to_canonical_string(&Value::Document(doc)), r#"{"a":{"x":{"$numberInt":"1"}}}"#);
     }
 
     #[test]

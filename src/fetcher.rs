@@ -39,14 +39,24 @@ const REFRESH_MARGIN_MS: f64 = 10_000.0;
 
 /// Sends a call; `Ok(None)` means a 2xx answer without JSON content.
 pub(crate) async fn fetch(app: &App, call: Call<'_>) -> Result<Option<Value>> {
+    parse_json(fetch_text(app, call).await?)
+}
+
+/// Like [`fetch`], but hands back the JSON text undecoded (the wasm layer decodes large
+/// answers in the JS engine).
+pub(crate) async fn fetch_text(app: &App, call: Call<'_>) -> Result<Option<String>> {
     let location = app.location().await?;
     let url = &format!("{location}{}", call.path);
     let (method, body) = (call.method, &call.body);
     with_auth(app, call.auth, call.user, |token| {
         let body = body.clone();
-        async move { send(app, method, url, body, token.as_deref()).await }
+        async move { send_text(app, method, url, body, token.as_deref()).await }
     })
     .await
+}
+
+fn parse_json(text: Option<String>) -> Result<Option<Value>> {
+    text.map(|t| ejson::parse(&t)).transpose()
 }
 
 /// Opens a server-sent-events stream (§6.3) with the user's access token.
@@ -168,6 +178,17 @@ pub(crate) async fn send(
     body: Option<String>,
     token: Option<&str>,
 ) -> Result<Option<Value>> {
+    parse_json(send_text(app, method, url, body, token).await?)
+}
+
+/// [`send`] without decoding the JSON text of a 2xx answer.
+async fn send_text(
+    app: &App,
+    method: Method,
+    url: &str,
+    body: Option<String>,
+    token: Option<&str>,
+) -> Result<Option<String>> {
     let mut headers = Vec::with_capacity(3);
     headers.push(("Accept", "application/json".to_owned()));
     if body.is_some() {
@@ -184,11 +205,16 @@ pub(crate) async fn send(
         timeout_ms: app.config().timeout_ms,
     };
     let response = app.transport().send(request).await?;
-    decode_response(method, url, response)
+    check_response(method, url, response)
 }
 
 /// Applies §0.4 and §10 to a response.
 pub(crate) fn decode_response(method: Method, url: &str, response: Response) -> Result<Option<Value>> {
+    parse_json(check_response(method, url, response)?)
+}
+
+/// A failed answer becomes its error; a 2xx JSON answer gives its (non-empty) text.
+fn check_response(method: Method, url: &str, response: Response) -> Result<Option<String>> {
     let is_json = response
         .content_type
         .as_deref()
@@ -221,7 +247,7 @@ pub(crate) fn decode_response(method: Method, url: &str, response: Response) -> 
             if response.body.trim().is_empty() {
                 Ok(None)
             } else {
-                ejson::parse(&response.body).map(Some)
+                Ok(Some(response.body))
             }
         }
         Some(other) => Err(Error::decode(format!(

@@ -13,7 +13,7 @@
 //! app.register_user("a@example.com", "secret1").await?;
 //! let user = app.log_in(&Credentials::email_password("a@example.com", "secret1"), true).await?;
 //! let users = user.mongo_client("mongodb-atlas").db("app").collection("users");
-//! users.insert_one(Document::new().with("userID", user.id())).await?;
+//! users.insert_one(Document::new().with("userID", user.id()).into()).await?;
 //! let data = user.refresh_custom_data().await?;
 //! # let _ = data; Ok(()) }
 //! ```
@@ -49,7 +49,7 @@ pub use error::{Error, Result};
 pub use listeners::Listeners;
 pub use mongo::{
     sse, ChangeStream, CountOptions, FindOneAndModifyOptions, FindOneOptions, FindOptions, MongoDBCollection,
-    MongoDBDatabase, MongoDBService, UpdateOptions, WatchOptions,
+    MongoDBDatabase, MongoDBService, Reply, UpdateOptions, WatchOptions,
 };
 pub use storage::{MemoryStorage, Storage};
 pub use transport::{ByteStream, LocalBoxFuture, Method, Request, Response, Streamed, Transport};

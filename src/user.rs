@@ -384,15 +384,20 @@ impl User {
 
     /// Calls a function (`POST …/functions/call`), optionally of a service (§6).
     pub async fn call_function(&self, name: &str, arguments: Vec<Value>, service: Option<&str>) -> Result<Value> {
+        let text = self.call_function_text(name, arguments, service).await?;
+        Ok(text.map(|t| ejson::parse(&t)).transpose()?.unwrap_or(Value::Null))
+    }
+
+    /// [`User::call_function`] that returns the answer's EJSON text undecoded (`None`: no content).
+    pub async fn call_function_text(&self, name: &str, arguments: Vec<Value>, service: Option<&str>) -> Result<Option<String>> {
         let mut body = Document::new().with("name", name).with("arguments", Value::Array(arguments));
         if let Some(service) = service {
             body.insert("service", service);
         }
         let path = routes::functions_call(self.app().id());
-        let result = self
-            .call(Method::Post, path, Some(ejson::to_canonical_string(&Value::Document(body))), Auth::Access)
-            .await?;
-        Ok(result.unwrap_or(Value::Null))
+        let body = Some(ejson::to_canonical_string(&Value::Document(body)));
+        let app = self.app();
+        fetcher::fetch_text(&app, Call { method: Method::Post, path, body, auth: Auth::Access, user: Some(self) }).await
     }
 
     /// A MongoDB service client, e.g. `mongo_client("mongodb-atlas")`.

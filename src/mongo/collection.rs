@@ -1,9 +1,31 @@
 //! The collection methods and their option types (protocol §7).
 
 use super::watch::ChangeStream;
-use crate::ejson::{Document, Value};
+use crate::ejson::{self, Document, Value};
 use crate::error::Result;
 use crate::user::User;
+
+/// A collection call's answer as EJSON text, decoded on demand: the wasm layer decodes it in the
+/// JS engine (one `JSON.parse` and a walk), Rust callers with [`Reply::value`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply(Option<String>);
+
+impl Reply {
+    /// The EJSON text (`None`: the answer had no content, i.e. null).
+    pub fn text(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    /// The decoded answer.
+    pub fn value(&self) -> Result<Value> {
+        Ok(self.0.as_deref().map(ejson::parse).transpose()?.unwrap_or(Value::Null))
+    }
+}
+
+/// A filter argument: a document (or [`Value::Raw`] canonical EJSON of one); `None` is `{}`.
+fn or_empty(filter: Option<Value>) -> Value {
+    filter.unwrap_or_else(|| Value::Document(Document::new()))
+}
 
 /// Options of `find`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -107,15 +129,14 @@ impl MongoDBCollection {
             .with("collection", Value::from(self.name.as_str()))
     }
 
-    async fn call(&self, name: &str, args: Document) -> Result<Value> {
-        self.user
-            .call_function(name, vec![Value::Document(args)], Some(&self.service))
-            .await
+    async fn call(&self, name: &str, args: Document) -> Result<Reply> {
+        let text = self.user.call_function_text(name, vec![Value::Document(args)], Some(&self.service)).await?;
+        Ok(Reply(text))
     }
 
     /// Documents matching `filter`.
-    pub async fn find(&self, filter: Option<Document>, options: FindOptions) -> Result<Value> {
-        let mut a = self.args().with("query", filter.unwrap_or_default());
+    pub async fn find(&self, filter: Option<Value>, options: FindOptions) -> Result<Reply> {
+        let mut a = self.args().with("query", or_empty(filter));
         put(&mut a, "project", options.projection);
         put(&mut a, "sort", options.sort);
         put(&mut a, "limit", options.limit);
@@ -123,41 +144,41 @@ impl MongoDBCollection {
     }
 
     /// The first document matching `filter`, or null.
-    pub async fn find_one(&self, filter: Option<Document>, options: FindOneOptions) -> Result<Value> {
-        let mut a = self.args().with("query", filter.unwrap_or_default());
+    pub async fn find_one(&self, filter: Option<Value>, options: FindOneOptions) -> Result<Reply> {
+        let mut a = self.args().with("query", or_empty(filter));
         put(&mut a, "project", options.projection);
         put(&mut a, "sort", options.sort);
         self.call("findOne", a).await
     }
 
     /// The number of documents matching `filter`.
-    pub async fn count(&self, filter: Option<Document>, options: CountOptions) -> Result<Value> {
-        let mut a = self.args().with("query", filter.unwrap_or_default());
+    pub async fn count(&self, filter: Option<Value>, options: CountOptions) -> Result<Reply> {
+        let mut a = self.args().with("query", or_empty(filter));
         put(&mut a, "limit", options.limit);
         self.call("count", a).await
     }
 
     /// Inserts one document: `{insertedId}`.
-    pub async fn insert_one(&self, document: Document) -> Result<Value> {
+    pub async fn insert_one(&self, document: Value) -> Result<Reply> {
         self.call("insertOne", self.args().with("document", document)).await
     }
 
     /// Inserts documents: `{insertedIds}`.
-    pub async fn insert_many(&self, documents: Vec<Value>) -> Result<Value> {
+    pub async fn insert_many(&self, documents: Value) -> Result<Reply> {
         self.call("insertMany", self.args().with("documents", documents)).await
     }
 
     /// Deletes the first match: `{deletedCount}`.
-    pub async fn delete_one(&self, filter: Option<Document>) -> Result<Value> {
-        self.call("deleteOne", self.args().with("query", filter.unwrap_or_default())).await
+    pub async fn delete_one(&self, filter: Option<Value>) -> Result<Reply> {
+        self.call("deleteOne", self.args().with("query", or_empty(filter))).await
     }
 
     /// Deletes every match: `{deletedCount}`.
-    pub async fn delete_many(&self, filter: Option<Document>) -> Result<Value> {
-        self.call("deleteMany", self.args().with("query", filter.unwrap_or_default())).await
+    pub async fn delete_many(&self, filter: Option<Value>) -> Result<Reply> {
+        self.call("deleteMany", self.args().with("query", or_empty(filter))).await
     }
 
-    fn update_args(&self, filter: Document, update: Document, options: UpdateOptions) -> Document {
+    fn update_args(&self, filter: Value, update: Value, options: UpdateOptions) -> Document {
         let mut a = self.args().with("query", filter).with("update", update);
         put(&mut a, "upsert", options.upsert.map(Value::Bool));
         put(&mut a, "arrayFilters", options.array_filters);
@@ -165,18 +186,18 @@ impl MongoDBCollection {
     }
 
     /// Updates the first match: `{matchedCount, modifiedCount, upsertedId?}`.
-    pub async fn update_one(&self, filter: Document, update: Document, options: UpdateOptions) -> Result<Value> {
+    pub async fn update_one(&self, filter: Value, update: Value, options: UpdateOptions) -> Result<Reply> {
         self.call("updateOne", self.update_args(filter, update, options)).await
     }
 
     /// Updates every match: `{matchedCount, modifiedCount, upsertedId?}`.
-    pub async fn update_many(&self, filter: Document, update: Document, options: UpdateOptions) -> Result<Value> {
+    pub async fn update_many(&self, filter: Value, update: Value, options: UpdateOptions) -> Result<Reply> {
         self.call("updateMany", self.update_args(filter, update, options)).await
     }
 
-    fn modify_args(&self, filter: Option<Document>, update: Option<Document>, options: FindOneAndModifyOptions) -> Document {
-        let mut a = self.args().with("filter", filter.unwrap_or_default());
-        put(&mut a, "update", update.map(Value::Document));
+    fn modify_args(&self, filter: Option<Value>, update: Option<Value>, options: FindOneAndModifyOptions) -> Document {
+        let mut a = self.args().with("filter", or_empty(filter));
+        put(&mut a, "update", update);
         put(&mut a, "sort", options.sort);
         put(&mut a, "projection", options.projection);
         put(&mut a, "upsert", options.upsert.map(Value::Bool));
@@ -185,24 +206,24 @@ impl MongoDBCollection {
     }
 
     /// Updates the first match and returns it (before or, with `returnNewDocument`, after), or null.
-    pub async fn find_one_and_update(&self, filter: Option<Document>, update: Document, options: FindOneAndModifyOptions) -> Result<Value> {
+    pub async fn find_one_and_update(&self, filter: Option<Value>, update: Value, options: FindOneAndModifyOptions) -> Result<Reply> {
         self.call("findOneAndUpdate", self.modify_args(filter, Some(update), options)).await
     }
 
     /// Replaces the first match and returns it (before or after), or null.
-    pub async fn find_one_and_replace(&self, filter: Option<Document>, replacement: Document, options: FindOneAndModifyOptions) -> Result<Value> {
+    pub async fn find_one_and_replace(&self, filter: Option<Value>, replacement: Value, options: FindOneAndModifyOptions) -> Result<Reply> {
         self.call("findOneAndReplace", self.modify_args(filter, Some(replacement), options)).await
     }
 
     /// Deletes the first match and returns it, or null; sent as `findOneAndDelete` (realm-web
     /// sends `findOneAndReplace`, §7).
-    pub async fn find_one_and_delete(&self, filter: Option<Document>, options: FindOneAndModifyOptions) -> Result<Value> {
+    pub async fn find_one_and_delete(&self, filter: Option<Value>, options: FindOneAndModifyOptions) -> Result<Reply> {
         let options = FindOneAndModifyOptions { upsert: None, return_new_document: None, ..options };
         self.call("findOneAndDelete", self.modify_args(filter, None, options)).await
     }
 
     /// Runs an aggregation pipeline: an array of documents.
-    pub async fn aggregate(&self, pipeline: Vec<Value>) -> Result<Value> {
+    pub async fn aggregate(&self, pipeline: Value) -> Result<Reply> {
         self.call("aggregate", self.args().with("pipeline", pipeline)).await
     }
 
@@ -227,15 +248,15 @@ mod tests {
         let (app, state) = fake_app(false);
         let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"), true)).unwrap();
         let c = user.mongo_client("mongodb-atlas").db("app").collection("users");
-        let f = || Some(Document::new().with("a", 1));
-        let d = || Document::new().with("x", 2);
+        let f = || Some(Value::from(Document::new().with("a", 1)));
+        let d = || Value::from(Document::new().with("x", 2));
         let one = Value::Int32(1);
-        block_on(c.find(f(), super::FindOptions { projection: Some(d().into()), sort: Some(d().into()), limit: Some(one.clone()) })).unwrap();
+        block_on(c.find(f(), super::FindOptions { projection: Some(d()), sort: Some(d()), limit: Some(one.clone()) })).unwrap();
         block_on(c.find(None, Default::default())).unwrap();
-        block_on(c.find_one(f(), super::FindOneOptions { projection: Some(d().into()), sort: None })).unwrap();
+        block_on(c.find_one(f(), super::FindOneOptions { projection: Some(d()), sort: None })).unwrap();
         block_on(c.count(f(), super::CountOptions { limit: Some(one) })).unwrap();
         block_on(c.insert_one(d())).unwrap();
-        block_on(c.insert_many(vec![d().into(), d().into()])).unwrap();
+        block_on(c.insert_many(vec![d(), d()].into())).unwrap();
         block_on(c.update_one(d(), d(), super::UpdateOptions { upsert: Some(true), array_filters: None })).unwrap();
         block_on(c.update_many(d(), d(), Default::default())).unwrap();
         block_on(c.delete_one(f())).unwrap();
@@ -270,17 +291,17 @@ mod tests {
         let (app, state) = fake_app(false);
         let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"), false)).unwrap();
         let c = user.mongo_client("svc").db("d").collection("c");
-        let x = || Document::new().with("x", 2);
+        let x = || Value::from(Document::new().with("x", 2));
         let all = super::FindOneAndModifyOptions {
-            sort: Some(x().into()),
-            projection: Some(x().into()),
+            sort: Some(x()),
+            projection: Some(x()),
             upsert: Some(true),
             return_new_document: Some(true),
         };
         block_on(c.find_one_and_update(Some(x()), x(), all.clone())).unwrap();
         block_on(c.find_one_and_replace(None, x(), Default::default())).unwrap();
         block_on(c.find_one_and_delete(Some(x()), all)).unwrap();
-        block_on(c.aggregate(vec![Value::Document(Document::new().with("$match", x()))])).unwrap();
+        block_on(c.aggregate(vec![Value::Document(Document::new().with("$match", x()))].into())).unwrap();
         let bodies: Vec<String> = state.requests.borrow().iter().filter(|r| r.url.ends_with("/functions/call")).map(|r| r.body.clone().unwrap()).collect();
         let x = r#"{"x":{"$numberInt":"2"}}"#;
         let pre = r#""arguments":[{"database":"d","collection":"c","#;
@@ -296,11 +317,22 @@ mod tests {
     }
 
     #[test]
+    fn raw_arguments_are_sent_verbatim() {
+        let (app, state) = fake_app(false);
+        let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"), true)).unwrap();
+        let c = user.mongo_client("s").db("d").collection("c");
+        block_on(c.insert_many(Value::Raw(r#"[{"x":{"$numberInt":"2"}}]"#.to_owned()))).unwrap();
+        let requests = state.requests.borrow();
+        let body = requests.last().and_then(|r| r.body.clone()).unwrap();
+        assert_eq!(body, r#"{"name":"insertMany","arguments":[{"database":"d","collection":"c","documents":[{"x":{"$numberInt":"2"}}]}],"service":"s"}"#);
+    }
+
+    #[test]
     fn results_are_decoded() {
         let (app, _state) = fake_app(false);
         let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"), true)).unwrap();
         let c = user.mongo_client("mongodb-atlas").db("app").collection("users");
-        let r = block_on(c.update_one(Document::new(), Document::new(), Default::default())).unwrap();
-        assert_eq!(r, Value::Document(Document::new().with("matchedCount", 1).with("modifiedCount", 1)));
+        let r = block_on(c.update_one(Document::new().into(), Document::new().into(), Default::default())).unwrap();
+        assert_eq!(r.value().unwrap(), Value::Document(Document::new().with("matchedCount", 1).with("modifiedCount", 1)));
     }
 }

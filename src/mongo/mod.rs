@@ -6,7 +6,7 @@ pub mod sse;
 mod watch;
 
 pub use collection::{
-    CountOptions, FindOneAndModifyOptions, FindOneOptions, FindOptions, MongoDBCollection, UpdateOptions, WatchOptions,
+    CountOptions, FindOneAndModifyOptions, FindOneOptions, FindOptions, MongoDBCollection, Reply, UpdateOptions, WatchOptions,
 };
 pub use watch::ChangeStream;
 

@@ -5,13 +5,16 @@
 //! come back as plain EJSON-shaped objects such as `{ $oid: "…" }`.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use js_sys::{Array, Date, Function, Object, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::codec::{self, Kind};
 use crate::ejson::{self, Document, ObjectId, Value};
 use crate::error::{Error, Result};
+use crate::mongo::Reply;
 
 const MAX_DEPTH: usize = 100;
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
@@ -28,7 +31,10 @@ struct Bson {
 }
 
 thread_local! {
-    static BSON: RefCell<Option<Bson>> = const { RefCell::new(None) };
+    /// The module as handed to `__setBson`; its parts are looked up on first use, so a lazy
+    /// facade (pkg/index.cjs) loads `bson` only when a BSON value is first built or read.
+    static BSON_MODULE: RefCell<Option<JsValue>> = const { RefCell::new(None) };
+    static BSON: RefCell<Option<Rc<Bson>>> = const { RefCell::new(None) };
 }
 
 fn function(target: &JsValue, name: &str) -> Option<Function> {
@@ -38,26 +44,35 @@ fn function(target: &JsValue, name: &str) -> Option<Function> {
 /// Remembers the npm `bson` module (v4) used to build and recognise BSON values.
 #[wasm_bindgen(js_name = "__setBson")]
 pub fn set_bson(#[wasm_bindgen(unchecked_param_type = "unknown")] bson: JsValue) -> Result<(), JsError> {
-    let missing = || JsError::new("__setBson expects the npm `bson` module (v4): require(\"bson\")");
-    let object_id = function(&bson, "ObjectId").ok_or_else(missing)?;
-    let long = function(&bson, "Long").ok_or_else(missing)?;
-    let long_from_string = function(&long, "fromString").ok_or_else(missing)?;
-    let decimal128 = function(&bson, "Decimal128").ok_or_else(missing)?;
-    let decimal128_from_string = function(&decimal128, "fromString").ok_or_else(missing)?;
-    let ejson = Reflect::get(&bson, &JsValue::from_str("EJSON")).map_err(|_| missing())?;
-    let ejson_deserialize = function(&ejson, "deserialize").ok_or_else(missing)?;
-    BSON.with(|b| {
-        *b.borrow_mut() = Some(Bson {
-            object_id,
-            long,
-            long_from_string,
-            decimal128,
-            decimal128_from_string,
-            ejson,
-            ejson_deserialize,
-        })
-    });
+    if !bson.is_object() {
+        return Err(JsError::new("__setBson expects the npm `bson` module (v4): require(\"bson\")"));
+    }
+    super::codec::set_bson(&bson);
+    BSON_MODULE.with(|m| *m.borrow_mut() = Some(bson));
+    BSON.with(|b| *b.borrow_mut() = None);
     Ok(())
+}
+
+/// The parts of the `bson` module, looked up once; `None` without a (usable) module.
+fn bson() -> Option<Rc<Bson>> {
+    if let Some(ready) = BSON.with(|b| b.borrow().clone()) {
+        return Some(ready);
+    }
+    let module = BSON_MODULE.with(|m| m.borrow().clone())?;
+    let long = function(&module, "Long")?;
+    let decimal128 = function(&module, "Decimal128")?;
+    let ejson = Reflect::get(&module, &JsValue::from_str("EJSON")).ok()?;
+    let parts = Rc::new(Bson {
+        object_id: function(&module, "ObjectId")?,
+        long_from_string: function(&long, "fromString")?,
+        long,
+        decimal128_from_string: function(&decimal128, "fromString")?,
+        decimal128,
+        ejson_deserialize: function(&ejson, "deserialize")?,
+        ejson,
+    });
+    BSON.with(|b| *b.borrow_mut() = Some(parts.clone()));
+    Some(parts)
 }
 
 fn invalid(what: impl Into<String>) -> Error {
@@ -111,6 +126,47 @@ pub(crate) fn to_optional_document(js: &JsValue, what: &str) -> Result<Option<Do
         Ok(None)
     } else {
         to_document(js, what).map(Some)
+    }
+}
+
+/// A document argument: canonical EJSON text from the JS fast path ([`Value::Raw`]), or else
+/// converted value by value (which also reports what is wrong with it).
+pub(crate) fn encode_document(js: &JsValue, what: &str) -> Result<Value> {
+    match codec::encode(js, Kind::Document) {
+        Some(text) => Ok(Value::Raw(text)),
+        None => to_document(js, what).map(Value::Document),
+    }
+}
+
+/// Like [`encode_document`], but `undefined`/`null` give `None`.
+pub(crate) fn encode_optional_document(js: &JsValue, what: &str) -> Result<Option<Value>> {
+    if js.is_undefined() || js.is_null() {
+        Ok(None)
+    } else {
+        encode_document(js, what).map(Some)
+    }
+}
+
+/// An array-of-documents argument (insertMany, aggregate), like [`encode_document`].
+pub(crate) fn encode_document_list(js: &JsValue, what: &str) -> Result<Value> {
+    if let Some(text) = codec::encode(js, Kind::DocumentList) {
+        return Ok(Value::Raw(text));
+    }
+    match to_value(js)? {
+        Value::Array(items) if items.iter().all(|d| matches!(d, Value::Document(_))) => Ok(Value::Array(items)),
+        _ => Err(invalid(format!("{what} must be an array of documents"))),
+    }
+}
+
+/// A collection call's answer as JS: `JSON.parse` and one walk in the JS fast path, or else
+/// decoded in Rust and converted value by value (which also reports malformed EJSON).
+pub(crate) fn reply_to_js(reply: &Reply) -> Result<JsValue> {
+    match reply.text() {
+        None => Ok(JsValue::NULL),
+        Some(text) => match codec::decode(text) {
+            Some(value) => Ok(value),
+            None => Ok(to_js(&reply.value()?)),
+        },
     }
 }
 
@@ -249,7 +305,7 @@ fn set(target: &Object, key: &str, value: &JsValue) {
 
 /// Converts an EJSON value into JS (relaxed rules of §0.4; bson classes when available).
 pub(crate) fn to_js(value: &Value) -> JsValue {
-    BSON.with(|b| to_js_with(value, b.borrow().as_ref()))
+    to_js_with(value, bson().as_deref())
 }
 
 fn construct(ctor: &Function, arg: &JsValue) -> Option<JsValue> {
@@ -302,6 +358,8 @@ fn to_js_with(value: &Value, bson: Option<&Bson>) -> JsValue {
                 None => wrapper,
             }
         }
+        // Only request arguments are raw; decoded for completeness.
+        Value::Raw(text) => ejson::parse(text).map(|v| to_js_with(&v, bson)).unwrap_or(JsValue::NULL),
         Value::Array(items) => {
             let array = Array::new_with_length(items.len() as u32);
             for (i, item) in items.iter().enumerate() {

@@ -1,13 +1,13 @@
 //! The [`Transport`] over `fetch`: called as `fetch(url, init)` exactly like realm-web calls it
 //! (so a realm-web `fetch` override works unchanged), through `globalThis.fetch` or the App's
-//! override. Responses are read with gloo-net. The timeout aborts the request through an
-//! `AbortController` *and* rejects on its own, so a fetch that ignores the signal still times out.
+//! override, in one JS call (`http.js`) that also reads the answer. The timeout aborts the request
+//! through an `AbortController` *and* rejects on its own, so a fetch that ignores the signal still
+//! times out.
 
 use std::cell::Cell;
 use std::rc::Rc;
 
-use gloo_net::http::Response as GlooResponse;
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -17,10 +17,22 @@ use super::convert::describe;
 use crate::error::{Error, Result};
 use crate::transport::{ByteStream, LocalBoxFuture, Request, Response, Streamed, Transport};
 
+#[wasm_bindgen(module = "/src/wasm/http.js")]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn exchange(
+        fetch: &JsValue,
+        url: &str,
+        method: &str,
+        headers: &str,
+        body: &JsValue,
+        signal: &JsValue,
+        streaming: bool,
+    ) -> std::result::Result<Promise, JsValue>;
+}
+
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(catch, js_name = fetch)]
-    fn global_fetch(url: &str, init: &Object) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(callback: &Function, ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
@@ -154,25 +166,20 @@ impl Drop for Timeout {
     }
 }
 
-fn init_object(request: &Request, signal: Option<&web_sys::AbortSignal>) -> Object {
-    let init = Object::new();
-    let headers = Object::new();
+/// `Name:value` lines, as `http.js` takes them (header values hold no newlines).
+fn header_lines(request: &Request) -> String {
+    let mut lines = String::new();
     for (name, value) in &request.headers {
-        let _ = Reflect::set(&headers, &JsValue::from_str(name), &JsValue::from_str(value));
+        lines.push_str(name);
+        lines.push(':');
+        lines.push_str(value);
+        lines.push('\n');
     }
-    let _ = Reflect::set(&init, &"method".into(), &request.method.as_str().into());
-    let _ = Reflect::set(&init, &"headers".into(), &headers);
-    if let Some(body) = &request.body {
-        let _ = Reflect::set(&init, &"body".into(), &JsValue::from_str(body));
-    }
-    if let Some(signal) = signal {
-        let _ = Reflect::set(&init, &"signal".into(), signal);
-    }
-    init
+    lines
 }
 
-/// Sends `request`; reads the body as text unless `streaming` and the answer is 2xx, in which
-/// case the raw `Response` is returned for its body stream.
+/// Sends `request`; reads the body unless `streaming` and the answer is 2xx, in which case the
+/// raw `Response` is returned for its body stream.
 async fn send(fetch: Option<Function>, request: Request, streaming: bool) -> Result<(Response, JsValue)> {
     let method = request.method.as_str();
     let network = |message: String| Error::Network { method: method.to_owned(), url: request.url.clone(), message };
@@ -185,7 +192,6 @@ async fn send(fetch: Option<Function>, request: Request, streaming: bool) -> Res
         }
         None => None,
     };
-    let init = init_object(&request, timeout.as_ref().map(|(_, signal)| signal));
     let fail = |e: JsValue| match &timeout {
         Some((t, _)) if t.fired.get() => Error::Timeout {
             method: method.to_owned(),
@@ -194,34 +200,42 @@ async fn send(fetch: Option<Function>, request: Request, streaming: bool) -> Res
         },
         _ => network(describe(&e)),
     };
-    let bounded = |promise: Promise| match &timeout {
-        Some((t, _)) => t.race(&promise),
-        None => promise,
-    };
 
-    let returned = match &fetch {
-        Some(f) => f.call2(&JsValue::UNDEFINED, &JsValue::from_str(&request.url), &init),
-        None => global_fetch(&request.url, &init),
-    }
+    let signal = timeout.as_ref().map(|(_, signal)| JsValue::from(signal.clone())).unwrap_or(JsValue::UNDEFINED);
+    let body = request.body.as_deref().map(JsValue::from_str).unwrap_or(JsValue::UNDEFINED);
+    let exchanged = exchange(
+        &fetch.map(JsValue::from).unwrap_or(JsValue::UNDEFINED),
+        &request.url,
+        method,
+        &header_lines(&request),
+        &body,
+        &signal,
+        streaming,
+    )
     .map_err(&fail)?;
-    let raw = JsFuture::from(bounded(Promise::resolve(&returned))).await.map_err(&fail)?;
-    if !raw.is_object() {
+    // The timeout bounds the wait for the headers and, unless streaming, for the body.
+    let exchanged = match &timeout {
+        Some((t, _)) => t.race(&exchanged),
+        None => exchanged,
+    };
+    let head = JsFuture::from(exchanged).await.map_err(&fail)?;
+    if head.is_null() {
         return Err(network("fetch did not resolve to a Response object".to_owned()));
     }
-    // Structural access: a Response from a polyfill or another realm works too.
-    let response: web_sys::Response = raw.clone().unchecked_into();
-    let gloo = GlooResponse::from(Clone::clone(&response));
-    let head = Response {
-        status: gloo.status(),
-        status_text: gloo.status_text(),
-        content_type: gloo.headers().get("content-type"),
-        body: String::new(),
-    };
-    if streaming && head.ok() {
-        // The timeout covered the wait for the headers; the stream itself stays open.
-        return Ok((head, raw));
+    let status = get(&head, "status").as_f64().unwrap_or(0.0) as u16;
+    let status_text = get(&head, "statusText").as_string().unwrap_or_default();
+    let content_type = get(&head, "contentType").as_string();
+    let raw = get(&head, "response");
+    let bytes = get(&head, "bytes");
+    let body = if bytes.is_undefined() { String::new() } else { utf8_text(js_sys::Uint8Array::new(&bytes).to_vec()) };
+    Ok((Response { status, status_text, content_type, body }, raw))
+}
+
+/// What `Response.text()` makes of the bytes: UTF-8 with a leading BOM dropped, invalid sequences replaced.
+fn utf8_text(bytes: Vec<u8>) -> String {
+    let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
     }
-    let text = response.text().map_err(&fail)?;
-    let body = JsFuture::from(bounded(text)).await.map_err(&fail)?.as_string().unwrap_or_default();
-    Ok((Response { body, ..head }, raw))
 }

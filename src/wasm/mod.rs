@@ -1,8 +1,9 @@
-//! The JS face of the SDK — the only module that imports wasm-bindgen, js-sys, web-sys and
-//! gloo-net: JS classes wrapping the core, the fetch transport, storage adapters, JS ↔ EJSON
+//! The JS face of the SDK — the only module that imports wasm-bindgen, js-sys and web-sys:
+//! JS classes wrapping the core, the fetch transport, storage adapters, JS ↔ EJSON
 //! conversion, errors → JS, and the TypeScript declarations the generated `.d.ts` needs.
 
 mod classes;
+mod codec;
 mod convert;
 mod errors;
 mod fetch;

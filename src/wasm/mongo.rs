@@ -9,7 +9,7 @@ use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
 use super::classes::{get, optional, promise, rejected, string_arg, type_name};
-use super::convert::{to_document, to_js, to_optional_document, to_value};
+use super::convert::{encode_document, encode_document_list, encode_optional_document, reply_to_js, to_js, to_optional_document};
 use crate::ejson::Value;
 use crate::error::{Error, Result};
 use crate::mongo::{self, CountOptions, FindOneAndModifyOptions, FindOneOptions, FindOptions, UpdateOptions, WatchOptions};
@@ -76,10 +76,10 @@ pub struct MongoDBCollection {
 fn collection_call<F, Fut>(collection: &mongo::MongoDBCollection, prepare: F) -> Promise
 where
     F: FnOnce(mongo::MongoDBCollection) -> Result<Fut>,
-    Fut: Future<Output = Result<Value>> + 'static,
+    Fut: Future<Output = Result<mongo::Reply>> + 'static,
 {
     match prepare(collection.clone()) {
-        Ok(fut) => promise(async move { Ok(to_js(&fut.await?)) }),
+        Ok(fut) => promise(async move { reply_to_js(&fut.await?) }),
         Err(e) => rejected(e),
     }
 }
@@ -117,12 +117,6 @@ fn modify_options(options: &JsValue, what: &str) -> Result<FindOneAndModifyOptio
     })
 }
 
-fn document_list(value: &JsValue, what: &str) -> Result<Vec<Value>> {
-    match to_value(value)? {
-        Value::Array(items) if items.iter().all(|d| matches!(d, Value::Document(_))) => Ok(items),
-        _ => Err(Error::InvalidArgument(format!("{what} must be an array of documents"))),
-    }
-}
 
 #[wasm_bindgen]
 impl MongoDBCollection {
@@ -142,7 +136,7 @@ impl MongoDBCollection {
     #[wasm_bindgen(skip_typescript)]
     pub fn find(&self, filter: JsValue, options: JsValue) -> Promise {
         collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "find(filter, options): filter")?;
+            let filter = encode_optional_document(&filter, "find(filter, options): filter")?;
             options_object(&options, "find(filter, options): options")?;
             let options = FindOptions {
                 projection: optional(&options, "projection")?,
@@ -157,7 +151,7 @@ impl MongoDBCollection {
     #[wasm_bindgen(js_name = findOne, skip_typescript)]
     pub fn find_one(&self, filter: JsValue, options: JsValue) -> Promise {
         collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "findOne(filter, options): filter")?;
+            let filter = encode_optional_document(&filter, "findOne(filter, options): filter")?;
             options_object(&options, "findOne(filter, options): options")?;
             let options = FindOneOptions { projection: optional(&options, "projection")?, sort: optional(&options, "sort")? };
             Ok(async move { c.find_one(filter, options).await })
@@ -169,8 +163,8 @@ impl MongoDBCollection {
     #[wasm_bindgen(js_name = findOneAndUpdate, skip_typescript)]
     pub fn find_one_and_update(&self, filter: JsValue, update: JsValue, options: JsValue) -> Promise {
         collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "findOneAndUpdate(filter, update, options): filter")?;
-            let update = to_document(&update, "findOneAndUpdate(filter, update, options): update")?;
+            let filter = encode_optional_document(&filter, "findOneAndUpdate(filter, update, options): filter")?;
+            let update = encode_document(&update, "findOneAndUpdate(filter, update, options): update")?;
             let options = modify_options(&options, "findOneAndUpdate(filter, update, options): options")?;
             Ok(async move { c.find_one_and_update(filter, update, options).await })
         })
@@ -180,8 +174,8 @@ impl MongoDBCollection {
     #[wasm_bindgen(js_name = findOneAndReplace, skip_typescript)]
     pub fn find_one_and_replace(&self, filter: JsValue, replacement: JsValue, options: JsValue) -> Promise {
         collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "findOneAndReplace(filter, replacement, options): filter")?;
-            let replacement = to_document(&replacement, "findOneAndReplace(filter, replacement, options): replacement")?;
+            let filter = encode_optional_document(&filter, "findOneAndReplace(filter, replacement, options): filter")?;
+            let replacement = encode_document(&replacement, "findOneAndReplace(filter, replacement, options): replacement")?;
             let options = modify_options(&options, "findOneAndReplace(filter, replacement, options): options")?;
             Ok(async move { c.find_one_and_replace(filter, replacement, options).await })
         })
@@ -191,7 +185,7 @@ impl MongoDBCollection {
     #[wasm_bindgen(js_name = findOneAndDelete, skip_typescript)]
     pub fn find_one_and_delete(&self, filter: JsValue, options: JsValue) -> Promise {
         collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "findOneAndDelete(filter, options): filter")?;
+            let filter = encode_optional_document(&filter, "findOneAndDelete(filter, options): filter")?;
             let options = modify_options(&options, "findOneAndDelete(filter, options): options")?;
             Ok(async move { c.find_one_and_delete(filter, options).await })
         })
@@ -201,7 +195,7 @@ impl MongoDBCollection {
     #[wasm_bindgen(skip_typescript)]
     pub fn aggregate(&self, pipeline: JsValue) -> Promise {
         collection_call(&self.inner, |c| {
-            let pipeline = document_list(&pipeline, "aggregate(pipeline): pipeline")?;
+            let pipeline = encode_document_list(&pipeline, "aggregate(pipeline): pipeline")?;
             Ok(async move { c.aggregate(pipeline).await })
         })
     }
@@ -210,7 +204,7 @@ impl MongoDBCollection {
     #[wasm_bindgen(skip_typescript)]
     pub fn count(&self, filter: JsValue, options: JsValue) -> Promise {
         collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "count(filter, options): filter")?;
+            let filter = encode_optional_document(&filter, "count(filter, options): filter")?;
             options_object(&options, "count(filter, options): options")?;
             let options = CountOptions { limit: optional(&options, "limit")? };
             Ok(async move { c.count(filter, options).await })
@@ -221,7 +215,7 @@ impl MongoDBCollection {
     #[wasm_bindgen(js_name = insertOne, skip_typescript)]
     pub fn insert_one(&self, document: JsValue) -> Promise {
         collection_call(&self.inner, |c| {
-            let document = to_document(&document, "insertOne(document): document")?;
+            let document = encode_document(&document, "insertOne(document): document")?;
             Ok(async move { c.insert_one(document).await })
         })
     }
@@ -230,7 +224,7 @@ impl MongoDBCollection {
     #[wasm_bindgen(js_name = insertMany, skip_typescript)]
     pub fn insert_many(&self, documents: JsValue) -> Promise {
         collection_call(&self.inner, |c| {
-            let documents = document_list(&documents, "insertMany(documents): documents")?;
+            let documents = encode_document_list(&documents, "insertMany(documents): documents")?;
             Ok(async move { c.insert_many(documents).await })
         })
     }
@@ -239,8 +233,8 @@ impl MongoDBCollection {
     #[wasm_bindgen(js_name = updateOne, skip_typescript)]
     pub fn update_one(&self, filter: JsValue, update: JsValue, options: JsValue) -> Promise {
         collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "updateOne(filter, update, options): filter")?.unwrap_or_default();
-            let update = to_document(&update, "updateOne(filter, update, options): update")?;
+            let filter = encode_optional_document(&filter, "updateOne(filter, update, options): filter")?.unwrap_or_else(|| Value::Document(Default::default()));
+            let update = encode_document(&update, "updateOne(filter, update, options): update")?;
             let options = update_options(&options, "updateOne(filter, update, options): options")?;
             Ok(async move { c.update_one(filter, update, options).await })
         })
@@ -250,8 +244,8 @@ impl MongoDBCollection {
     #[wasm_bindgen(js_name = updateMany, skip_typescript)]
     pub fn update_many(&self, filter: JsValue, update: JsValue, options: JsValue) -> Promise {
         collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "updateMany(filter, update, options): filter")?.unwrap_or_default();
-            let update = to_document(&update, "updateMany(filter, update, options): update")?;
+            let filter = encode_optional_document(&filter, "updateMany(filter, update, options): filter")?.unwrap_or_else(|| Value::Document(Default::default()));
+            let update = encode_document(&update, "updateMany(filter, update, options): update")?;
             let options = update_options(&options, "updateMany(filter, update, options): options")?;
             Ok(async move { c.update_many(filter, update, options).await })
         })
@@ -261,7 +255,7 @@ impl MongoDBCollection {
     #[wasm_bindgen(js_name = deleteOne, skip_typescript)]
     pub fn delete_one(&self, filter: JsValue) -> Promise {
         collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "deleteOne(filter): filter")?;
+            let filter = encode_optional_document(&filter, "deleteOne(filter): filter")?;
             Ok(async move { c.delete_one(filter).await })
         })
     }
@@ -270,7 +264,7 @@ impl MongoDBCollection {
     #[wasm_bindgen(js_name = deleteMany, skip_typescript)]
     pub fn delete_many(&self, filter: JsValue) -> Promise {
         collection_call(&self.inner, |c| {
-            let filter = to_optional_document(&filter, "deleteMany(filter): filter")?;
+            let filter = encode_optional_document(&filter, "deleteMany(filter): filter")?;
             Ok(async move { c.delete_many(filter).await })
         })
     }

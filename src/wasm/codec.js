@@ -1,0 +1,250 @@
+// The EJSON fast paths, run by the JS engine: request arguments → canonical EJSON text in one walk,
+// and answers → JS values with the engine's JSON.parse plus one walk that replaces the type
+// wrappers. One call per argument or answer instead of one wasm↔JS crossing per value.
+//
+// Both functions cover the common shapes and return `undefined` for anything else (rare BSON types,
+// malformed wrappers, more than MAX_DEPTH levels, getters that throw …); the caller then takes
+// the Rust path (src/wasm/convert.rs), which owns the exact semantics and the error messages.
+// What they produce is exactly what that Rust path produces (pinned by the tests in codec.rs).
+
+const MAX_DEPTH = 100;
+const SLOW = new Error("realm-wasm codec: slow path");
+const WRAPPERS = new Set([
+  "$oid", "$date", "$numberInt", "$numberLong", "$numberDouble", "$numberDecimal",
+  "$binary", "$timestamp", "$regularExpression", "$minKey", "$maxKey",
+]);
+const INTEGER = /^-?[0-9]{1,19}$/;
+const DOUBLE = /^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/;
+
+const UTF8 = new TextEncoder();
+
+// The npm `bson` module (v4), set once by `__setBson`; without it both functions decline.
+let B = null;
+let ObjectId = null;
+
+export function setBson(bson) {
+  B = bson;
+}
+
+// --- encoding: JS value → canonical EJSON text ------------------------------------------------
+// One walk builds the canonical wrappers ({$numberInt: "5"} …) as a JSON-ready tree and the engine's
+// JSON.stringify writes it: 3× faster than concatenating the text piece by piece (ropes, GC).
+
+// Canonical EJSON of `value` as UTF-8 bytes. `kind`: 0 any value, 1 a document (a plain object),
+// 2 an array of documents.
+export function encode(value, kind) {
+  if (B === null) return undefined;
+  try {
+    if (kind === 1 && !isDocument(value)) return undefined;
+    if (kind === 2 && !(Array.isArray(value) && value.every(isDocument))) return undefined;
+    return UTF8.encode(JSON.stringify(canonical(value, 0)));
+  } catch {
+    return undefined;
+  }
+}
+
+function isDocument(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date) &&
+    v._bsontype === undefined && !ArrayBuffer.isView(v);
+}
+
+// The `$numberDouble` text, as the Rust encoder writes it: 5.0, 1.5, 1e21, -0.0, NaN, Infinity.
+function double(n) {
+  if (n !== n) return "NaN";
+  if (n === Infinity) return "Infinity";
+  if (n === -Infinity) return "-Infinity";
+  if (n === 0 && 1 / n < 0) return "-0.0";
+  const s = String(n);
+  return s.includes("e") ? s.replace("e+", "e") : s.includes(".") ? s : s + ".0";
+}
+
+function number(n) {
+  if (Number.isInteger(n)) {
+    if (n >= -2147483648 && n <= 2147483647) return { $numberInt: String(n | 0) };
+    if (n >= -9007199254740991 && n <= 9007199254740991) return { $numberLong: String(n) };
+  }
+  return { $numberDouble: double(n) };
+}
+
+function string(s) {
+  // Lone surrogates: the Rust path decides (it sees them replaced by U+FFFD).
+  if (!s.isWellFormed()) throw SLOW;
+  return s;
+}
+
+function canonical(v, depth) {
+  if (depth > MAX_DEPTH) throw SLOW;
+  switch (typeof v) {
+    case "string":
+      return string(v);
+    case "number":
+      return number(v);
+    case "boolean":
+      return v;
+    case "undefined":
+      return null;
+    case "object":
+      break;
+    default:
+      throw SLOW; // bigint, function, symbol
+  }
+  if (v === null) return null;
+  if (Array.isArray(v)) {
+    const out = new Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = canonical(v[i], depth + 1);
+    return out;
+  }
+  if (v instanceof Date) {
+    const ms = v.getTime();
+    if (ms !== ms) throw SLOW;
+    return { $date: { $numberLong: String(ms) } };
+  }
+  const type = v._bsontype;
+  if (type !== undefined) return bson(v, type);
+  if (ArrayBuffer.isView(v)) throw SLOW;
+  const keys = Object.keys(v);
+  if (keys.length > 0 && WRAPPERS.has(keys[0])) throw SLOW; // EJSON-shaped: the Rust path checks it
+  const out = {};
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const item = v[key];
+    if (item === undefined && depth === 0) continue;
+    const value = canonical(item, depth + 1);
+    if (key === "__proto__") {
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    } else {
+      out[string(key)] = value;
+    }
+  }
+  return out;
+}
+
+function bson(v, type) {
+  switch (type) {
+    case "ObjectId":
+    case "ObjectID": {
+      const hex = v.toHexString();
+      if (typeof hex !== "string" || !/^[0-9a-f]{24}$/.test(hex)) throw SLOW;
+      return { $oid: hex };
+    }
+    case "Long": {
+      // Within ±2^53 the number's decimal form is the Long's (Long.toString divides in JS, slowly).
+      const n = v.high * 4294967296 + (v.low >>> 0);
+      if (Number.isSafeInteger(n)) return { $numberLong: String(n) };
+      const text = v.toString();
+      if (typeof text !== "string" || !INTEGER.test(text)) throw SLOW;
+      return { $numberLong: text };
+    }
+    case "Int32": {
+      const n = v.valueOf();
+      if (!Number.isInteger(n) || n < -2147483648 || n > 2147483647) throw SLOW;
+      return { $numberInt: String(n | 0) };
+    }
+    case "Double": {
+      const n = v.valueOf();
+      if (typeof n !== "number") throw SLOW;
+      return { $numberDouble: double(n) };
+    }
+    default:
+      throw SLOW; // Decimal128, Binary, Timestamp, BSONRegExp, MinKey, MaxKey: rare, Rust path
+  }
+}
+
+// --- decoding: EJSON text → JS values (relaxed, with bson classes) ---------------------------
+
+// Number wrappers become plain numbers in the text itself, before JSON.parse: fewer objects to
+// build and to walk (a third of the decode time for typical documents). The pattern only matches a
+// whole single-key wrapper whose `{` follows `:`, `[` or `,`; in valid JSON that is always
+// structural (a string cannot hold an unescaped `"`), and the values it takes are exactly those the
+// Rust decoder turns into the same numbers (no "-0" integers, at most 15 digits for $numberLong).
+const NUMBER_WRAPPER =
+  /([:,[])\{"\$number(?:Int":"(-?[1-9][0-9]{0,8}|0)|Long":"(-?[1-9][0-9]{0,14}|0)|Double":"(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?))"\}/g;
+
+export function decode(text) {
+  if (B === null) return undefined;
+  try {
+    ObjectId = B.ObjectId; // once per answer: B may be a facade that loads `bson` on first use
+    return dec(JSON.parse(text.replace(NUMBER_WRAPPER, "$1$2$3$4")), 0);
+  } catch {
+    return undefined;
+  }
+}
+
+function dec(v, depth) {
+  if (typeof v !== "object" || v === null) return v;
+  if (depth > MAX_DEPTH) throw SLOW;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const item = v[i];
+      if (typeof item === "object" && item !== null) v[i] = dec(item, depth + 1);
+    }
+    return v;
+  }
+  let first = true;
+  for (const key in v) {
+    if (first) {
+      first = false;
+      if (key.charCodeAt(0) === 36 /* $ */) {
+        const value = wrapper(v, key);
+        if (value !== undefined) return value;
+      }
+    }
+    const item = v[key];
+    if (typeof item === "object" && item !== null) {
+      const out = dec(item, depth + 1);
+      // An own `__proto__` data property (JSON.parse makes one) is set like any other key.
+      if (out !== item) v[key] = out;
+    }
+  }
+  return v;
+}
+
+function single(v) {
+  let n = 0;
+  for (const _ in v) if (++n > 1) return false;
+  return n === 1;
+}
+
+function int64(text) {
+  if (typeof text !== "string" || !INTEGER.test(text)) throw SLOW;
+  const n = Number(text);
+  // Beyond 2^53 the Rust path builds a Long.
+  if (!Number.isSafeInteger(n)) throw SLOW;
+  return n + 0; // "-0" → 0
+}
+
+// The value of a type wrapper; `undefined` when `key` is no wrapper key (e.g. `$set`). Legacy
+// `$binary`, the rare types and anything malformed go to the Rust path (SLOW).
+function wrapper(v, key) {
+  const x = v[key];
+  switch (key) {
+    case "$oid":
+      if (typeof x === "string" && x.length === 24 && single(v)) return new ObjectId(x);
+      break;
+    case "$numberInt":
+      if (single(v)) {
+        const n = int64(x);
+        if (n >= -2147483648 && n <= 2147483647) return n;
+      }
+      break;
+    case "$numberLong":
+      if (single(v)) return int64(x);
+      break;
+    case "$numberDouble":
+      if (typeof x === "string" && single(v)) {
+        if (DOUBLE.test(x)) return Number(x);
+        if (x === "NaN") return NaN;
+        if (x === "Infinity") return Infinity;
+        if (x === "-Infinity") return -Infinity;
+      }
+      break;
+    case "$date":
+      if (!single(v)) break;
+      if (typeof x === "object" && x !== null && single(x) && "$numberLong" in x) return new Date(int64(x.$numberLong));
+      if (typeof x === "number" && Number.isSafeInteger(x)) return new Date(x);
+      break;
+    default:
+      if (!WRAPPERS.has(key)) return undefined;
+  }
+  throw SLOW;
+}
