@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as Realm from "realm-wasm";
-import { useServer, newCredentials, memoryStorage } from "./helpers.mjs";
+import { useServer, newCredentials, memoryStorage, rejection } from "./helpers.mjs";
 
 const { App, Credentials, MongoDBRealmError, BSON } = Realm;
 const server = useServer();
@@ -18,16 +18,6 @@ async function newUser(app = newApp()) {
   await app.emailPasswordAuth.registerUser({ email, password });
   const user = await app.logIn(Credentials.emailPassword(email, password));
   return { app, user, email, password };
-}
-
-/** Awaits a promise that must reject; returns the rejection reason. */
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail("expected the promise to reject");
 }
 
 test("the package exports the realm-web style API and BSON", () => {

@@ -4,20 +4,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import * as RealmWasm from "realm-wasm";
-import { useServer, newCredentials } from "./helpers.mjs";
+import { useServer, newCredentials, rejection } from "./helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const RealmWeb = require("realm-web");
 const server = useServer();
-
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail("expected the promise to reject");
-}
 
 test("realm-web 2.0.1 runs the custom-user-data flow against realm-wasm-server", async () => {
   const { email, password } = newCredentials("realmweb");

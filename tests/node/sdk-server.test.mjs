@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as Realm from "realm-wasm";
-import { useServer, newCredentials, memoryStorage, run } from "./helpers.mjs";
+import { useServer, newCredentials, memoryStorage, run, rejection } from "./helpers.mjs";
 
 const { App, Credentials, MongoDBRealmError, BSON } = Realm;
 const server = useServer();
@@ -21,15 +21,6 @@ async function registered(app, tag = "sdk") {
   const creds = newCredentials(tag);
   await app.emailPasswordAuth.registerUser(creds);
   return creds;
-}
-
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail("expected the promise to reject");
 }
 
 test("users: logIn, currentUser, allUsers, switchUser, removeUser, profile and identities, fetchProfile=false", async () => {
