@@ -1,6 +1,7 @@
 //! wasm-bindgen-test suite run in headless Chromium (`wasm-pack test --headless --chrome`) against a real server.
 #![cfg(target_arch = "wasm32")]
 
+#[macro_use]
 mod common;
 
 use common::{app_id, base_url, call, call_async, get, obj, s, unique_email};
@@ -11,35 +12,7 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[wasm_bindgen_test]
-async fn custom_user_data_flow() {
-    common::custom_user_data_flow().await;
-}
-
-#[wasm_bindgen_test]
-async fn wrong_password_rejects_with_realm_error() {
-    common::wrong_password_rejects_with_realm_error().await;
-}
-
-#[wasm_bindgen_test]
-async fn fetch_override_and_timeout() {
-    common::fetch_override_and_timeout().await;
-}
-
-#[wasm_bindgen_test]
-async fn values_round_trip() {
-    common::values_round_trip().await;
-}
-
-#[wasm_bindgen_test]
-async fn watch_over_streaming_fetch() {
-    common::watch_over_streaming_fetch().await;
-}
-
-#[wasm_bindgen_test]
-async fn watch_against_server() {
-    common::watch_against_server().await;
-}
+shared_suite!();
 
 /// Browser sessions live in `localStorage` under realm-web's keys: sessions saved by realm-web
 /// are picked up, and a login here is stored where realm-web would look for it.

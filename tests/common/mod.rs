@@ -2,6 +2,28 @@
 //! drive the exported JS classes through their JS surface (method names as JS sees them) against
 //! a real realm-wasm-server whose URL is baked in at compile time from `REALM_BASE_URL`.
 
+/// Declares every shared test body below as a `#[wasm_bindgen_test]` of the including suite.
+macro_rules! shared_suite {
+    () => {
+        shared_suite!(
+            custom_user_data_flow,
+            wrong_password_rejects_with_realm_error,
+            fetch_override_and_timeout,
+            values_round_trip,
+            watch_over_streaming_fetch,
+            watch_against_server,
+        );
+    };
+    ($($name:ident),+ $(,)?) => {
+        $(
+            #[wasm_bindgen_test::wasm_bindgen_test]
+            async fn $name() {
+                common::$name().await;
+            }
+        )+
+    };
+}
+
 use js_sys::{Function, Object, Promise, Reflect};
 use realm_wasm::wasm::{Credentials, JsApp};
 use wasm_bindgen::prelude::*;
