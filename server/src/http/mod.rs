@@ -212,7 +212,9 @@ async fn call_function(
     let user = stream::user_context(&state, &claims).await?;
     // Calls run against memory (no blocking-pool hop); a write's answer waits, asynchronously,
     // for the group commit that makes it durable.
-    let (result, ticket) = service::call_deferred(store.as_ref(), &rules, &user, &name, &arguments)?;
+    // An error may come with a ticket too (an ordered insertMany keeps the documents before the
+    // refused one): it is answered only once those are durable.
+    let (result, ticket) = service::call_deferred(store.as_ref(), &rules, &user, &name, &arguments);
     if let Some(ticket) = ticket {
         let mut progress = store.durability();
         let state = progress
@@ -223,5 +225,5 @@ async fn call_function(
             return Err(crate::store::StoreError::Failed(failed).into());
         }
     }
-    Ok(Json(result.into_json()))
+    Ok(Json(result?.into_json()))
 }

@@ -156,22 +156,36 @@ pub fn call(
     name: &str,
     arguments: &[Bson],
 ) -> Result<CallResult, ServiceError> {
-    let (result, ticket) = call_deferred(store, rules, user, name, arguments)?;
+    let (result, ticket) = call_deferred(store, rules, user, name, arguments);
     if let Some(t) = ticket {
         store.wait_durable(t)?;
     }
-    Ok(result)
+    result
 }
 
-/// Runs one function and returns its result with the durability ticket of its writes (if any):
-/// the caller must not hand the result out before that ticket is durable.
+/// Runs one function and returns its result (or error) with the durability ticket of its writes
+/// (if any): the caller must not hand the answer out before that ticket is durable. An error can
+/// come with a ticket: an ordered `insertMany` keeps the documents before the one refused.
 pub fn call_deferred(
     store: &dyn Store,
     rules: &RuleSet,
     user: &UserContext,
     name: &str,
     arguments: &[Bson],
-) -> Result<(CallResult, Option<u64>), ServiceError> {
+) -> (Result<CallResult, ServiceError>, Option<u64>) {
+    let ticket = Cell::new(None);
+    let result = run_call(store, rules, user, name, arguments, &ticket);
+    (result, ticket.get())
+}
+
+fn run_call(
+    store: &dyn Store,
+    rules: &RuleSet,
+    user: &UserContext,
+    name: &str,
+    arguments: &[Bson],
+    ticket: &Cell<Option<u64>>,
+) -> Result<CallResult, ServiceError> {
     if !SUPPORTED.contains(&name) {
         return Err(if NOT_YET.contains(&name) {
             ServiceError::NotSupported(name.to_string())
@@ -181,7 +195,7 @@ pub fn call_deferred(
     }
     let args = Args::parse(arguments)?;
     let perm = rules.for_namespace(&args.ns.db, &args.ns.coll)?;
-    let ctx = Ctx { store, perm, user, ns: &args.ns, ticket: Cell::new(None) };
+    let ctx = Ctx { store, perm, user, ns: &args.ns, ticket };
     let result = match name {
         "find" | "findOne" => {
             let one = name == "findOne";
@@ -228,7 +242,8 @@ pub fn call_deferred(
                 None => return Err(ServiceError::BadArgument("'documents' is required".into())),
             };
             let ids: Vec<Bson> = docs.iter().map(|d| d.get("_id").cloned().unwrap_or(Bson::Null)).collect();
-            ctx.write(&mut |_| docs.iter().cloned().map(Change::Insert).collect())?;
+            // Ordered, as MongoDB's default: the documents before a refused one stay inserted.
+            ctx.write_ordered(&mut |_| docs.iter().cloned().map(Change::Insert).collect())?;
             Ok(CallResult::Value(Bson::Document(doc! {"insertedIds": ids})))
         }
         "updateOne" | "updateMany" => {
@@ -257,7 +272,7 @@ pub fn call_deferred(
             for coll in pipeline.foreign_collections() {
                 let ns = Namespace::new(&args.ns.db, &coll)?;
                 let fperm = rules.for_namespace(&ns.db, &ns.coll)?;
-                let fctx = Ctx { store, perm: fperm, user, ns: &ns, ticket: Cell::new(None) };
+                let fctx = Ctx { store, perm: fperm, user, ns: &ns, ticket };
                 foreign.insert(coll, fctx.find(&Filter::And(Vec::new()), None, None)?);
             }
             let source = ctx.find(&Filter::And(Vec::new()), None, None)?;
@@ -269,7 +284,7 @@ pub fn call_deferred(
         }
         other => Err(ServiceError::FunctionNotFound(other.to_string())),
     };
-    Ok((result?, ctx.ticket.get()))
+    result
 }
 
 fn check_identifiers(update: &Update, array_filters: &[(String, Filter)]) -> Result<(), ServiceError> {
@@ -307,7 +322,7 @@ struct Ctx<'a> {
     perm: &'a CollectionRules,
     user: &'a UserContext,
     ns: &'a Namespace,
-    ticket: Cell<Option<u64>>,
+    ticket: &'a Cell<Option<u64>>,
 }
 
 /// Documents to consider for `filter`, and whether they already come in `sort` order:
@@ -360,6 +375,16 @@ impl<'a> Ctx<'a> {
             self.ticket.set(Some(self.ticket.get().map_or(t, |old| old.max(t))));
         }
         Ok(())
+    }
+
+    /// Like `write`, applying the changes in order up to the first refused one (kept), whose
+    /// refusal is returned after the ticket of the applied ones is remembered.
+    fn write_ordered(&self, plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>) -> Result<(), StoreError> {
+        let (ticket, refused) = self.store.write_ordered_deferred(self.ns, plan)?;
+        if let Some(t) = ticket {
+            self.ticket.set(Some(self.ticket.get().map_or(t, |old| old.max(t))));
+        }
+        refused.map_or(Ok(()), Err)
     }
 
     /// The caller's views of the documents matching `filter`, in natural order.

@@ -183,6 +183,16 @@ pub trait Store: Send + Sync {
         ns: &Namespace,
         plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>,
     ) -> Result<Option<u64>, StoreError>;
+    /// Like `write_deferred`, but with MongoDB's ordered-write semantics: the changes are applied
+    /// in order up to the first one the store refuses (duplicate `_id` or unique key, too large);
+    /// those before it are applied (visible, observed, and durable once the returned ticket is),
+    /// it and the rest are not. Returns the ticket of what was applied (`None` when nothing was)
+    /// and the refusal that stopped the write, if any.
+    fn write_ordered_deferred(
+        &self,
+        ns: &Namespace,
+        plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>,
+    ) -> Result<(Option<u64>, Option<StoreError>), StoreError>;
     /// Blocks until the write with `ticket` is durable.
     fn wait_durable(&self, ticket: u64) -> Result<(), StoreError>;
     /// Commit progress, for waiting asynchronously (`durable >= ticket`).

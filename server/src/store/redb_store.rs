@@ -304,6 +304,142 @@ impl RedbStore {
             .map_err(|e| StoreError::Backend(e.into()))?;
         Ok(RedbStore { shared, committer: Some(committer) })
     }
+
+    /// Plans and applies a write. All-or-nothing (`ordered == false`): a refused change leaves
+    /// nothing applied and is returned as `Err`. Ordered: the changes before the first refused one
+    /// are applied (and get a ticket), and the refusal is returned beside that ticket.
+    fn apply(
+        &self,
+        ns: &Namespace,
+        plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>,
+        ordered: bool,
+    ) -> Result<(Option<u64>, Option<StoreError>), StoreError> {
+        let shared = &*self.shared;
+        if let Some(f) = shared.progress.lock().map_err(|_| StoreError::Poisoned)?.failed.clone() {
+            return Err(StoreError::Failed(f));
+        }
+        let name = ns.to_string();
+        let (batch, stop) = {
+            let mut guard = shared.inner.write().map_err(|_| StoreError::Poisoned)?;
+            let inner = &mut *guard;
+            let specs = shared.index_specs.get(&name).map(Vec::as_slice).unwrap_or(&[]);
+            let empty = Collection::with_indexes(specs);
+            let existing = inner.collections.get(&name).unwrap_or(&empty);
+            let changes = plan(existing);
+            if changes.is_empty() {
+                return Ok((None, None));
+            }
+            // Resolve and encode every change first: a refused change leaves nothing applied
+            // (ordered: nothing from it on).
+            let mut seq = inner.next_seq;
+            let mut rows: Vec<PlannedRow> = Vec::with_capacity(changes.len());
+            let mut present: HashMap<Vec<u8>, bool> = HashMap::new();
+            // Unique keys written by earlier changes of this batch: (index path, key) → id key.
+            let mut batch_keys: BTreeMap<(String, Key), Vec<u8>> = BTreeMap::new();
+            let mut check_unique = |doc: &Document, key: &[u8], own: Option<u64>| -> Result<(), StoreError> {
+                if let Some((path, k)) = existing.unique_conflict(doc, own) {
+                    return Err(StoreError::DuplicateKey { ns: name.clone(), index: path, key: k.to_string() });
+                }
+                for i in existing.indexes.iter().filter(|i| i.spec.unique) {
+                    for k in i.keys_of(doc).0 {
+                        let shown = k.0.to_string();
+                        let slot = (i.spec.path.clone(), k);
+                        match batch_keys.get(&slot) {
+                            Some(other) if other.as_slice() != key => {
+                                return Err(StoreError::DuplicateKey { ns: name.clone(), index: i.spec.path.clone(), key: shown })
+                            }
+                            _ => {
+                                batch_keys.insert(slot, key.to_vec());
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            };
+            let mut stop = None;
+            for change in changes {
+                let replacement = matches!(change, Change::Replace(_));
+                let exists = |present: &HashMap<Vec<u8>, bool>, key: &Vec<u8>| {
+                    present.get(key).copied().unwrap_or_else(|| existing.ids.contains_key(key))
+                };
+                let resolve = || -> Result<PlannedRow, StoreError> {
+                    match change {
+                        Change::Insert(doc) => {
+                            let id = doc.get("_id").ok_or(StoreError::MissingId)?;
+                            let key = id_key(id)?;
+                            if exists(&present, &key) {
+                                return Err(StoreError::DuplicateKey { ns: name.clone(), index: "_id".into(), key: id.to_string() });
+                            }
+                            check_unique(&doc, &key, None)?;
+                            let value = encode(seq, &doc)?;
+                            present.insert(key.clone(), true);
+                            seq += 1;
+                            Ok((key, Some((seq - 1, doc)), Some(value), false))
+                        }
+                        Change::Replace(doc) | Change::Update(doc) => {
+                            let key = id_key(doc.get("_id").ok_or(StoreError::MissingId)?)?;
+                            let own = existing.seq_of(&key);
+                            check_unique(&doc, &key, own)?;
+                            let this_seq = own.unwrap_or(seq);
+                            let value = encode(this_seq, &doc)?;
+                            if own.is_none() {
+                                seq += 1;
+                            }
+                            present.insert(key.clone(), true);
+                            Ok((key, Some((this_seq, doc)), Some(value), replacement))
+                        }
+                        Change::Delete(id) => {
+                            let key = id_key(&id)?;
+                            present.insert(key.clone(), false);
+                            Ok((key, None, None, false))
+                        }
+                    }
+                };
+                match resolve() {
+                    Ok(row) => rows.push(row),
+                    Err(e) if ordered => {
+                        stop = Some(e);
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if rows.is_empty() {
+                return Ok((None, stop));
+            }
+            inner.next_seq = seq;
+            let coll = inner.collections.entry(name.clone()).or_insert_with(|| Collection::with_indexes(specs));
+            let mut applied = Vec::with_capacity(rows.len());
+            for (key, row, value, replacement) in rows {
+                inner.pending.push((row_key(&name, &key), value));
+                let before = match row {
+                    Some((s, doc)) => {
+                        let before = coll.seq_of(&key).and_then(|s| coll.docs.get(&s)).cloned();
+                        applied.push(Applied { before: None, after: Some(doc.clone()), replacement });
+                        coll.put(key, s, doc);
+                        before
+                    }
+                    None => {
+                        applied.push(Applied { before: None, after: None, replacement });
+                        coll.remove(&key)
+                    }
+                };
+                if let Some(last) = applied.last_mut() {
+                    last.before = before;
+                }
+            }
+            applied.retain(|a| a.before.is_some() || a.after.is_some());
+            if let Some(observer) = shared.observer.read().map_err(|_| StoreError::Poisoned)?.as_ref() {
+                observer.applied(ns, &applied, inner.batch);
+            }
+            (inner.batch, stop)
+        };
+        if let Ok(mut w) = shared.work.lock() {
+            w.pending = true;
+        }
+        shared.work_cv.notify_one();
+        Ok((Some(batch), stop))
+    }
 }
 
 fn encode(seq: u64, doc: &Document) -> Result<Vec<u8>, StoreError> {
@@ -332,119 +468,18 @@ impl Store for RedbStore {
         ns: &Namespace,
         plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>,
     ) -> Result<Option<u64>, StoreError> {
-        let shared = &*self.shared;
-        if let Some(f) = shared.progress.lock().map_err(|_| StoreError::Poisoned)?.failed.clone() {
-            return Err(StoreError::Failed(f));
+        match self.apply(ns, plan, false)? {
+            (_, Some(e)) => Err(e),
+            (ticket, None) => Ok(ticket),
         }
-        let name = ns.to_string();
-        let batch = {
-            let mut guard = shared.inner.write().map_err(|_| StoreError::Poisoned)?;
-            let inner = &mut *guard;
-            let specs = shared.index_specs.get(&name).map(Vec::as_slice).unwrap_or(&[]);
-            let empty = Collection::with_indexes(specs);
-            let existing = inner.collections.get(&name).unwrap_or(&empty);
-            let changes = plan(existing);
-            if changes.is_empty() {
-                return Ok(None);
-            }
-            // Resolve and encode every change first: a refused change leaves nothing applied.
-            let mut seq = inner.next_seq;
-            let mut rows: Vec<PlannedRow> = Vec::with_capacity(changes.len());
-            let mut present: HashMap<Vec<u8>, bool> = HashMap::new();
-            // Unique keys written by earlier changes of this batch: (index path, key) → id key.
-            let mut batch_keys: BTreeMap<(String, Key), Vec<u8>> = BTreeMap::new();
-            let mut check_unique = |doc: &Document, key: &[u8], own: Option<u64>| -> Result<(), StoreError> {
-                if let Some((path, k)) = existing.unique_conflict(doc, own) {
-                    return Err(StoreError::DuplicateKey { ns: name.clone(), index: path, key: k.to_string() });
-                }
-                for i in existing.indexes.iter().filter(|i| i.spec.unique) {
-                    for k in i.keys_of(doc).0 {
-                        let shown = k.0.to_string();
-                        let slot = (i.spec.path.clone(), k);
-                        match batch_keys.get(&slot) {
-                            Some(other) if other.as_slice() != key => {
-                                return Err(StoreError::DuplicateKey { ns: name.clone(), index: i.spec.path.clone(), key: shown })
-                            }
-                            _ => {
-                                batch_keys.insert(slot, key.to_vec());
-                            }
-                        }
-                    }
-                }
-                Ok(())
-            };
-            for change in changes {
-                let replacement = matches!(change, Change::Replace(_));
-                let exists = |present: &HashMap<Vec<u8>, bool>, key: &Vec<u8>| {
-                    present.get(key).copied().unwrap_or_else(|| existing.ids.contains_key(key))
-                };
-                match change {
-                    Change::Insert(doc) => {
-                        let id = doc.get("_id").ok_or(StoreError::MissingId)?;
-                        let key = id_key(id)?;
-                        if exists(&present, &key) {
-                            return Err(StoreError::DuplicateKey { ns: name, index: "_id".into(), key: id.to_string() });
-                        }
-                        check_unique(&doc, &key, None)?;
-                        let value = encode(seq, &doc)?;
-                        present.insert(key.clone(), true);
-                        rows.push((key, Some((seq, doc)), Some(value), false));
-                        seq += 1;
-                    }
-                    Change::Replace(doc) | Change::Update(doc) => {
-                        let key = id_key(doc.get("_id").ok_or(StoreError::MissingId)?)?;
-                        let own = existing.seq_of(&key);
-                        check_unique(&doc, &key, own)?;
-                        let this_seq = match own {
-                            Some(s) => s,
-                            None => {
-                                seq += 1;
-                                seq - 1
-                            }
-                        };
-                        let value = encode(this_seq, &doc)?;
-                        present.insert(key.clone(), true);
-                        rows.push((key, Some((this_seq, doc)), Some(value), replacement));
-                    }
-                    Change::Delete(id) => {
-                        let key = id_key(&id)?;
-                        present.insert(key.clone(), false);
-                        rows.push((key, None, None, false));
-                    }
-                }
-            }
-            inner.next_seq = seq;
-            let coll = inner.collections.entry(name.clone()).or_insert_with(|| Collection::with_indexes(specs));
-            let mut applied = Vec::with_capacity(rows.len());
-            for (key, row, value, replacement) in rows {
-                inner.pending.push((row_key(&name, &key), value));
-                let before = match row {
-                    Some((s, doc)) => {
-                        let before = coll.seq_of(&key).and_then(|s| coll.docs.get(&s)).cloned();
-                        applied.push(Applied { before: None, after: Some(doc.clone()), replacement });
-                        coll.put(key, s, doc);
-                        before
-                    }
-                    None => {
-                        applied.push(Applied { before: None, after: None, replacement });
-                        coll.remove(&key)
-                    }
-                };
-                if let Some(last) = applied.last_mut() {
-                    last.before = before;
-                }
-            }
-            applied.retain(|a| a.before.is_some() || a.after.is_some());
-            if let Some(observer) = shared.observer.read().map_err(|_| StoreError::Poisoned)?.as_ref() {
-                observer.applied(ns, &applied, inner.batch);
-            }
-            inner.batch
-        };
-        if let Ok(mut w) = shared.work.lock() {
-            w.pending = true;
-        }
-        shared.work_cv.notify_one();
-        Ok(Some(batch))
+    }
+
+    fn write_ordered_deferred(
+        &self,
+        ns: &Namespace,
+        plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>,
+    ) -> Result<(Option<u64>, Option<StoreError>), StoreError> {
+        self.apply(ns, plan, true)
     }
 
     fn wait_durable(&self, ticket: u64) -> Result<(), StoreError> {
@@ -547,6 +582,25 @@ mod tests {
         store.read(&ns, &mut |c| n = c.index_range("n", Bound::Unbounded, Bound::Unbounded, false).map(|i| i.count()).unwrap_or(0)).expect("read");
         assert_eq!(n, 4);
         assert!(crate::store::parse_indexes("db:x").is_err() && crate::store::parse_indexes("a.b:c:wat").is_err());
+    }
+
+    #[test]
+    fn ordered_write_keeps_the_changes_before_a_refused_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ns = Namespace::new("db", "c").expect("ns");
+        let store = RedbStore::open(open_database(dir.path()).expect("db")).expect("open");
+        let batch = [doc! {"_id": 1}, doc! {"_id": 2}, doc! {"_id": 1.0}, doc! {"_id": 3}];
+        let (ticket, refused) = store.write_ordered_deferred(&ns, &mut |_| batch.iter().cloned().map(Change::Insert).collect()).expect("write");
+        assert!(matches!(refused, Some(StoreError::DuplicateKey { .. })), "{refused:?}");
+        store.wait_durable(ticket.expect("ticket")).expect("durable");
+        assert_eq!(all(&store, &ns), vec![doc! {"_id": 1}, doc! {"_id": 2}]);
+        let (ticket, refused) = store.write_ordered_deferred(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 2})]).expect("write");
+        assert!(ticket.is_none() && refused.is_some());
+        let all_or_nothing = store.write(&ns, &mut |_| batch.iter().skip(3).chain(&batch[..1]).cloned().map(Change::Insert).collect());
+        assert!(all_or_nothing.is_err());
+        drop(store);
+        let store = RedbStore::open(open_database(dir.path()).expect("db")).expect("reopen");
+        assert_eq!(all(&store, &ns), vec![doc! {"_id": 1}, doc! {"_id": 2}]);
     }
 
     #[test]
