@@ -93,3 +93,51 @@ async fn streaming_errors_are_json() {
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
 }
+
+#[tokio::test]
+async fn update_descriptions_name_nested_paths() {
+    let s = Server::start();
+    let c = client();
+    let me = register_and_login(&s, &c, "paths@example.com").await;
+    let at = me.access_token.as_str();
+    let arg = |extra: Value| {
+        let mut v = json!({"database": "w", "collection": "paths"});
+        v.as_object_mut().expect("object").extend(extra.as_object().cloned().unwrap_or_default());
+        v
+    };
+    let mut w = Watch::open(&s, &c, at, arg(json!({}))).await;
+    let doc = json!({"_id": 1, "a": {"b": 1, "c": {"d": 1}}, "x": {"y": 1, "z": 1}, "arr": [1], "r": {"old": 1}});
+    assert_eq!(mongo(&s, &c, at, "insertOne", arg(json!({"document": doc}))).await.0, 200);
+    let updates = [
+        json!({"$set": {"a.b": 2}}),
+        json!({"$unset": {"x.y": ""}}),
+        json!({"$inc": {"a.c.d": 5}}),
+        json!({"$push": {"arr": 2}}),
+        json!({"$rename": {"r.old": "r.new"}, "$max": {"a.c.d": 10}}),
+        json!({"$set": {"n.m": true}}),
+    ];
+    for u in &updates {
+        let (st, r) = mongo(&s, &c, at, "updateOne", arg(json!({"query": {"_id": 1}, "update": u}))).await;
+        assert_eq!(st, 200, "{u}: {r}");
+    }
+    assert_eq!(mongo(&s, &c, at, "findOneAndReplace", arg(json!({"filter": {"_id": 1}, "update": {"k": 1}}))).await.0, 200);
+
+    let (_, insert) = w.next_event().await.expect("insert");
+    assert_eq!(insert["operationType"], "insert");
+    let want = [
+        json!({"updatedFields": {"a.b": 2}, "removedFields": []}),
+        json!({"updatedFields": {}, "removedFields": ["x.y"]}),
+        json!({"updatedFields": {"a.c.d": 6}, "removedFields": []}),
+        json!({"updatedFields": {"arr": [1, 2]}, "removedFields": []}),
+        json!({"updatedFields": {"r.new": 1, "a.c.d": 10}, "removedFields": ["r.old"]}),
+        json!({"updatedFields": {"n": {"m": true}}, "removedFields": []}),
+    ];
+    for (u, want) in updates.iter().zip(want) {
+        let (_, e) = w.next_event().await.expect("update");
+        assert_eq!(e["operationType"], "update", "{u}");
+        assert_eq!(e["updateDescription"], want, "{u}");
+    }
+    let (_, replace) = w.next_event().await.expect("replace");
+    assert_eq!(replace["operationType"], "replace");
+    assert!(replace.get("updateDescription").is_none(), "{replace}");
+}

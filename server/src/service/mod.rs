@@ -621,7 +621,7 @@ impl WatchSpec {
                 return None;
             }
         }
-        let change = event.to_change_event(after);
+        let change = event.to_change_event(after, before.as_deref());
         match &self.filter {
             Some(f) if !f.matches(&change) => None,
             _ => Some(change),
@@ -808,6 +808,29 @@ mod tests {
             ib.sort_by(crate::query::compare_values);
             assert_eq!(ia, ib, "{q}");
         }
+    }
+
+    #[test]
+    fn watch_update_descriptions_name_only_readable_fields() {
+        use crate::rules::{CollectionRules, FieldPerm, Role, RuleExpr};
+        let mut role = Role::all_access("fields");
+        role.read = RuleExpr::Const(false);
+        role.write = RuleExpr::Const(false);
+        role.fields = vec![("open".into(), FieldPerm { read: RuleExpr::Const(true), write: RuleExpr::Const(false) })];
+        let rules = RuleSet::new(HashMap::from([(("db".into(), "c".into()), CollectionRules { roles: vec![role] })]), None);
+        let spec = WatchSpec::parse(&rules, &[Bson::Document(doc! {"database": "db", "collection": "c"})]).expect("spec");
+        let event = crate::watch::Event {
+            seq: 1,
+            ns: Namespace::new("db", "c").expect("ns"),
+            before: Some(doc! {"_id": 1, "open": {"a": 1}, "secret": {"b": 1}, "gone": 1}),
+            after: Some(doc! {"_id": 1, "open": {"a": 2}, "secret": {"b": 2}}),
+            replacement: false,
+            time: 0,
+            batch: 1,
+        };
+        let change = spec.render(&rules, &UserContext::with_id("u"), &event).expect("visible");
+        assert_eq!(change.get_document("updateDescription"), Ok(&doc! {"updatedFields": {"open.a": 2}, "removedFields": []}));
+        assert_eq!(change.get_document("fullDocument"), Ok(&doc! {"_id": 1, "open": {"a": 2}}));
     }
 
     #[test]

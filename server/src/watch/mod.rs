@@ -32,7 +32,7 @@ pub struct Event {
     /// Wall-clock seconds when applied.
     pub time: u32,
     /// The store commit that makes it durable.
-    batch: u64,
+    pub(crate) batch: u64,
 }
 
 /// Why a resume was refused.
@@ -170,7 +170,10 @@ impl Event {
     }
 
     /// The MongoDB change event, with `full_document` (already rule-filtered) for insert/update/replace.
-    pub fn to_change_event(&self, full_document: Option<Document>) -> Document {
+    /// An update's `updateDescription` is the difference between `before_view` and `full_document`,
+    /// the caller's views of the two versions, so it names no field the caller may not read
+    /// (empty when the caller cannot see one of them).
+    pub fn to_change_event(&self, full_document: Option<Document>, before_view: Option<&Document>) -> Document {
         let op = match (&self.before, &self.after) {
             (None, _) => "insert",
             (_, None) => "delete",
@@ -184,30 +187,47 @@ impl Event {
             "ns": {"db": &self.ns.db, "coll": &self.ns.coll},
             "documentKey": {"_id": self.document_id()},
         };
+        let description = (op == "update").then(|| match (before_view, &full_document) {
+            (Some(b), Some(a)) => update_description(b, a),
+            _ => update_description(&Document::new(), &Document::new()),
+        });
         if op != "delete" {
             if let Some(d) = full_document {
                 e.insert("fullDocument", d);
             }
         }
-        if op == "update" {
-            if let (Some(b), Some(a)) = (&self.before, &self.after) {
-                e.insert("updateDescription", update_description(b, a));
-            }
+        if let Some(d) = description {
+            e.insert("updateDescription", d);
         }
         e
     }
 }
 
-/// Top-level difference between two versions of a document.
+/// The `updateDescription` of an operator update: the difference between the two versions as
+/// MongoDB reports it, at the deepest changed path through embedded documents (`{"a.b": 1}`,
+/// removed `["x.y"]`). Arrays are not entered: an array that changed is reported whole, the form
+/// MongoDB also uses (newer servers may instead list `arr.N` for appended elements). A field whose
+/// parent did not exist before appears under the new parent (`$set: {"n.x": 1}` on a document without
+/// `n` → `{"n": {"x": 1}}`), as MongoDB 5.0+ reports it.
 fn update_description(before: &Document, after: &Document) -> Document {
     let mut updated = Document::new();
+    let mut removed = Vec::new();
+    diff("", before, after, &mut updated, &mut removed);
+    doc! {"updatedFields": updated, "removedFields": removed}
+}
+
+fn diff(prefix: &str, before: &Document, after: &Document, updated: &mut Document, removed: &mut Vec<Bson>) {
+    let path = |k: &str| if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
     for (k, v) in after {
-        if before.get(k) != Some(v) {
-            updated.insert(k.clone(), v.clone());
+        match (before.get(k), v) {
+            (Some(b), a) if b == a => {}
+            (Some(Bson::Document(b)), Bson::Document(a)) => diff(&path(k), b, a, updated, removed),
+            _ => {
+                updated.insert(path(k), v.clone());
+            }
         }
     }
-    let removed: Vec<Bson> = before.keys().filter(|k| !after.contains_key(*k)).map(|k| Bson::String(k.clone())).collect();
-    doc! {"updatedFields": updated, "removedFields": removed}
+    removed.extend(before.keys().filter(|k| !after.contains_key(*k)).map(|k| Bson::String(path(k))));
 }
 
 /// One SSE `data` event, percent-escaped as realm-web's parser expects (`%` → `%25`, LF, CR).
@@ -244,12 +264,12 @@ mod tests {
         assert!(log.after(0).expect("events").is_empty(), "not durable yet");
         log.durable(1);
         let events = log.after(0).expect("events");
-        let ops: Vec<String> = events.iter().map(|e| e.to_change_event(e.after.clone()).get_str("operationType").unwrap_or_default().to_string()).collect();
+        let ops: Vec<String> = events.iter().map(|e| e.to_change_event(e.after.clone(), e.before.as_ref()).get_str("operationType").unwrap_or_default().to_string()).collect();
         assert_eq!(ops, ["insert", "update", "delete"]);
-        let u = events[1].to_change_event(events[1].after.clone());
+        let u = events[1].to_change_event(events[1].after.clone(), events[1].before.as_ref());
         assert_eq!(u.get_str("operationType"), Ok("update"));
         assert_eq!(u.get_document("updateDescription"), Ok(&doc! {"updatedFields": {"a": 2}, "removedFields": ["b"]}));
-        assert_eq!(events[2].to_change_event(None).get_str("operationType"), Ok("delete"));
+        assert_eq!(events[2].to_change_event(None, events[2].before.as_ref()).get_str("operationType"), Ok("delete"));
         assert_eq!(log.resume_point(&token(1)), Ok(1));
         log.applied(&ns(), &[Applied { before: None, after: Some(doc! {"_id": 2}), replacement: false }], 2);
         log.durable(2);
@@ -259,6 +279,63 @@ mod tests {
         assert!(matches!(log.resume_point(&Bson::String("x".into())), Err(ResumeError::Invalid(_))));
         let other_run = doc! {"_data": format!("{:016x}{:016x}", run_id().wrapping_add(1), 3)};
         assert!(matches!(log.resume_point(&Bson::Document(other_run)), Err(ResumeError::OtherRun(_))));
+    }
+
+    fn described(before: Document, after: Document) -> Document {
+        update_description(&before, &after)
+    }
+
+    #[test]
+    fn update_description_reports_the_deepest_changed_paths() {
+        let base = doc! {"_id": 1, "a": {"b": 1, "c": {"d": 2}}, "x": {"y": 1, "z": 2}, "n": 5, "arr": [1, 2], "e": {"f": [{"g": 1}]}};
+        let with = |f: &dyn Fn(&mut Document)| {
+            let mut d = base.clone();
+            f(&mut d);
+            d
+        };
+        let sub = |d: &mut Document, k: &str| -> Document { d.get_document(k).cloned().unwrap_or_default() };
+        // $set {"a.b": 9}
+        let after = with(&|d| {
+            let mut a = sub(d, "a");
+            a.insert("b", 9);
+            d.insert("a", a);
+        });
+        assert_eq!(described(base.clone(), after), doc! {"updatedFields": {"a.b": 9}, "removedFields": []});
+        // $unset {"x.y": ""}
+        let after = with(&|d| {
+            let mut x = sub(d, "x");
+            x.remove("y");
+            d.insert("x", x);
+        });
+        assert_eq!(described(base.clone(), after), doc! {"updatedFields": {}, "removedFields": ["x.y"]});
+        // $inc {"a.c.d": 1}, $mul {"n": 2}
+        let after = with(&|d| {
+            let mut a = sub(d, "a");
+            a.insert("c", doc! {"d": 3});
+            d.insert("a", a);
+            d.insert("n", 10);
+        });
+        assert_eq!(described(base.clone(), after), doc! {"updatedFields": {"a.c.d": 3, "n": 10}, "removedFields": []});
+        // $push {"arr": 3} and a change inside an array of documents: the array, whole.
+        let after = with(&|d| {
+            d.insert("arr", vec![Bson::Int32(1), Bson::Int32(2), Bson::Int32(3)]);
+            d.insert("e", doc! {"f": [{"g": 2}]});
+        });
+        assert_eq!(described(base.clone(), after), doc! {"updatedFields": {"arr": [1, 2, 3], "e.f": [{"g": 2}]}, "removedFields": []});
+        // $rename {"x.y": "x.w"}, and a new field under a new parent.
+        let after = with(&|d| {
+            d.insert("x", doc! {"z": 2, "w": 1});
+            d.insert("new", doc! {"p": true});
+        });
+        assert_eq!(described(base.clone(), after), doc! {"updatedFields": {"x.w": 1, "new": {"p": true}}, "removedFields": ["x.y"]});
+        // A document replaced by a scalar and a scalar by a document are reported whole.
+        let after = with(&|d| {
+            d.insert("a", 1);
+            d.insert("n", doc! {"m": 1});
+        });
+        assert_eq!(described(base.clone(), after), doc! {"updatedFields": {"a": 1, "n": {"m": 1}}, "removedFields": []});
+        // Nothing changed.
+        assert_eq!(described(base.clone(), base), doc! {"updatedFields": {}, "removedFields": []});
     }
 
     #[test]
