@@ -82,6 +82,9 @@ fn set_in_doc(doc: &mut Document, parts: &[&str], value: Bson, full: &str) -> Re
     }
 }
 
+/// The most nulls a `$set` of an array index may pad an array with (as MongoDB).
+const MAX_BACKFILL: usize = 1_500_000;
+
 fn set_in_value(target: &mut Bson, parts: &[&str], value: Bson, full: &str) -> Result<(), String> {
     match target {
         Bson::Document(d) => set_in_doc(d, parts, value, full),
@@ -90,6 +93,11 @@ fn set_in_value(target: &mut Bson, parts: &[&str], value: Bson, full: &str) -> R
             let i: usize = head
                 .parse()
                 .map_err(|_| format!("Cannot create field '{head}' in an array (path '{full}')"))?;
+            // MongoDB's limit: an index far past the end would pad the array with nulls until
+            // the allocation aborts the process.
+            if i.saturating_sub(items.len()) > MAX_BACKFILL {
+                return Err(format!("can't backfill more than {MAX_BACKFILL} elements (path '{full}')"));
+            }
             while items.len() <= i {
                 items.push(Bson::Null);
             }
