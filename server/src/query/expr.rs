@@ -381,7 +381,9 @@ fn eval_op(op: &str, args: &[Expr], ctx: &Ctx) -> Result<Bson, QueryError> {
             };
             match (op, &v) {
                 ("$abs", Bson::Int32(i)) => i.checked_abs().map(Bson::Int32).unwrap_or(Bson::Int64(-i64::from(*i))),
-                ("$abs", Bson::Int64(i)) => Bson::Int64(i.abs()),
+                ("$abs", Bson::Int64(i)) => Bson::Int64(
+                    i.checked_abs().ok_or_else(|| QueryError::BadValue("can't take $abs of long long min".into()))?,
+                ),
                 ("$ceil" | "$floor" | "$trunc" | "$round", Bson::Int32(_) | Bson::Int64(_)) if places >= 0 => v.clone(),
                 ("$abs", _) => Bson::Double(f.abs()),
                 ("$ceil", _) => Bson::Double(f.ceil()),
