@@ -190,7 +190,7 @@ fn slice(items: &[Bson], skip: Option<i64>, n: i64) -> Vec<Bson> {
     let len = items.len() as i64;
     let (start, count) = match skip {
         None if n >= 0 => (0, n),
-        None => ((len + n).max(0), -n),
+        None => ((len + n).max(0), n.saturating_neg()),
         Some(s) if s >= 0 => (s.min(len), n),
         Some(s) => ((len + s).max(0), n),
     };
