@@ -116,8 +116,8 @@ async fn another_users_document_stays_out_of_reach() {
         assert!(!r.to_string().contains(SECRET), "copied into {coll}: {r}");
     }
 
-    // Not covered here (an open finding): an array `userID` such as `[thief, victim]` matches both
-    // users' `{userID: %%user.id}` filters, as MongoDB query semantics (and App Services) have it.
+    // An array `userID` such as `[thief, victim]` would match both users' `{userID: id}` queries;
+    // the owner rule compares whole values, so such a document belongs to nobody and can't be made.
     // Writes that would touch the victim's document or create one owned by someone else.
     let writes: Vec<(&str, Value)> = vec![
         ("updateOne", users(json!({"query": {"_id": victim_id}, "update": {"$set": {"secret": "overwritten"}}}))),
@@ -136,6 +136,11 @@ async fn another_users_document_stays_out_of_reach() {
         ("findOneAndReplace", users(json!({"filter": {"_id": victim_id}, "update": {"userID": t}, "upsert": true}))),
         ("findOneAndReplace", users(json!({"filter": {"userID": "nobody"}, "update": {"userID": v}, "upsert": true}))),
         ("findOneAndReplace", users(json!({"filter": {"userID": "nobody"}, "update": {"x": 1}, "upsert": true}))),
+        ("updateOne", users(json!({"query": {"_id": own_id}, "update": {"$set": {"userID": [t, v]}}}))),
+        ("updateOne", users(json!({"query": {"_id": own_id}, "update": {"$set": {"userID": [v]}}}))),
+        ("findOneAndReplace", users(json!({"filter": {"_id": own_id}, "update": {"userID": [t, v], "secret": "planted"}}))),
+        ("insertOne", users(json!({"document": {"userID": [t, v], "secret": "planted"}}))),
+        ("insertMany", users(json!({"documents": [{"userID": [v, t], "batch": 3}]}))),
         ("insertOne", users(json!({"document": {"x": 1}}))),
         ("insertOne", users(json!({"document": {"userID": v}}))),
         ("insertOne", users(json!({"document": {"_id": victim_id, "userID": t}}))),
@@ -164,6 +169,12 @@ async fn another_users_document_stays_out_of_reach() {
     let theirs = theirs.as_array().expect("array").clone();
     assert_eq!(theirs.len(), 1, "thief's view: {theirs:?}");
     assert_eq!(theirs[0]["userID"], t);
+
+    // The victim's custom data (looked up by exact userID) is still the victim's own document.
+    let (st, r) = decode(c.post(s.url("/auth/session")).bearer_auth(&victim.refresh_token).send().await.expect("refresh")).await;
+    assert_eq!(st, 201, "{r}");
+    let data = &jwt_payload(r["access_token"].as_str().expect("access_token"))["user_data"];
+    assert_eq!(data["secret"], SECRET, "victim's custom data: {data}");
 
     // The watches saw nothing of the victim: the first event is the thief's own insert.
     let (st, r) = mongo(&s, &c, &victim.access_token, "updateOne", users(json!({"query": {"_id": victim_id}, "update": {"$set": {"n": 1}}}))).await;

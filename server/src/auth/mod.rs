@@ -441,7 +441,9 @@ impl Auth {
     pub fn custom_data(&self, user_id: &str) -> Result<Option<serde_json::Value>, AuthError> {
         let Some(cud) = &self.app.custom_user_data else { return Ok(None) };
         let ns = Namespace::new(&cud.database, &cud.collection)?;
-        let filter = Filter::parse(&doc! { cud.user_id_field.as_str(): user_id })
+        // Exact equality, not query matching: a document whose id field is an array holding
+        // several ids must not become every one of those users' custom data.
+        let filter = Filter::parse(&doc! { "$expr": { "$eq": [format!("${}", cud.user_id_field), { "$literal": user_id }] } })
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         let mut found = None;
         self.store.read(&ns, &mut |c| found = c.docs().find(|d| filter.matches(d)).cloned())?;

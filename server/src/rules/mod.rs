@@ -135,7 +135,9 @@ impl RuleSet {
     /// The built-in default app: `app.users` owner-only on `userID`, everything else open to
     /// any logged-in user (see [`RuleSet::open_access_warning`]).
     pub fn default_app() -> RuleSet {
-        let owner = doc! {"userID": "%%user.id"};
+        // `$expr` equality compares whole values: a `userID` array holding several ids (which a
+        // plain `{userID: id}` query would match for each of them) belongs to nobody.
+        let owner = doc! {"$expr": {"$eq": ["$userID", {"$literal": "%%user.id"}]}};
         let owner_role = Role {
             read_filter: Some(owner.clone()),
             write_filter: Some(owner),
@@ -367,6 +369,10 @@ mod tests {
         assert!(users.check_insert(&u1, &doc! {"x": 1}).is_err());
         let stolen = doc! {"_id": 1, "userID": "u2", "x": 1};
         assert!(users.check_update(&u1, &mine, &stolen).is_err());
+        let shared = doc! {"_id": 1, "userID": ["u1", "u2"], "x": 1};
+        assert!(users.check_insert(&u1, &shared).is_err(), "an id array is nobody's");
+        assert!(users.check_update(&u1, &mine, &shared).is_err());
+        assert_eq!(users.read_view(&u2, &shared), None);
         let other = rules.for_namespace("app", "notes").expect("default rule");
         assert!(other.read_view(&u2, &mine).is_some());
         assert!(rules.open_access_warning().is_some_and(|w| w.contains("app.users")));
