@@ -293,6 +293,15 @@ impl App {
         Ok(())
     }
 
+    /// The location URL if it is known without a request (for the wasm fast path).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn cached_location(&self) -> Option<String> {
+        if self.0.config.skip_location_request {
+            return Some(self.0.config.base_url.clone());
+        }
+        self.0.location.borrow().clone()
+    }
+
     /// The location URL: `base_url` with `skip_location_request`, else fetched once and cached;
     /// concurrent first calls share one request, a failure is not cached (§1).
     pub async fn location(&self) -> Result<String> {

@@ -80,6 +80,43 @@ pub(crate) async fn stream(app: &App, path: &str, user: &User) -> Result<std::rc
     .await
 }
 
+/// The access token a `functions/call` of `user` can go out with right now, with nothing to
+/// await first (no refresh due, no timeout to arm): the wasm layer then sends it itself and
+/// hands anything but a plain 2xx JSON answer to [`resume_text`]. `None`: take the usual path.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn ready_token(app: &App, user: &User) -> Option<String> {
+    if user.state() != UserState::Active || app.config().timeout_ms.is_some() {
+        return None;
+    }
+    let token = user.access_token()?;
+    if let Some(now) = app.transport().now_ms() {
+        if user.access_token_exp().is_some_and(|exp| exp * 1000.0 - now < REFRESH_MARGIN_MS) {
+            return None;
+        }
+    }
+    Some(token)
+}
+
+/// Finishes a `POST url` with `body` whose first attempt (with the access `token` of
+/// [`ready_token`]) was sent by the caller and gave `first`: exactly what [`fetch_text`] does
+/// after its first attempt (error answers, one refresh-and-retry on 401 `InvalidSession`).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) async fn resume_text(
+    app: &App,
+    user: &User,
+    url: &str,
+    body: String,
+    token: String,
+    first: Result<Response>,
+) -> Result<Option<String>> {
+    let first = first.and_then(|response| check_response(Method::Post, url, response));
+    with_auth_from(app, Auth::Access, Some(user), Some((Some(token), first)), |token| {
+        let body = Some(body.clone());
+        async move { send_text(app, Method::Post, url, body, token.as_deref()).await }
+    })
+    .await
+}
+
 /// Runs `attempt` with the token the call needs (§4.3): refreshes ahead of `exp`, and once
 /// after a 401 `InvalidSession` (bounded, unlike realm-web); a rejected refresh token logs out.
 async fn with_auth<T, F, Fut>(app: &App, auth: Auth, user: Option<&User>, attempt: F) -> Result<T>
@@ -87,24 +124,49 @@ where
     F: Fn(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    if user.is_some_and(|u| u.state() == UserState::Removed) {
-        return Err(Error::UserRemoved);
-    }
-    if let (Auth::Access, Some(user), Some(now)) = (auth, user, app.transport().now_ms()) {
-        let expiring = user.access_token_exp().is_some_and(|exp| exp * 1000.0 - now < REFRESH_MARGIN_MS);
-        if expiring && user.refresh_token().is_some() {
-            refresh_access_token(user).await?;
+    with_auth_from(app, auth, user, None, attempt).await
+}
+
+/// [`with_auth`]; `first`: the token and outcome of a first attempt already made (after the
+/// checks before it), so only what follows it is left to do.
+async fn with_auth_from<T, F, Fut>(
+    app: &App,
+    auth: Auth,
+    user: Option<&User>,
+    mut first: Option<(Option<String>, Result<T>)>,
+    attempt: F,
+) -> Result<T>
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    if first.is_none() {
+        if user.is_some_and(|u| u.state() == UserState::Removed) {
+            return Err(Error::UserRemoved);
+        }
+        if let (Auth::Access, Some(user), Some(now)) = (auth, user, app.transport().now_ms()) {
+            let expiring = user.access_token_exp().is_some_and(|exp| exp * 1000.0 - now < REFRESH_MARGIN_MS);
+            if expiring && user.refresh_token().is_some() {
+                refresh_access_token(user).await?;
+            }
         }
     }
     let mut refreshed = false;
     loop {
-        let token = match (auth, user) {
-            (Auth::None, _) | (Auth::Access, None) => None,
-            (Auth::Access, Some(user)) => Some(user.access_token().ok_or(Error::NotLoggedIn)?),
-            (Auth::Refresh, Some(user)) => Some(user.refresh_token().ok_or(Error::NotLoggedIn)?),
-            (Auth::Refresh, None) => return Err(Error::NotLoggedIn),
+        let (token, outcome) = match first.take() {
+            Some(seeded) => seeded,
+            None => {
+                let token = match (auth, user) {
+                    (Auth::None, _) | (Auth::Access, None) => None,
+                    (Auth::Access, Some(user)) => Some(user.access_token().ok_or(Error::NotLoggedIn)?),
+                    (Auth::Refresh, Some(user)) => Some(user.refresh_token().ok_or(Error::NotLoggedIn)?),
+                    (Auth::Refresh, None) => return Err(Error::NotLoggedIn),
+                };
+                let outcome = attempt(token.clone()).await;
+                (token, outcome)
+            }
         };
-        let err = match attempt(token.clone()).await {
+        let err = match outcome {
             Ok(value) => return Ok(value),
             Err(err) => err,
         };
@@ -357,6 +419,47 @@ mod tests {
         assert_eq!(refresh.header("Authorization"), Some("Bearer rt1"));
         assert_eq!(refresh.body, None);
         assert_eq!(refresh.header("Content-Type"), None);
+    }
+
+    /// The wasm fast path: the body it builds from `call_frame` is the usual one, and a first
+    /// attempt answered 401 `InvalidSession` is finished by one refresh and one retry.
+    #[test]
+    fn fast_path_frame_and_resume() {
+        let (_app, state, user) = logged_in(false);
+        let c = user.mongo_client("svc").db("d\"b").collection("c");
+        let filter = Value::Raw(r#"{"k":{"$numberInt":"1"}}"#.to_owned());
+        let update = Value::Raw(r#"{"$set":{"s":"x"}}"#.to_owned());
+        *state.function_answer.borrow_mut() = Some((200, r#"{"matchedCount":{"$numberInt":"1"}}"#.into()));
+        let reply = block_on(c.update_one(filter, update, Default::default())).unwrap();
+        let usual = state.requests.borrow().last().cloned().unwrap();
+        let (prefix, suffix) = c.call_frame("updateOne");
+        let body = format!(r#"{prefix},"query":{{"k":{{"$numberInt":"1"}}}},"update":{{"$set":{{"s":"x"}}}}{suffix}"#);
+        assert_eq!(usual.body.as_deref(), Some(body.as_str()));
+        // This app has a timeout, which only the usual path arms: no fast path.
+        assert_eq!(_app.config().timeout_ms, Some(5000));
+        assert_eq!(c.ready(), None);
+        let (url, token) = (usual.url.clone(), user.access_token().unwrap());
+        assert_eq!(usual.header("Authorization"), Some(format!("Bearer {token}").as_str()));
+
+        let calls = state.count(Method::Post, "/functions/call");
+        let first = Ok(Response {
+            status: 401,
+            status_text: String::new(),
+            content_type: Some("application/json".into()),
+            body: r#"{"error":"expired","error_code":"InvalidSession"}"#.into(),
+        });
+        let resumed = block_on(c.resume(&url, body.clone(), token.clone(), first)).unwrap();
+        assert_eq!(resumed, reply);
+        assert_eq!(state.count(Method::Post, "/auth/session"), 1);
+        assert_eq!(state.count(Method::Post, "/functions/call"), calls + 1);
+        assert_ne!(user.access_token(), Some(token.clone()));
+        let retry = state.requests.borrow().last().cloned().unwrap();
+        assert_eq!(retry.body.as_deref(), Some(body.as_str()));
+
+        // Errors of the first attempt are the usual ones.
+        let network = Error::Network { method: "POST".into(), url: url.clone(), message: "boom".into() };
+        let err = block_on(c.resume(&url, body, token, Err(network.clone()))).unwrap_err();
+        assert_eq!(err, network);
     }
 
     #[test]

@@ -117,4 +117,8 @@ pub trait Transport {
     fn now_ms(&self) -> Option<f64> {
         None
     }
+    /// The concrete transport, for a platform layer that has a faster path through it.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }

@@ -129,6 +129,48 @@ impl MongoDBCollection {
             .with("collection", Value::from(self.name.as_str()))
     }
 
+    /// For the wasm fast path: the `functions/call` body of method `name` around its arguments
+    /// after `database` and `collection`: (`{"name":…,"arguments":[{"database":…,"collection":…`,
+    /// `}],"service":…}`), so that `prefix + ",\"query\":" + filter + suffix` is the body
+    /// [`Self::call`] sends.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn call_frame(&self, name: &str) -> (String, String) {
+        let body = Document::new()
+            .with("name", name)
+            .with("arguments", Value::Array(vec![Value::Raw("\0".to_owned())]))
+            .with("service", self.service.as_str());
+        let body = ejson::to_canonical_string(&Value::Document(body));
+        let (before, after) = body.split_once('\0').expect("the marker is written as it is");
+        let args = ejson::to_canonical_string(&Value::Document(self.args()));
+        let args = args.strip_suffix('}').expect("a document");
+        (format!("{before}{args}"), format!("}}{after}"))
+    }
+
+    /// For the wasm fast path: the URL and access token a call can go out with now, without any
+    /// await before it (location known, no refresh due, no timeout); `None`: take the usual path.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn ready(&self) -> Option<(String, String)> {
+        let app = self.user.app();
+        let location = app.cached_location()?;
+        let token = crate::fetcher::ready_token(&app, &self.user)?;
+        Some((format!("{location}{}", crate::routes::functions_call(app.id())), token))
+    }
+
+    /// For the wasm fast path: the transport of the user's app.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn transport(&self) -> std::rc::Rc<dyn crate::transport::Transport> {
+        self.user.app().transport()
+    }
+
+    /// For the wasm fast path: finishes a call sent with what [`Self::ready`] gave, whose first
+    /// attempt gave `first` (anything but a 2xx JSON answer the JS decoder took), as
+    /// [`Self::call`] would have.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) async fn resume(&self, url: &str, body: String, token: String, first: Result<crate::transport::Response>) -> Result<Reply> {
+        let app = self.user.app();
+        Ok(Reply(crate::fetcher::resume_text(&app, &self.user, url, body, token, first).await?))
+    }
+
     async fn call(&self, name: &str, args: Document) -> Result<Reply> {
         let text = self.user.call_function_text(name, vec![Value::Document(args)], Some(&self.service)).await?;
         Ok(Reply(text))

@@ -33,11 +33,16 @@ export function setBson(bson) {
 // Canonical EJSON of `value` as UTF-8 bytes. `kind`: 0 any value, 1 a document (a plain object),
 // 2 an array of documents.
 export function encode(value, kind) {
+  const text = encodeText(value, kind);
+  return text === undefined ? undefined : UTF8.encode(text);
+}
+
+function encodeText(value, kind) {
   if (B === null) return undefined;
   try {
     if (kind === 1 && !isDocument(value)) return undefined;
     if (kind === 2 && !(Array.isArray(value) && value.every(isDocument))) return undefined;
-    return UTF8.encode(JSON.stringify(canonical(value, 0)));
+    return JSON.stringify(canonical(value, 0));
   } catch {
     return undefined;
   }
@@ -247,4 +252,73 @@ function wrapper(v, key) {
       if (!WRAPPERS.has(key)) return undefined;
   }
   throw SLOW;
+}
+
+// --- a whole MongoDB call in one JS call (src/wasm/mongo.rs) ----------------------------------
+// For a `functions/call` that can go out at once (the core checked: location known, token fresh,
+// no timeout), the body is built here around the encoded documents, sent with `fetch` exactly as
+// http.js's `exchange` sends it, and a 2xx JSON answer is decoded here: no promise of Rust's, no
+// bytes copied into wasm memory and back. Anything else (an error status, another content type,
+// a network error, an answer the decoder declines) goes to `resume(body, url, token, head)`, the
+// Rust continuation, with what `exchange` would have resolved to (`{ error }` when fetch threw or
+// rejected), so errors and the refresh-and-retry on 401 stay exactly the usual ones.
+//
+// `key1` and `doc1` (and `key2`, `doc2` unless `key2` is undefined): `,"query":` and a document.
+// Returns undefined without sending anything when a document is not one the encoder covers.
+
+const LATIN1_BLANK = /^[\t\n\v\f\r ]*$/;
+const UTF8_DECODER = new TextDecoder();
+
+export function call(fetch, url, token, prefix, key1, doc1, key2, doc2, suffix, resume) {
+  const text1 = encodeText(doc1, 1);
+  if (text1 === undefined) return undefined;
+  let body = prefix + key1 + text1;
+  if (key2 !== undefined) {
+    const text2 = encodeText(doc2, 1);
+    if (text2 === undefined) return undefined;
+    body += key2 + text2;
+  }
+  body += suffix;
+  const init = {
+    method: "POST",
+    headers: { Accept: "application/json", "Content-Type": "application/json", Authorization: "Bearer " + token },
+    body,
+  };
+  let returned;
+  try {
+    returned = fetch === undefined ? globalThis.fetch(url, init) : fetch(url, init);
+  } catch (error) {
+    return resume(body, url, token, { error });
+  }
+  return Promise.resolve(returned)
+    .then((response) => {
+      if (response === null || typeof response !== "object") return null;
+      const head = {
+        status: response.status,
+        statusText: response.statusText,
+        contentType: response.headers.get("content-type"),
+        bytes: undefined,
+      };
+      return response.arrayBuffer().then((buffer) => {
+        head.bytes = new Uint8Array(buffer);
+        return head;
+      });
+    })
+    .then(
+      (head) => {
+        if (head !== null && Number.isInteger(head.status) && head.status >= 200 && head.status < 300) {
+          const type = head.contentType;
+          // No content type: no content (null), as the core reads it.
+          if (typeof type !== "string") return null;
+          if (type.startsWith("application/json")) {
+            const text = UTF8_DECODER.decode(head.bytes);
+            if (LATIN1_BLANK.test(text)) return null;
+            const value = decode(text);
+            if (value !== undefined) return value;
+          }
+        }
+        return resume(body, url, token, head);
+      },
+      (error) => resume(body, url, token, { error }),
+    );
 }

@@ -12,6 +12,20 @@ extern "C" {
     fn codec_encode(value: &JsValue, kind: u32) -> Option<Vec<u8>>;
     #[wasm_bindgen(js_name = decode)]
     fn codec_decode(text: &str) -> JsValue;
+    /// See `call` in codec.js.
+    #[wasm_bindgen(js_name = call)]
+    pub(crate) fn codec_call(
+        fetch: &JsValue,
+        url: &JsValue,
+        token: &str,
+        prefix: &JsValue,
+        key1: &JsValue,
+        doc1: &JsValue,
+        key2: &JsValue,
+        doc2: &JsValue,
+        suffix: &JsValue,
+        resume: &JsValue,
+    ) -> JsValue;
 }
 
 /// Hands the npm `bson` module to the JS codec (without it, both paths decline).

@@ -81,6 +81,10 @@ impl Transport for FetchTransport {
     fn now_ms(&self) -> Option<f64> {
         Some(js_sys::Date::now())
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 fn get(target: &JsValue, key: &str) -> JsValue {
@@ -219,16 +223,26 @@ async fn send(fetch: Option<Function>, request: Request, streaming: bool) -> Res
         None => exchanged,
     };
     let head = JsFuture::from(exchanged).await.map_err(&fail)?;
+    let response = head_to_response(&head, method, &request.url)?;
+    Ok((response, get(&head, "response")))
+}
+
+/// The [`Response`] of what `exchange` (http.js) resolved to: `null` (fetch gave no object) is
+/// an error.
+pub(crate) fn head_to_response(head: &JsValue, method: &str, url: &str) -> Result<Response> {
     if head.is_null() {
-        return Err(network("fetch did not resolve to a Response object".to_owned()));
+        return Err(Error::Network {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            message: "fetch did not resolve to a Response object".to_owned(),
+        });
     }
-    let status = get(&head, "status").as_f64().unwrap_or(0.0) as u16;
-    let status_text = get(&head, "statusText").as_string().unwrap_or_default();
-    let content_type = get(&head, "contentType").as_string();
-    let raw = get(&head, "response");
-    let bytes = get(&head, "bytes");
+    let status = get(head, "status").as_f64().unwrap_or(0.0) as u16;
+    let status_text = get(head, "statusText").as_string().unwrap_or_default();
+    let content_type = get(head, "contentType").as_string();
+    let bytes = get(head, "bytes");
     let body = if bytes.is_undefined() { String::new() } else { utf8_text(js_sys::Uint8Array::new(&bytes).to_vec()) };
-    Ok((Response { status, status_text, content_type, body }, raw))
+    Ok(Response { status, status_text, content_type, body })
 }
 
 /// What `Response.text()` makes of the bytes: UTF-8 with a leading BOM dropped, invalid sequences replaced.

@@ -3,11 +3,14 @@
 //! classes are generic in TypeScript, which wasm-bindgen cannot express, so their declarations
 //! are written in `types.rs` and the generated ones are skipped.
 
+use std::cell::RefCell;
 use std::future::Future;
 
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
+use super::fetch::FetchTransport;
 use super::classes::{get, optional, promise, rejected, string_arg, type_name};
 use super::convert::{encode_document, encode_document_list, encode_optional_document, reply_to_js, to_js, to_optional_document};
 use crate::ejson::Value;
@@ -56,7 +59,7 @@ impl MongoDBDatabase {
     #[wasm_bindgen(skip_typescript)]
     pub fn collection(&self, name: JsValue) -> std::result::Result<MongoDBCollection, JsValue> {
         let name = string_arg(&name, "collection(collectionName): collectionName").map_err(super::errors::to_js_error)?;
-        Ok(MongoDBCollection { inner: self.inner.collection(&name) })
+        Ok(MongoDBCollection::new(self.inner.collection(&name)))
     }
 
     /// The database name.
@@ -70,6 +73,108 @@ impl MongoDBDatabase {
 #[wasm_bindgen(skip_typescript)]
 pub struct MongoDBCollection {
     inner: mongo::MongoDBCollection,
+    /// What the fast path (`call` in codec.js) reuses from call to call, made on first use.
+    fast: RefCell<Option<Fast>>,
+}
+
+/// The fast path's per-collection parts, as JS values (no string crosses per call).
+struct Fast {
+    /// The URL of the last call, as text and as a JS string.
+    url_text: String,
+    url: JsValue,
+    /// `resume(body, url, token, head)`: the Rust continuation for anything but a plain answer.
+    resume: JsValue,
+    /// Method name → the body around its arguments (see `call_frame`).
+    frames: Vec<(&'static str, JsValue, JsValue)>,
+}
+
+impl MongoDBCollection {
+    fn new(inner: mongo::MongoDBCollection) -> MongoDBCollection {
+        MongoDBCollection { inner, fast: RefCell::new(None) }
+    }
+
+    /// Sends `name` with the documents `doc1` (after `key1`, e.g. `,"query":`) and `doc2` in one JS
+    /// call when the call can go out at once and the documents are ones the JS encoder covers;
+    /// `None`: nothing was sent, take the usual path.
+    fn fast_call(&self, name: &'static str, key1: &str, doc1: &JsValue, key2: Option<(&str, &JsValue)>) -> Option<Promise> {
+        let (url, token) = self.inner.ready()?;
+        // The App's `fetch` override (undefined: `globalThis.fetch`); other transports (tests) take the usual path.
+        let fetch = match self.inner.transport().as_any()?.downcast_ref::<FetchTransport>()?.fetch.clone() {
+            Some(f) => JsValue::from(f),
+            None => JsValue::UNDEFINED,
+        };
+        let mut slot = self.fast.borrow_mut();
+        if slot.is_none() {
+            let inner = self.inner.clone();
+            let resume = Closure::<dyn Fn(String, String, String, JsValue) -> Promise>::new(
+                move |body: String, url: String, token: String, head: JsValue| {
+                    let inner = inner.clone();
+                    promise(async move {
+                        let first = match thrown(&head) {
+                            Some(error) => Err(Error::Network { method: "POST".to_owned(), url: url.clone(), message: super::convert::describe(&error) }),
+                            None => super::fetch::head_to_response(&head, "POST", &url),
+                        };
+                        reply_to_js(&inner.resume(&url, body, token, first).await?)
+                    })
+                },
+            )
+            .into_js_value();
+            *slot = Some(Fast { url_text: String::new(), url: JsValue::UNDEFINED, resume, frames: Vec::new() });
+        }
+        let fast = slot.as_mut()?;
+        if fast.url_text != url {
+            fast.url = JsValue::from_str(&url);
+            fast.url_text = url;
+        }
+        let at = match fast.frames.iter().position(|(n, _, _)| *n == name) {
+            Some(at) => at,
+            None => {
+                let (prefix, suffix) = self.inner.call_frame(name);
+                fast.frames.push((name, JsValue::from_str(&prefix), JsValue::from_str(&suffix)));
+                fast.frames.len() - 1
+            }
+        };
+        let (_, prefix, suffix) = &fast.frames[at];
+        // No borrow held while `fetch` (user code, which may call this collection again) runs.
+        let (url, resume, prefix, suffix) = (fast.url.clone(), fast.resume.clone(), prefix.clone(), suffix.clone());
+        drop(slot);
+        let (key2, doc2) = match key2 {
+            Some((k, d)) => (JsValue::from_str(k), d.clone()),
+            None => (JsValue::UNDEFINED, JsValue::UNDEFINED),
+        };
+        let sent = super::codec::codec_call(
+            &fetch,
+            &url,
+            &token,
+            &prefix,
+            &JsValue::from_str(key1),
+            doc1,
+            &key2,
+            &doc2,
+            &suffix,
+            &resume,
+        );
+        (!sent.is_undefined()).then(|| sent.unchecked_into())
+    }
+}
+
+/// What `call` (codec.js) hands back when `fetch` threw or rejected: `{ error }`.
+fn thrown(head: &JsValue) -> Option<JsValue> {
+    let key = JsValue::from_str("error");
+    (head.is_object() && Reflect::has(head, &key).unwrap_or(false)).then(|| Reflect::get(head, &key).unwrap_or(JsValue::UNDEFINED))
+}
+
+/// An optional filter for the fast path: undefined/null is `{}`.
+fn filter_or_empty(filter: &JsValue) -> JsValue {
+    if filter.is_undefined() || filter.is_null() {
+        Object::new().into()
+    } else {
+        filter.clone()
+    }
+}
+
+fn no_options(options: &JsValue) -> bool {
+    options.is_undefined() || options.is_null()
 }
 
 /// Converts the arguments synchronously, then runs the call; a conversion error rejects.
@@ -150,6 +255,11 @@ impl MongoDBCollection {
     /// The first document matching `filter`, or null.
     #[wasm_bindgen(js_name = findOne, skip_typescript)]
     pub fn find_one(&self, filter: JsValue, options: JsValue) -> Promise {
+        if no_options(&options) {
+            if let Some(p) = self.fast_call("findOne", ",\"query\":", &filter_or_empty(&filter), None) {
+                return p;
+            }
+        }
         collection_call(&self.inner, |c| {
             let filter = encode_optional_document(&filter, "findOne(filter, options): filter")?;
             options_object(&options, "findOne(filter, options): options")?;
@@ -214,6 +324,9 @@ impl MongoDBCollection {
     /// Inserts one document; resolves to `{ insertedId }`.
     #[wasm_bindgen(js_name = insertOne, skip_typescript)]
     pub fn insert_one(&self, document: JsValue) -> Promise {
+        if let Some(p) = self.fast_call("insertOne", ",\"document\":", &document, None) {
+            return p;
+        }
         collection_call(&self.inner, |c| {
             let document = encode_document(&document, "insertOne(document): document")?;
             Ok(async move { c.insert_one(document).await })
@@ -232,6 +345,11 @@ impl MongoDBCollection {
     /// Updates the first match; resolves to `{ matchedCount, modifiedCount, upsertedId? }`.
     #[wasm_bindgen(js_name = updateOne, skip_typescript)]
     pub fn update_one(&self, filter: JsValue, update: JsValue, options: JsValue) -> Promise {
+        if no_options(&options) {
+            if let Some(p) = self.fast_call("updateOne", ",\"query\":", &filter_or_empty(&filter), Some((",\"update\":", &update))) {
+                return p;
+            }
+        }
         collection_call(&self.inner, |c| {
             let filter = encode_optional_document(&filter, "updateOne(filter, update, options): filter")?.unwrap_or_else(|| Value::Document(Default::default()));
             let update = encode_document(&update, "updateOne(filter, update, options): update")?;
