@@ -158,20 +158,22 @@ impl Auth {
         field(&record, "email")
     }
 
-    /// `confirm`: marks the account confirmed.
-    pub fn confirm(&self, token: &str, token_id: &str) -> Result<(), AuthError> {
-        self.userpass()?;
+    /// Redeems an email token of `kind` and applies `change` to its account, in one transaction.
+    fn redeem_email_token(
+        &self,
+        kind: &str,
+        token: &str,
+        token_id: &str,
+        change: impl FnOnce(&mut Document) -> Result<(), AuthError>,
+    ) -> Result<(), AuthError> {
         let txn = self.db.begin_write()?;
-        let result = self.take_email_token(&txn, CONFIRM, token, token_id).and_then(|email| {
+        let result = self.take_email_token(&txn, kind, token, token_id).and_then(|email| {
             let mut up = txn.open_table(USERPASS)?;
-            let mut account = match up.get(email.as_str())? {
+            let mut account: Document = match up.get(email.as_str())? {
                 Some(v) => from_bytes(v.value())?,
                 None => return Err(AuthError::UserNotFound),
             };
-            if account.get_bool("confirmed").unwrap_or(false) {
-                return Err(AuthError::UserAlreadyConfirmed);
-            }
-            account.insert("confirmed", true);
+            change(&mut account)?;
             up.insert(email.as_str(), to_bytes(&account)?.as_slice())?;
             Ok(())
         });
@@ -181,6 +183,18 @@ impl Auth {
             Err(_) => txn.abort()?,
         }
         result
+    }
+
+    /// `confirm`: marks the account confirmed.
+    pub fn confirm(&self, token: &str, token_id: &str) -> Result<(), AuthError> {
+        self.userpass()?;
+        self.redeem_email_token(CONFIRM, token, token_id, |account| {
+            if account.get_bool("confirmed").unwrap_or(false) {
+                return Err(AuthError::UserAlreadyConfirmed);
+            }
+            account.insert("confirmed", true);
+            Ok(())
+        })
     }
 
     /// `confirm/send`: a new confirmation link for a pending account.
@@ -193,11 +207,7 @@ impl Auth {
         if cfg.run_confirmation_function {
             return Err(not_supported("confirmationFunctionName", cfg.confirmation_function_name.as_deref()));
         }
-        let txn = self.db.begin_write()?;
-        let message = self.new_email_token(&txn, CONFIRM, email)?;
-        txn.commit()?;
-        self.outbox.send(message);
-        Ok(())
+        self.send_email_token(CONFIRM, email)
     }
 
     /// `confirm/call`: re-runs the confirmation function.
@@ -220,8 +230,13 @@ impl Auth {
         if cfg.run_reset_function {
             return Err(AuthError::BadRequest("this app resets passwords through its reset function (reset/call)".into()));
         }
+        self.send_email_token(RESET, email)
+    }
+
+    /// Stores a new email token of `kind` for `email` and sends its link.
+    fn send_email_token(&self, kind: &'static str, email: &str) -> Result<(), AuthError> {
         let txn = self.db.begin_write()?;
-        let message = self.new_email_token(&txn, RESET, email)?;
+        let message = self.new_email_token(&txn, kind, email)?;
         txn.commit()?;
         self.outbox.send(message);
         Ok(())
@@ -232,22 +247,10 @@ impl Auth {
         self.userpass()?;
         check_password_rules(password)?;
         let hash = hash_password(password)?;
-        let txn = self.db.begin_write()?;
-        let result = self.take_email_token(&txn, RESET, token, token_id).and_then(|email| {
-            let mut up = txn.open_table(USERPASS)?;
-            let mut account = match up.get(email.as_str())? {
-                Some(v) => from_bytes(v.value())?,
-                None => return Err(AuthError::UserNotFound),
-            };
+        self.redeem_email_token(RESET, token, token_id, |account| {
             account.insert("password_hash", hash);
-            up.insert(email.as_str(), to_bytes(&account)?.as_slice())?;
             Ok(())
-        });
-        match result {
-            Ok(()) | Err(AuthError::BadRequest(_)) => txn.commit()?,
-            Err(_) => txn.abort()?,
-        }
-        result
+        })
     }
 
     /// `reset/call`: runs the reset function.
