@@ -65,21 +65,24 @@ impl Keys {
     }
 }
 
+/// Access claims for user "u" of app "app" expiring at `exp` (test fixture).
+#[cfg(test)]
+pub(super) fn test_claims(exp: u64) -> AccessClaims {
+    AccessClaims {
+        exp,
+        iat: 1,
+        sub: "u".into(),
+        user_data: Some(serde_json::json!({"a": 1})),
+        baas_device_id: "d".into(),
+        baas_app_id: "app".into(),
+        typ: "access".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_claims as claims;
     use super::*;
-
-    fn claims(exp: u64) -> AccessClaims {
-        AccessClaims {
-            exp,
-            iat: 1,
-            sub: "u".into(),
-            user_data: Some(serde_json::json!({"a": 1})),
-            baas_device_id: "d".into(),
-            baas_app_id: "app".into(),
-            typ: "access".into(),
-        }
-    }
 
     #[test]
     fn sign_verify_and_reject() {

@@ -55,19 +55,8 @@ impl VerifiedTokens {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tokens::test_claims as claims;
     use super::*;
-
-    fn claims(exp: u64) -> AccessClaims {
-        AccessClaims {
-            exp,
-            iat: 1,
-            sub: "u".into(),
-            user_data: None,
-            baas_device_id: "d".into(),
-            baas_app_id: "app".into(),
-            typ: "access".into(),
-        }
-    }
 
     #[test]
     fn hits_until_expiry_or_invalidation() {
