@@ -27,6 +27,7 @@ pub mod ejson;
 mod error;
 mod fetcher;
 mod flight;
+pub mod json;
 pub mod jwt;
 mod listeners;
 mod mongo;

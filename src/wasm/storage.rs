@@ -11,7 +11,9 @@ use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::ejson::write_json_string;
 use crate::error::{Error, Result};
+use crate::json::{self, Json};
 use crate::storage::{MemoryStorage, Storage};
 
 /// The storage an App uses and the key root that goes with it.
@@ -108,14 +110,14 @@ impl FileStorage {
         let path = format!("{}/realm-wasm-storage.json", dir.trim_end_matches('/'));
         let map = match call("readFileSync", &[JsValue::from_str(&path), JsValue::from_str("utf8")]) {
             // A missing or unreadable file is an empty store.
-            Ok(text) => serde_json::from_str(&text.as_string().unwrap_or_default()).unwrap_or_default(),
+            Ok(text) => read_map(&text.as_string().unwrap_or_default()),
             Err(_) => BTreeMap::new(),
         };
         Ok(FileStorage { fs, path, map: RefCell::new(map) })
     }
 
     fn save(&self) {
-        let Ok(text) = serde_json::to_string(&*self.map.borrow()) else { return };
+        let text = write_map(&self.map.borrow());
         let tmp = format!("{}.tmp", self.path);
         let call = |name: &str, a: &str, b: &str| {
             if let Some(f) = method(&self.fs, name) {
@@ -125,6 +127,31 @@ impl FileStorage {
         call("writeFileSync", &tmp, &text);
         call("renameSync", &tmp, &self.path);
     }
+}
+
+/// The store file's `{"key": "value", …}`; anything else (or unreadable) is an empty store.
+fn read_map(text: &str) -> BTreeMap<String, String> {
+    let Ok(Json::Object(entries)) = json::parse(text) else { return BTreeMap::new() };
+    let mut map = BTreeMap::new();
+    for (k, v) in entries {
+        let Json::String(v) = v else { return BTreeMap::new() };
+        map.insert(k, v);
+    }
+    map
+}
+
+fn write_map(map: &BTreeMap<String, String>) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_string(&mut out, k);
+        out.push(':');
+        write_json_string(&mut out, v);
+    }
+    out.push('}');
+    out
 }
 
 impl Storage for FileStorage {
