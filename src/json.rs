@@ -345,8 +345,8 @@ impl Parser<'_> {
                 return Ok(Json::Int(n));
             }
         }
-        match text.parse::<f64>() {
-            Ok(n) if n.is_finite() => Ok(Json::Float(n)),
+        match crate::ejson::float_from_str(text) {
+            Some(n) if n.is_finite() => Ok(Json::Float(n)),
             _ => Err(self.error("number out of range")),
         }
     }

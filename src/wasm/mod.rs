@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod fetch;
 mod mongo;
+pub(crate) mod number;
 mod storage;
 mod types;
 mod user;
