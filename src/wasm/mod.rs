@@ -21,6 +21,11 @@ pub use user::{ApiKeyAuth, User};
 
 use wasm_bindgen::prelude::*;
 
+// Talc instead of std's dlmalloc: a drop-in allocator for single-threaded wasm, ~5 KB less code.
+#[cfg(not(target_feature = "atomics"))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 #[wasm_bindgen]
 extern "C" {
     /// `globalThis` itself (`js_sys::global()` probes `window` first, which SSR shims may trap).
