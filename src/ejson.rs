@@ -6,8 +6,7 @@
 
 use std::fmt::Write as _;
 
-use base64::Engine as _;
-
+use crate::b64;
 use crate::error::{Error, Result};
 use crate::json::{self, Json};
 
@@ -393,9 +392,7 @@ fn binary(base64: &str, subtype: &str) -> Result<Value> {
     let Some(subtype) = sub else {
         return Err(malformed("$binary", "subType must be 1-2 hex digits"));
     };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(base64)
-        .map_err(|_| malformed("$binary", "invalid base64"))?;
+    let bytes = b64::decode_standard(base64).map_err(|_| malformed("$binary", "invalid base64"))?;
     Ok(Value::Binary { subtype, bytes })
 }
 
@@ -550,7 +547,7 @@ pub fn write_canonical(out: &mut String, value: &Value) {
             let _ = write!(out, "{{\"$date\":{{\"$numberLong\":\"{ms}\"}}}}");
         }
         Value::Binary { subtype, bytes } => {
-            let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+            let b64 = b64::encode(bytes);
             let _ = write!(
                 out,
                 "{{\"$binary\":{{\"base64\":\"{b64}\",\"subType\":\"{subtype:02x}\"}}}}"

@@ -1,19 +1,10 @@
 //! Lenient JWT payload decoding (protocol §5): no signature check, base64url or standard
 //! alphabet, padding optional.
 
-use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
-use base64::Engine as _;
-
+use crate::b64;
 use crate::ejson::{self, Document, Value};
 use crate::error::{Error, Result};
 use crate::json::{self, Json};
-
-const LENIENT: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
 
 /// The claims of an access token the SDK uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,8 +47,7 @@ pub fn decode_payload(token: &str) -> Result<Json> {
             c => c,
         })
         .collect();
-    let bytes = LENIENT
-        .decode(normalized.trim_end_matches('='))
+    let bytes = b64::decode_url_lenient(normalized.trim_end_matches('='))
         .map_err(|e| Error::decode(format!("access token payload (base64): {e}")))?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| Error::decode("access token payload (JSON): invalid UTF-8"))?;
@@ -90,7 +80,8 @@ pub fn decode_claims(token: &str) -> Result<TokenClaims> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::engine::general_purpose::{GeneralPurpose, STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
 
     fn token_with(payload: &str, engine: &GeneralPurpose) -> String {
         format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", engine.encode(payload))

@@ -22,6 +22,7 @@
 #![allow(clippy::result_large_err)]
 
 mod app;
+mod b64;
 mod credentials;
 pub mod ejson;
 mod error;
