@@ -3,7 +3,7 @@
 #   1. cargo build of the SDK crate for wasm32-unknown-unknown (profile `wasm-release`: opt-level "z",
 #      size first; the shared `release` profile stays as the server wants it),
 #   2. wasm-bindgen for Node (pkg/node, CommonJS) and for browsers/bundlers (pkg/web, ES module),
-#   3. wasm-opt -Oz (npm binaryen from node_modules/.bin, never Debian's) on both .wasm files,
+#   3. wasm-opt -Oz --converge (npm binaryen from node_modules/.bin, never Debian's) on both .wasm files,
 #   4. pkg-template/* copied over, with the export lists filled in from the generated module,
 #   5. node_modules/realm-wasm -> ../pkg, so examples and tests import the package by name,
 #   6. a smoke check: require() and import() of pkg/ from Node.
@@ -49,9 +49,11 @@ else
   for dir in node web; do
     file="pkg/$dir/realm_wasm_bg.wasm"
     before=$(stat -c %s "$file")
-    "$WASM_OPT" -Oz "${WASM_OPT_FEATURES[@]}" "$file" -o "$file.opt"
+    # --converge repeats -Oz while it still shrinks; the producers and target-features sections are
+    # metadata no engine reads.
+    "$WASM_OPT" -Oz --converge --strip-producers --strip-target-features "${WASM_OPT_FEATURES[@]}" "$file" -o "$file.opt"
     mv "$file.opt" "$file"
-    log "wasm-opt -Oz $file: $before -> $(stat -c %s "$file") bytes"
+    log "wasm-opt $file: $before -> $(stat -c %s "$file") bytes"
     # Internal setup functions (`__setBson`, …) stay callable but are not part of the typings.
     sed -i -E '/^export function __[A-Za-z0-9_]*\(.*;$/d' "pkg/$dir/realm_wasm.d.ts"
   done

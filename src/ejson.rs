@@ -6,9 +6,9 @@
 
 use std::fmt::Write as _;
 
-use base64::Engine as _;
-
+use crate::b64;
 use crate::error::{Error, Result};
+use crate::json::{self, Json};
 
 /// A 12-byte MongoDB ObjectId.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -246,34 +246,24 @@ impl From<ObjectId> for Value {
 
 /// Parses JSON text holding relaxed or canonical EJSON.
 pub fn parse(text: &str) -> Result<Value> {
-    let json: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Error::decode(format!("JSON response: {e}")))?;
+    let json = json::parse(text).map_err(|e| Error::decode(format!("JSON response: {e}")))?;
     from_json(json)
 }
 
 /// Converts parsed JSON holding relaxed or canonical EJSON into a [`Value`].
-pub fn from_json(json: serde_json::Value) -> Result<Value> {
+pub fn from_json(json: Json) -> Result<Value> {
     Ok(match json {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(b),
-        serde_json::Value::String(s) => Value::String(s),
-        serde_json::Value::Number(n) => number_from_json(&n),
-        serde_json::Value::Array(items) => {
-            Value::Array(items.into_iter().map(from_json).collect::<Result<_>>()?)
-        }
-        serde_json::Value::Object(map) => object_from_json(map)?,
-    })
-}
-
-fn number_from_json(n: &serde_json::Number) -> Value {
-    if let Some(i) = n.as_i64() {
-        match i32::try_from(i) {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(b),
+        Json::String(s) => Value::String(s),
+        Json::Int(n) => match i32::try_from(n) {
             Ok(small) => Value::Int32(small),
-            Err(_) => Value::Int64(i),
-        }
-    } else {
-        Value::Double(n.as_f64().unwrap_or(f64::NAN))
-    }
+            Err(_) => Value::Int64(n),
+        },
+        Json::Float(n) => Value::Double(n),
+        Json::Array(items) => Value::Array(items.into_iter().map(from_json).collect::<Result<_>>()?),
+        Json::Object(entries) => object_from_json(entries)?,
+    })
 }
 
 const WRAPPER_KEYS: [&str; 11] = [
@@ -295,31 +285,30 @@ pub fn is_wrapper_key(key: &str) -> bool {
     WRAPPER_KEYS.contains(&key)
 }
 
-fn object_from_json(map: serde_json::Map<String, serde_json::Value>) -> Result<Value> {
-    let wrapper = map
-        .keys()
-        .next()
-        .and_then(|k| WRAPPER_KEYS.iter().find(|w| **w == k.as_str()).copied());
+fn object_from_json(entries: Vec<(String, Json)>) -> Result<Value> {
+    let wrapper = entries
+        .first()
+        .and_then(|(k, _)| WRAPPER_KEYS.iter().find(|w| **w == k.as_str()).copied());
     let Some(key) = wrapper else {
-        let mut doc = Document(Vec::with_capacity(map.len()));
-        for (k, v) in map {
+        let mut doc = Document(Vec::with_capacity(entries.len()));
+        for (k, v) in entries {
             doc.0.push((k, from_json(v)?));
         }
         return Ok(Value::Document(doc));
     };
     // Legacy binary form: {"$binary": "<base64>", "$type": "<hex>"}.
-    if key == "$binary" && map.len() == 2 && map.contains_key("$type") {
-        let base64 = map.get("$binary").and_then(|v| v.as_str());
-        let subtype = map.get("$type").and_then(|v| v.as_str());
+    if key == "$binary" && entries.len() == 2 && json::get(&entries, "$type").is_some() {
+        let base64 = json::get(&entries, "$binary").and_then(Json::as_str);
+        let subtype = json::get(&entries, "$type").and_then(Json::as_str);
         return match (base64, subtype) {
             (Some(b), Some(t)) => binary(b, t),
             _ => Err(malformed("$binary", "legacy form needs string $binary and $type")),
         };
     }
-    if map.len() != 1 {
+    if entries.len() != 1 {
         return Err(malformed(key, "a type wrapper must be the only key of its object"));
     }
-    let Some(inner) = map.into_iter().next().map(|(_, v)| v) else {
+    let Some(inner) = entries.into_iter().next().map(|(_, v)| v) else {
         return Err(malformed(key, "missing value"));
     };
     wrapper_value(key, inner)
@@ -329,8 +318,8 @@ fn malformed(key: &str, why: &str) -> Error {
     Error::decode(format!("EJSON: malformed `{key}` wrapper: {why}"))
 }
 
-fn wrapper_value(key: &str, inner: serde_json::Value) -> Result<Value> {
-    use serde_json::Value as J;
+fn wrapper_value(key: &str, inner: Json) -> Result<Value> {
+    use Json as J;
     match (key, inner) {
         ("$oid", J::String(s)) => Ok(Value::ObjectId(
             ObjectId::parse_hex(&s).map_err(|_| malformed(key, "expected 24 hex digits"))?,
@@ -359,8 +348,8 @@ fn wrapper_value(key: &str, inner: serde_json::Value) -> Result<Value> {
                 return Err(malformed(key, "expected exactly base64 and subType"));
             }
             match (
-                m.get("base64").and_then(|v| v.as_str()),
-                m.get("subType").and_then(|v| v.as_str()),
+                json::get(&m, "base64").and_then(|v| v.as_str()),
+                json::get(&m, "subType").and_then(|v| v.as_str()),
             ) {
                 (Some(b), Some(t)) => binary(b, t),
                 _ => Err(malformed(key, "expected string base64 and subType")),
@@ -368,8 +357,8 @@ fn wrapper_value(key: &str, inner: serde_json::Value) -> Result<Value> {
         }
         ("$timestamp", J::Object(m)) => {
             let part = |name: &str| {
-                m.get(name)
-                    .and_then(|v| v.as_u64())
+                json::get(&m, name)
+                    .and_then(Json::as_i64)
                     .and_then(|n| u32::try_from(n).ok())
             };
             match (part("t"), part("i"), m.len()) {
@@ -378,8 +367,8 @@ fn wrapper_value(key: &str, inner: serde_json::Value) -> Result<Value> {
             }
         }
         ("$regularExpression", J::Object(m)) => match (
-            m.get("pattern").and_then(|v| v.as_str()),
-            m.get("options").and_then(|v| v.as_str()),
+            json::get(&m, "pattern").and_then(|v| v.as_str()),
+            json::get(&m, "options").and_then(|v| v.as_str()),
             m.len(),
         ) {
             (Some(p), Some(o), 2) => Ok(Value::Regex {
@@ -388,8 +377,8 @@ fn wrapper_value(key: &str, inner: serde_json::Value) -> Result<Value> {
             }),
             _ => Err(malformed(key, "expected {pattern, options} strings")),
         },
-        ("$minKey", J::Number(n)) if n.as_i64() == Some(1) => Ok(Value::MinKey),
-        ("$maxKey", J::Number(n)) if n.as_i64() == Some(1) => Ok(Value::MaxKey),
+        ("$minKey", J::Int(1)) => Ok(Value::MinKey),
+        ("$maxKey", J::Int(1)) => Ok(Value::MaxKey),
         (key, _) => Err(malformed(key, "unexpected value type")),
     }
 }
@@ -403,16 +392,14 @@ fn binary(base64: &str, subtype: &str) -> Result<Value> {
     let Some(subtype) = sub else {
         return Err(malformed("$binary", "subType must be 1-2 hex digits"));
     };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(base64)
-        .map_err(|_| malformed("$binary", "invalid base64"))?;
+    let bytes = b64::decode_standard(base64).map_err(|_| malformed("$binary", "invalid base64"))?;
     Ok(Value::Binary { subtype, bytes })
 }
 
-fn date_value(inner: serde_json::Value) -> Result<i64> {
-    use serde_json::Value as J;
+fn date_value(inner: Json) -> Result<i64> {
+    use Json as J;
     match inner {
-        J::Object(m) if m.len() == 1 => match m.get("$numberLong").and_then(|v| v.as_str()) {
+        J::Object(m) if m.len() == 1 => match json::get(&m, "$numberLong").and_then(|v| v.as_str()) {
             Some(s) => s
                 .parse::<i64>()
                 .map_err(|_| malformed("$date", "$numberLong must hold a 64-bit integer string")),
@@ -420,9 +407,8 @@ fn date_value(inner: serde_json::Value) -> Result<i64> {
         },
         J::String(s) => parse_iso8601(&s)
             .ok_or_else(|| malformed("$date", "expected an ISO-8601 date like 2020-01-01T00:00:00Z")),
-        J::Number(n) => n
-            .as_i64()
-            .ok_or_else(|| malformed("$date", "expected integer milliseconds")),
+        J::Int(n) => Ok(n),
+        J::Float(_) => Err(malformed("$date", "expected integer milliseconds")),
         _ => Err(malformed("$date", "unexpected value type")),
     }
 }
@@ -440,7 +426,7 @@ fn parse_double(s: &str) -> Option<f64> {
             .bytes()
             .all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'e' | b'E'));
     if looks_numeric {
-        s.parse::<f64>().ok()
+        float_from_str(s)
     } else {
         None
     }
@@ -561,7 +547,7 @@ pub fn write_canonical(out: &mut String, value: &Value) {
             let _ = write!(out, "{{\"$date\":{{\"$numberLong\":\"{ms}\"}}}}");
         }
         Value::Binary { subtype, bytes } => {
-            let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+            let b64 = b64::encode(bytes);
             let _ = write!(
                 out,
                 "{{\"$binary\":{{\"base64\":\"{b64}\",\"subType\":\"{subtype:02x}\"}}}}"
@@ -571,8 +557,12 @@ pub fn write_canonical(out: &mut String, value: &Value) {
             let _ = write!(out, "{{\"$timestamp\":{{\"t\":{t},\"i\":{i}}}}}");
         }
         Value::Regex { pattern, options } => {
-            let mut opts: Vec<char> = options.chars().collect();
-            opts.sort_unstable();
+            // A few letters: an insertion sort (`sort_unstable` costs ~4 KB of wasm).
+            let mut opts: Vec<char> = Vec::with_capacity(options.len());
+            for c in options.chars() {
+                let at = opts.iter().position(|&o| o > c).unwrap_or(opts.len());
+                opts.insert(at, c);
+            }
             let opts: String = opts.into_iter().collect();
             out.push_str("{\"$regularExpression\":{\"pattern\":");
             write_json_string(out, pattern);
@@ -617,8 +607,30 @@ pub fn format_double(n: f64) -> String {
     } else if n == f64::NEG_INFINITY {
         "-Infinity".to_owned()
     } else {
-        format!("{n:?}")
+        shortest_text(n)
     }
+}
+
+// In the wasm build the JS engine formats and parses doubles (wasm/number.rs): core's float code
+// is ~40 KB of wasm. Natively these are `{:?}` and `str::parse`; the wasm ones name the same doubles.
+#[cfg(target_arch = "wasm32")]
+use crate::wasm::number::format_double as shortest_text;
+
+#[cfg(not(target_arch = "wasm32"))]
+fn shortest_text(n: f64) -> String {
+    format!("{n:?}")
+}
+
+/// `s`, made only of digits, signs, `.`, `e` and `E`, as `str::parse::<f64>` reads it.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn float_from_str(s: &str) -> Option<f64> {
+    let n = crate::wasm::number::parse_double(s);
+    (!n.is_nan()).then_some(n)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn float_from_str(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok()
 }
 
 /// Appends `s` as a JSON string literal.

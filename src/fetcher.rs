@@ -283,14 +283,14 @@ fn check_response(method: Method, url: &str, response: Response) -> Result<Optio
         .is_some_and(|ct| ct.starts_with("application/json"));
     if !response.ok() {
         let body = if is_json {
-            serde_json::from_str::<serde_json::Value>(&response.body).ok()
+            crate::json::parse(&response.body).ok()
         } else {
             None
         };
         let field = |name: &str| {
             body.as_ref()
                 .and_then(|b| b.get(name))
-                .and_then(serde_json::Value::as_str)
+                .and_then(crate::json::Json::as_str)
                 .map(str::to_owned)
         };
         return Err(Error::Service {

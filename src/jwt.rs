@@ -1,18 +1,10 @@
 //! Lenient JWT payload decoding (protocol §5): no signature check, base64url or standard
 //! alphabet, padding optional.
 
-use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
-use base64::Engine as _;
-
+use crate::b64;
 use crate::ejson::{self, Document, Value};
 use crate::error::{Error, Result};
-
-const LENIENT: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
+use crate::json::{self, Json};
 
 /// The claims of an access token the SDK uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +16,7 @@ pub struct TokenClaims {
     /// Subject (the user id), if present.
     pub sub: Option<String>,
     /// The raw `user_data` claim (custom user data), if present.
-    pub user_data: Option<serde_json::Value>,
+    pub user_data: Option<Json>,
     /// `baas_device_id`, unless absent or all zeros.
     pub device_id: Option<String>,
 }
@@ -33,14 +25,14 @@ impl TokenClaims {
     /// The custom user data, EJSON-decoded; an empty document when absent.
     pub fn custom_data(&self) -> Result<Value> {
         match &self.user_data {
-            None | Some(serde_json::Value::Null) => Ok(Value::Document(Document::new())),
+            None | Some(Json::Null) => Ok(Value::Document(Document::new())),
             Some(raw) => ejson::from_json(raw.clone()),
         }
     }
 }
 
 /// Decodes the payload segment of a JWT into JSON.
-pub fn decode_payload(token: &str) -> Result<serde_json::Value> {
+pub fn decode_payload(token: &str) -> Result<Json> {
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() != 3 {
         return Err(Error::decode(
@@ -55,41 +47,41 @@ pub fn decode_payload(token: &str) -> Result<serde_json::Value> {
             c => c,
         })
         .collect();
-    let bytes = LENIENT
-        .decode(normalized.trim_end_matches('='))
+    let bytes = b64::decode_url_lenient(normalized.trim_end_matches('='))
         .map_err(|e| Error::decode(format!("access token payload (base64): {e}")))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Error::decode(format!("access token payload (JSON): {e}")))
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Error::decode("access token payload (JSON): invalid UTF-8"))?;
+    json::parse(text).map_err(|e| Error::decode(format!("access token payload (JSON): {e}")))
 }
 
 /// Decodes the claims the SDK needs; `exp` and `iat` must be numbers.
 pub fn decode_claims(token: &str) -> Result<TokenClaims> {
     let payload = decode_payload(token)?;
-    let serde_json::Value::Object(mut map) = payload else {
+    let Json::Object(mut map) = payload else {
         return Err(Error::decode("access token payload: expected a JSON object"));
     };
-    let number = |map: &serde_json::Map<String, serde_json::Value>, name: &str| {
-        map.get(name)
-            .and_then(serde_json::Value::as_f64)
+    let number = |map: &[(String, Json)], name: &str| {
+        json::get(map, name)
+            .and_then(Json::as_f64)
             .ok_or_else(|| Error::decode(format!("access token '{name}': expected a number")))
     };
     Ok(TokenClaims {
         exp: number(&map, "exp")?,
         iat: number(&map, "iat")?,
-        sub: map.get("sub").and_then(|v| v.as_str()).map(str::to_owned),
-        user_data: map.remove("user_data"),
-        device_id: map
-            .get("baas_device_id")
-            .and_then(|v| v.as_str())
+        sub: json::get(&map, "sub").and_then(Json::as_str).map(str::to_owned),
+        device_id: json::get(&map, "baas_device_id")
+            .and_then(Json::as_str)
             .filter(|id| *id != "000000000000000000000000")
             .map(str::to_owned),
+        user_data: map.iter().position(|(k, _)| k == "user_data").map(|i| map.swap_remove(i).1),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::engine::general_purpose::{GeneralPurpose, STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
 
     fn token_with(payload: &str, engine: &GeneralPurpose) -> String {
         format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", engine.encode(payload))

@@ -22,11 +22,13 @@
 #![allow(clippy::result_large_err)]
 
 mod app;
+mod b64;
 mod credentials;
 pub mod ejson;
 mod error;
 mod fetcher;
 mod flight;
+pub mod json;
 pub mod jwt;
 mod listeners;
 mod mongo;

@@ -72,8 +72,7 @@ pub fn api_key_toggle(key_id: &str, enable: bool) -> String {
 
 /// The streaming function call (§6.3): `baas_request` is `encodeURIComponent(base64(json))`.
 pub fn functions_call_streaming(app_id: &str, request_json: &str) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(request_json);
+    let b64 = crate::b64::encode(request_json.as_bytes());
     let encoded = b64.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
     format!("{}?baas_request={encoded}", functions_call(app_id))
 }

@@ -2,7 +2,6 @@
 //! realm-web's key names so sessions saved by realm-web (browser `localStorage`) are picked up.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 /// A synchronous string → string store (`localStorage`, memory, a file, a JS object).
 pub trait Storage {
@@ -14,19 +13,24 @@ pub trait Storage {
     fn remove(&self, key: &str);
 }
 
-/// An in-memory store (the Node default, like realm-web's).
+/// An in-memory store (the Node default, like realm-web's). A handful of keys per user: a list
+/// (a hash map costs ~5 KB of wasm).
 #[derive(Debug, Default)]
-pub struct MemoryStorage(RefCell<HashMap<String, String>>);
+pub struct MemoryStorage(RefCell<Vec<(String, String)>>);
 
 impl Storage for MemoryStorage {
     fn get(&self, key: &str) -> Option<String> {
-        self.0.borrow().get(key).cloned()
+        self.0.borrow().iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
     }
     fn set(&self, key: &str, value: &str) {
-        self.0.borrow_mut().insert(key.to_owned(), value.to_owned());
+        let mut entries = self.0.borrow_mut();
+        match entries.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => value.clone_into(&mut slot.1),
+            None => entries.push((key.to_owned(), value.to_owned())),
+        }
     }
     fn remove(&self, key: &str) {
-        self.0.borrow_mut().remove(key);
+        self.0.borrow_mut().retain(|(k, _)| k != key);
     }
 }
 

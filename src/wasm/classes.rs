@@ -3,7 +3,6 @@
 //! what they need and return a `Promise`; no `RefCell` borrow is held across an `.await`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -22,8 +21,8 @@ use crate::error::{Error, Result};
 use crate::{app, credentials};
 
 thread_local! {
-    /// `App.getApp(id)` instances.
-    static APPS: RefCell<HashMap<String, JsValue>> = RefCell::new(HashMap::new());
+    /// `App.getApp(id)` instances (a list: a hash map costs ~5 KB of wasm).
+    static APPS: RefCell<Vec<(String, JsValue)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs a core future as a JS promise; errors become JS errors (see `errors`).
@@ -238,11 +237,11 @@ impl JsApp {
     #[wasm_bindgen(js_name = getApp, unchecked_return_type = "App")]
     pub fn get_app(#[wasm_bindgen(unchecked_param_type = "string")] id: JsValue) -> std::result::Result<JsValue, JsValue> {
         let id = string_arg(&id, "App.getApp(id): id").map_err(to_js_error)?;
-        if let Some(app) = APPS.with(|apps| apps.borrow().get(&id).cloned()) {
+        if let Some(app) = APPS.with(|apps| apps.borrow().iter().find(|(k, _)| *k == id).map(|(_, app)| app.clone())) {
             return Ok(app);
         }
         let app = JsValue::from(JsApp::new(JsValue::from_str(&id))?);
-        APPS.with(|apps| apps.borrow_mut().insert(id, app.clone()));
+        APPS.with(|apps| apps.borrow_mut().push((id, app.clone())));
         Ok(app)
     }
 

@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod fetch;
 mod mongo;
+pub(crate) mod number;
 mod storage;
 mod types;
 mod user;
@@ -19,6 +20,11 @@ pub use mongo::{ChangeStream, MongoDB, MongoDBCollection, MongoDBDatabase};
 pub use user::{ApiKeyAuth, User};
 
 use wasm_bindgen::prelude::*;
+
+// Talc instead of std's dlmalloc: a drop-in allocator for single-threaded wasm, ~5 KB less code.
+#[cfg(not(target_feature = "atomics"))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 #[wasm_bindgen]
 extern "C" {

@@ -4,14 +4,15 @@
 //! import time, so importing the package never touches `window` (SSR-safe).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::ejson::write_json_string;
 use crate::error::{Error, Result};
+use crate::json::{self, Json};
 use crate::storage::{MemoryStorage, Storage};
 
 /// The storage an App uses and the key root that goes with it.
@@ -82,7 +83,8 @@ impl Storage for JsStorage {
 struct FileStorage {
     fs: JsValue,
     path: String,
-    map: RefCell<BTreeMap<String, String>>,
+    // A handful of keys per user: a list (a BTreeMap costs ~8 KB of wasm).
+    entries: RefCell<Vec<(String, String)>>,
 }
 
 impl FileStorage {
@@ -106,16 +108,16 @@ impl FileStorage {
             Error::InvalidArgument(format!("App config `storage`: cannot create directory {dir}: {}", super::convert::describe(&e)))
         })?;
         let path = format!("{}/realm-wasm-storage.json", dir.trim_end_matches('/'));
-        let map = match call("readFileSync", &[JsValue::from_str(&path), JsValue::from_str("utf8")]) {
+        let entries = match call("readFileSync", &[JsValue::from_str(&path), JsValue::from_str("utf8")]) {
             // A missing or unreadable file is an empty store.
-            Ok(text) => serde_json::from_str(&text.as_string().unwrap_or_default()).unwrap_or_default(),
-            Err(_) => BTreeMap::new(),
+            Ok(text) => read_entries(&text.as_string().unwrap_or_default()),
+            Err(_) => Vec::new(),
         };
-        Ok(FileStorage { fs, path, map: RefCell::new(map) })
+        Ok(FileStorage { fs, path, entries: RefCell::new(entries) })
     }
 
     fn save(&self) {
-        let Ok(text) = serde_json::to_string(&*self.map.borrow()) else { return };
+        let text = write_entries(&self.entries.borrow());
         let tmp = format!("{}.tmp", self.path);
         let call = |name: &str, a: &str, b: &str| {
             if let Some(f) = method(&self.fs, name) {
@@ -127,16 +129,52 @@ impl FileStorage {
     }
 }
 
+/// The store file's `{"key": "value", …}`; anything else (or unreadable) is an empty store.
+fn read_entries(text: &str) -> Vec<(String, String)> {
+    let Ok(Json::Object(entries)) = json::parse(text) else { return Vec::new() };
+    let mut out = Vec::with_capacity(entries.len());
+    for (k, v) in entries {
+        let Json::String(v) = v else { return Vec::new() };
+        out.push((k, v));
+    }
+    out
+}
+
+fn write_entries(entries: &[(String, String)]) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_string(&mut out, k);
+        out.push(':');
+        write_json_string(&mut out, v);
+    }
+    out.push('}');
+    out
+}
+
 impl Storage for FileStorage {
     fn get(&self, key: &str) -> Option<String> {
-        self.map.borrow().get(key).cloned()
+        self.entries.borrow().iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
     }
     fn set(&self, key: &str, value: &str) {
-        self.map.borrow_mut().insert(key.to_owned(), value.to_owned());
+        {
+            let mut entries = self.entries.borrow_mut();
+            match entries.iter_mut().find(|(k, _)| k == key) {
+                Some(slot) => value.clone_into(&mut slot.1),
+                None => entries.push((key.to_owned(), value.to_owned())),
+            }
+        }
         self.save();
     }
     fn remove(&self, key: &str) {
-        if self.map.borrow_mut().remove(key).is_some() {
+        let removed = {
+            let mut entries = self.entries.borrow_mut();
+            let at = entries.iter().position(|(k, _)| k == key);
+            at.map(|i| entries.remove(i))
+        };
+        if removed.is_some() {
             self.save();
         }
     }

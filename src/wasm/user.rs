@@ -2,7 +2,6 @@
 //! `user.functions.sum(1, 2)`).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Proxy, Reflect};
@@ -21,8 +20,9 @@ use crate::error::Error;
 use crate::user;
 
 thread_local! {
-    /// One JS `User` object per core user, so `app.currentUser === user`.
-    static USERS: RefCell<HashMap<usize, JsValue>> = RefCell::new(HashMap::new());
+    /// One JS `User` object per core user, so `app.currentUser === user` (a handful per page: a
+    /// list, as hashing costs ~5 KB of wasm).
+    static USERS: RefCell<Vec<(usize, JsValue)>> = const { RefCell::new(Vec::new()) };
     /// The `get` trap shared by every `user.functions` Proxy.
     static FUNCTIONS_HANDLER: Object = functions_handler();
 }
@@ -31,15 +31,14 @@ thread_local! {
 pub(crate) fn user_to_js(user: &user::User) -> JsValue {
     let key = Rc::as_ptr(&user.0) as usize;
     USERS.with(|users| {
-        users
-            .borrow_mut()
-            .entry(key)
-            .or_insert_with(|| {
-                let js = JsValue::from(User { inner: user.clone(), functions: RefCell::new(None) });
-                install_rest_method(&js, "callFunction", "__callFunction");
-                js
-            })
-            .clone()
+        let mut users = users.borrow_mut();
+        if let Some((_, js)) = users.iter().find(|(k, _)| *k == key) {
+            return js.clone();
+        }
+        let js = JsValue::from(User { inner: user.clone(), functions: RefCell::new(None) });
+        install_rest_method(&js, "callFunction", "__callFunction");
+        users.push((key, js.clone()));
+        js
     })
 }
 
