@@ -255,70 +255,127 @@ function wrapper(v, key) {
 }
 
 // --- a whole MongoDB call in one JS call (src/wasm/mongo.rs) ----------------------------------
-// For a `functions/call` that can go out at once (the core checked: location known, token fresh,
-// no timeout), the body is built here around the encoded documents, sent with `fetch` exactly as
-// http.js's `exchange` sends it, and a 2xx JSON answer is decoded here: no promise of Rust's, no
-// bytes copied into wasm memory and back. Anything else (an error status, another content type,
-// a network error, an answer the decoder declines) goes to `resume(body, url, token, head)`, the
-// Rust continuation, with what `exchange` would have resolved to (`{ error }` when fetch threw or
-// rejected), so errors and the refresh-and-retry on 401 stay exactly the usual ones.
+// For a `functions/call` that can go out at once (the core checked: location known, token fresh),
+// the body is written here from the method's frame (src/mongo/layout.rs) around the arguments
+// encoded above, sent with `fetch` exactly as http.js's `exchange` and the Rust transport send it
+// (the app's timeout armed the same way: an AbortController plus a racing rejection), and a 2xx
+// JSON answer is decoded here: no promise of Rust's, no bytes copied into wasm memory and back.
+// Anything else (an error status, another content type, a network error or timeout, an answer the
+// decoder declines) goes to `resume(body, url, token, head)`, the Rust continuation, with what
+// `exchange` would have resolved to (`{ error, timedOut }` when fetch threw or rejected), so
+// errors and the refresh-and-retry on 401 stay exactly the usual ones.
 //
-// `key1` and `doc1` (and `key2`, `doc2` unless `key2` is undefined): `,"query":` and a document.
-// Returns undefined without sending anything when a document is not one the encoder covers.
+// `plan`: [prefix, suffix, then per argument its key text (`,"query":`), source and option name].
+// Returns undefined without sending anything when an argument is not one the encoder covers or
+// the options are no plain object: the Rust path then owns the errors.
 
+const FILTER = 0, FIRST = 1, SECOND = 2, DOCUMENTS = 3, VALUE = 4, FLAG = 5;
 const LATIN1_BLANK = /^[\t\n\v\f\r ]*$/;
-const UTF8_DECODER = new TextDecoder();
 
-export function call(fetch, url, token, prefix, key1, doc1, key2, doc2, suffix, resume) {
-  const text1 = encodeText(doc1, 1);
-  if (text1 === undefined) return undefined;
-  let body = prefix + key1 + text1;
-  if (key2 !== undefined) {
-    const text2 = encodeText(doc2, 1);
-    if (text2 === undefined) return undefined;
-    body += key2 + text2;
+function requestBody(plan, a0, a1, options) {
+  if (options === null) options = undefined;
+  if (options !== undefined && (typeof options !== "object" || Array.isArray(options))) return undefined;
+  let body = plan[0];
+  for (let i = 2; i < plan.length; i += 3) {
+    let text;
+    switch (plan[i + 1]) {
+      case FILTER:
+        text = a0 === undefined || a0 === null ? "{}" : encodeText(a0, 1);
+        break;
+      case FIRST:
+        text = encodeText(a0, 1);
+        break;
+      case SECOND:
+        text = encodeText(a1, 1);
+        break;
+      case DOCUMENTS:
+        text = encodeText(a0, 2);
+        break;
+      default: {
+        const value = options === undefined ? undefined : options[plan[i + 2]];
+        if (value === undefined) continue;
+        text = plan[i + 1] === FLAG ? (value ? "true" : "false") : encodeText(value, 0);
+      }
+    }
+    if (text === undefined) return undefined;
+    body += plan[i] + text;
   }
-  body += suffix;
+  return body + plan[1];
+}
+
+export function call(fetch, url, token, timeoutMs, plan, a0, a1, options, resume) {
+  let body;
+  try {
+    body = requestBody(plan, a0, a1, options);
+  } catch {
+    return undefined; // an options getter threw
+  }
+  if (body === undefined) return undefined;
   const init = {
     method: "POST",
     headers: { Accept: "application/json", "Content-Type": "application/json", Authorization: "Bearer " + token },
     body,
   };
-  let returned;
-  try {
-    returned = fetch === undefined ? globalThis.fetch(url, init) : fetch(url, init);
-  } catch (error) {
-    return resume(body, url, token, { error });
+  let timer;
+  if (timeoutMs !== undefined) {
+    if (typeof AbortController !== "function") return undefined;
+    timer = new Timer(timeoutMs);
+    init.signal = timer.controller.signal;
   }
-  return Promise.resolve(returned)
-    .then((response) => {
-      if (response === null || typeof response !== "object") return null;
-      const head = {
-        status: response.status,
-        statusText: response.statusText,
-        contentType: response.headers.get("content-type"),
-        bytes: undefined,
-      };
-      return response.arrayBuffer().then((buffer) => {
-        head.bytes = new Uint8Array(buffer);
-        return head;
-      });
-    })
-    .then(
-      (head) => {
-        if (head !== null && Number.isInteger(head.status) && head.status >= 200 && head.status < 300) {
-          const type = head.contentType;
-          // No content type: no content (null), as the core reads it.
-          if (typeof type !== "string") return null;
-          if (type.startsWith("application/json")) {
-            const text = UTF8_DECODER.decode(head.bytes);
-            if (LATIN1_BLANK.test(text)) return null;
-            const value = decode(text);
-            if (value !== undefined) return value;
-          }
-        }
-        return resume(body, url, token, head);
-      },
-      (error) => resume(body, url, token, { error }),
-    );
+  return finish(fetch, url, init, timer, token, resume);
+}
+
+async function finish(fetch, url, init, timer, token, resume) {
+  let head;
+  try {
+    head = timer === undefined ? await exchange(fetch, url, init) : await timer.race(exchange(fetch, url, init));
+  } catch (error) {
+    return resume(init.body, url, token, { error, timedOut: timer !== undefined && timer.fired });
+  } finally {
+    if (timer !== undefined) clearTimeout(timer.id);
+  }
+  if (head !== null && Number.isInteger(head.status) && head.status >= 200 && head.status < 300) {
+    const type = head.contentType;
+    // No content type: no content (null), as the core reads it.
+    if (typeof type !== "string") return null;
+    if (type.startsWith("application/json")) {
+      if (LATIN1_BLANK.test(head.text)) return null;
+      const value = decode(head.text);
+      if (value !== undefined) return value;
+    }
+  }
+  return resume(init.body, url, token, head);
+}
+
+// `fetch(url, init)` and the whole answer: null when fetch gave no object.
+async function exchange(fetch, url, init) {
+  const response = await (fetch === undefined ? globalThis.fetch(url, init) : fetch(url, init));
+  if (response === null || typeof response !== "object") return null;
+  const status = response.status;
+  const statusText = response.statusText;
+  const contentType = response.headers.get("content-type");
+  // text(): the same UTF-8 decoding (BOM dropped, bad sequences replaced) as the Rust side's.
+  return { status, statusText, contentType, text: await response.text() };
+}
+
+// The app's timeout, as src/wasm/fetch.rs arms it: aborts the request and rejects on its own, so a
+// fetch that ignores the signal still times out.
+class Timer {
+  constructor(ms) {
+    this.controller = new AbortController();
+    this.fired = false;
+    this.expired = new Promise((_resolve, reject) => {
+      this.id = setTimeout(() => {
+        this.fired = true;
+        this.controller.abort();
+        reject("timeout");
+      }, ms);
+    });
+    // The losing rejection of the race must not surface as an unhandled rejection.
+    this.expired.catch(() => {});
+  }
+
+  race(promise) {
+    return Promise.race([promise, this.expired]);
+  }
 }

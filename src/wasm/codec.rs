@@ -17,13 +17,12 @@ extern "C" {
     pub(crate) fn codec_call(
         fetch: &JsValue,
         url: &JsValue,
-        token: &str,
-        prefix: &JsValue,
-        key1: &JsValue,
-        doc1: &JsValue,
-        key2: &JsValue,
-        doc2: &JsValue,
-        suffix: &JsValue,
+        token: &JsValue,
+        timeout_ms: Option<u32>,
+        plan: &JsValue,
+        a0: &JsValue,
+        a1: &JsValue,
+        options: &JsValue,
         resume: &JsValue,
     ) -> JsValue;
 }
