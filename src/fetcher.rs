@@ -439,7 +439,7 @@ mod tests {
         assert_eq!(usual.body.as_deref(), Some(body.as_str()));
         // The fast path goes out with the usual URL and token, and arms the app's timeout.
         let ready = c.ready().unwrap();
-        assert_eq!((ready.url.as_str(), ready.timeout_ms), (usual.url.as_str(), Some(5000)));
+        assert_eq!((c.call_url(&ready.location), ready.timeout_ms), (usual.url.clone(), Some(5000)));
         let (url, token) = (usual.url.clone(), user.access_token().unwrap());
         assert_eq!(ready.token, token);
         assert_eq!(usual.header("Authorization"), Some(format!("Bearer {token}").as_str()));

@@ -107,7 +107,8 @@ pub(crate) struct Frame {
 /// What a call on the wasm fast path goes out with.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Ready {
-    pub url: String,
+    /// The location URL (see [`MongoDBCollection::call_url`]).
+    pub location: String,
     pub token: String,
     pub timeout_ms: Option<u32>,
 }
@@ -168,15 +169,20 @@ impl MongoDBCollection {
         Some(Frame { prefix: format!("{before}{args}"), parts, suffix: format!("}}{after}") })
     }
 
-    /// For the wasm fast path: the URL, access token and timeout a call can go out with now,
-    /// without any await before it (location known, no refresh due); `None`: take the usual path.
+    /// For the wasm fast path: the location, access token and timeout a call can go out with
+    /// now, without any await before it (location known, no refresh due); `None`: take the usual path.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn ready(&self) -> Option<Ready> {
         let app = self.user.app();
         let location = app.cached_location()?;
         let token = crate::fetcher::ready_token(&app, &self.user)?;
-        let url = format!("{location}{}", crate::routes::functions_call(app.id()));
-        Some(Ready { url, token, timeout_ms: app.config().timeout_ms })
+        Some(Ready { location, token, timeout_ms: app.config().timeout_ms })
+    }
+
+    /// For the wasm fast path: the `functions/call` URL at `location`.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn call_url(&self, location: &str) -> String {
+        format!("{location}{}", crate::routes::functions_call(self.user.app().id()))
     }
 
     /// For the wasm fast path: the app's timeout, for the error of a first attempt that timed out.

@@ -8,7 +8,6 @@ use std::future::Future;
 
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use super::fetch::FetchTransport;
 use super::classes::{get, optional, promise, rejected, string_arg, type_name};
@@ -79,6 +78,10 @@ pub struct MongoDBCollection {
 
 /// The fast path's per-collection parts, as JS values (no string crosses per call).
 struct Fast {
+    /// The App's `fetch` override (undefined: `globalThis.fetch`); `None`: another transport
+    /// (tests), which takes the usual path.
+    fetch: Option<JsValue>,
+    /// The call URL, by location.
     url: JsText,
     token: JsText,
     /// `resume(body, url, token, head)`: the Rust continuation for anything but a plain answer.
@@ -87,25 +90,29 @@ struct Fast {
     plans: Vec<(&'static str, JsValue)>,
 }
 
-/// A string and its JS copy, made again only when the string changes.
+/// A string and the JS string made from it (by `make`), made again only when the string changes.
 #[derive(Default)]
 struct JsText(Option<(String, JsValue)>);
 
 impl JsText {
-    fn get(&mut self, text: String) -> JsValue {
-        match &self.0 {
-            Some((known, js)) if *known == text => js.clone(),
+    fn get(&mut self, text: String, make: impl FnOnce(&str) -> JsValue) -> &JsValue {
+        let (_, js) = match self.0.take() {
+            Some(known) if known.0 == text => self.0.insert(known),
             _ => {
-                let js = JsValue::from_str(&text);
-                self.0 = Some((text, js.clone()));
-                js
+                let js = make(&text);
+                self.0.insert((text, js))
             }
-        }
+        };
+        js
     }
 }
 
 impl Fast {
     fn new(inner: &mongo::MongoDBCollection) -> Fast {
+        let fetch = inner.transport().as_any().and_then(|t| t.downcast_ref::<FetchTransport>()).map(|t| match &t.fetch {
+            Some(f) => JsValue::from(f),
+            None => JsValue::UNDEFINED,
+        });
         let inner = inner.clone();
         let resume = Closure::<dyn Fn(String, String, String, JsValue) -> Promise>::new(
             move |body: String, url: String, token: String, head: JsValue| {
@@ -117,7 +124,7 @@ impl Fast {
             },
         )
         .into_js_value();
-        Fast { url: JsText::default(), token: JsText::default(), resume, plans: Vec::new() }
+        Fast { fetch, url: JsText::default(), token: JsText::default(), resume, plans: Vec::new() }
     }
 }
 
@@ -166,26 +173,21 @@ impl MongoDBCollection {
     /// nothing was sent, take the usual path (which also reports invalid arguments).
     fn fast_call(&self, name: &'static str, a0: &JsValue, a1: &JsValue, options: &JsValue) -> Option<Promise> {
         let ready = self.inner.ready()?;
-        // The App's `fetch` override (undefined: `globalThis.fetch`); other transports (tests) take the usual path.
-        let fetch = match self.inner.transport().as_any()?.downcast_ref::<FetchTransport>()?.fetch.clone() {
-            Some(f) => JsValue::from(f),
-            None => JsValue::UNDEFINED,
-        };
-        let mut slot = self.fast.borrow_mut();
+        // Held while `fetch` (user code) runs: a call it makes on this collection finds it taken
+        // and takes the usual path.
+        let mut slot = self.fast.try_borrow_mut().ok()?;
         let fast = slot.get_or_insert_with(|| Fast::new(&self.inner));
-        let plan = match fast.plans.iter().find(|(n, _)| *n == name) {
-            Some((_, plan)) => plan.clone(),
+        let at = match fast.plans.iter().position(|(n, _)| *n == name) {
+            Some(at) => at,
             None => {
-                let plan = plan_of(self.inner.call_frame(name)?);
-                fast.plans.push((name, plan.clone()));
-                plan
+                fast.plans.push((name, plan_of(self.inner.call_frame(name)?)));
+                fast.plans.len() - 1
             }
         };
-        let (url, token, resume) = (fast.url.get(ready.url), fast.token.get(ready.token), fast.resume.clone());
-        // No borrow held while `fetch` (user code, which may call this collection again) runs.
-        drop(slot);
-        let sent = super::codec::codec_call(&fetch, &url, &token, ready.timeout_ms, &plan, a0, a1, options, &resume);
-        (!sent.is_undefined()).then(|| sent.unchecked_into())
+        let url = fast.url.get(ready.location, |location| JsValue::from_str(&self.inner.call_url(location)));
+        let token = fast.token.get(ready.token, JsValue::from_str);
+        let fetch = fast.fetch.as_ref()?;
+        super::codec::codec_call(fetch, url, token, ready.timeout_ms, &fast.plans[at].1, a0, a1, options, &fast.resume)
     }
 }
 
