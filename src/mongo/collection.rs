@@ -110,6 +110,8 @@ pub(crate) struct Ready {
     /// The location URL (see [`MongoDBCollection::call_url`]).
     pub location: String,
     pub token: String,
+    /// The token may go out until then (ms since the epoch); later, take the usual path.
+    pub fresh_until_ms: f64,
     pub timeout_ms: Option<u32>,
 }
 
@@ -169,14 +171,15 @@ impl MongoDBCollection {
         Some(Frame { prefix: format!("{before}{args}"), parts, suffix: format!("}}{after}") })
     }
 
-    /// For the wasm fast path: the location, access token and timeout a call can go out with
-    /// now, without any await before it (location known, no refresh due); `None`: take the usual path.
+    /// For the wasm fast path: the location, access token and timeout a call can go out with,
+    /// without any await before it (location known, no refresh due until `fresh_until_ms`);
+    /// `None`: take the usual path.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn ready(&self) -> Option<Ready> {
         let app = self.user.app();
         let location = app.cached_location()?;
-        let token = crate::fetcher::ready_token(&app, &self.user)?;
-        Some(Ready { location, token, timeout_ms: app.config().timeout_ms })
+        let (token, fresh_until_ms) = crate::fetcher::ready_token(&self.user)?;
+        Some(Ready { location, token, fresh_until_ms, timeout_ms: app.config().timeout_ms })
     }
 
     /// For the wasm fast path: the `functions/call` URL at `location`.

@@ -326,7 +326,7 @@ function wrapper(v, key) {
 }
 
 // --- a whole MongoDB call in one JS call (src/wasm/mongo.rs) ----------------------------------
-// For a `functions/call` that can go out at once (the core checked: location known, token fresh),
+// For a `functions/call` that can go out at once (location known, token not due for a refresh),
 // the body is written here from the method's frame (src/mongo/layout.rs) around the arguments
 // encoded above, sent with `fetch` exactly as http.js's `exchange` and the Rust transport send it
 // (the app's timeout armed the same way: an AbortController plus a racing rejection), and a 2xx
@@ -374,7 +374,9 @@ function requestBody(plan, a0, a1, options) {
   return body + plan[1];
 }
 
-export function call(fetch, url, token, timeoutMs, plan, a0, a1, options, resume) {
+export function call(fetch, url, token, freshUntil, timeoutMs, plan, a0, a1, options, resume) {
+  // The token is due for a refresh (Date.now is the Rust transport's clock too): the usual path.
+  if (!(Date.now() < freshUntil)) return undefined;
   let body;
   try {
     body = requestBody(plan, a0, a1, options);
@@ -397,9 +399,17 @@ export function call(fetch, url, token, timeoutMs, plan, a0, a1, options, resume
 }
 
 async function finish(fetch, url, init, timer, token, resume) {
-  let head;
+  let head = null;
   try {
-    head = timer === undefined ? await exchange(fetch, url, init) : await timer.race(exchange(fetch, url, init));
+    // As http.js's `exchange`: fetch, then the whole answer; null when fetch gave no object.
+    const sent = fetch === undefined ? globalThis.fetch(url, init) : fetch(url, init);
+    const response = await (timer === undefined ? sent : timer.race(sent));
+    if (response !== null && typeof response === "object") {
+      head = { status: response.status, statusText: response.statusText, contentType: response.headers.get("content-type"), text: undefined };
+      // text(): the same UTF-8 decoding (BOM dropped, bad sequences replaced) as the Rust side's.
+      const text = response.text();
+      head.text = await (timer === undefined ? text : timer.race(text));
+    }
   } catch (error) {
     return resume(init.body, url, token, { error, timedOut: timer !== undefined && timer.fired });
   } finally {
@@ -416,17 +426,6 @@ async function finish(fetch, url, init, timer, token, resume) {
     }
   }
   return resume(init.body, url, token, head);
-}
-
-// `fetch(url, init)` and the whole answer: null when fetch gave no object.
-async function exchange(fetch, url, init) {
-  const response = await (fetch === undefined ? globalThis.fetch(url, init) : fetch(url, init));
-  if (response === null || typeof response !== "object") return null;
-  const status = response.status;
-  const statusText = response.statusText;
-  const contentType = response.headers.get("content-type");
-  // text(): the same UTF-8 decoding (BOM dropped, bad sequences replaced) as the Rust side's.
-  return { status, statusText, contentType, text: await response.text() };
 }
 
 // The app's timeout, as src/wasm/fetch.rs arms it: aborts the request and rejects on its own, so a

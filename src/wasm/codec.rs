@@ -19,6 +19,7 @@ extern "C" {
         fetch: &JsValue,
         url: &JsValue,
         token: &JsValue,
+        fresh_until_ms: f64,
         timeout_ms: Option<u32>,
         plan: &JsValue,
         a0: &JsValue,

@@ -187,7 +187,7 @@ impl MongoDBCollection {
         let url = fast.url.get(ready.location, |location| JsValue::from_str(&self.inner.call_url(location)));
         let token = fast.token.get(ready.token, JsValue::from_str);
         let fetch = fast.fetch.as_ref()?;
-        super::codec::codec_call(fetch, url, token, ready.timeout_ms, &fast.plans[at].1, a0, a1, options, &fast.resume)
+        super::codec::codec_call(fetch, url, token, ready.fresh_until_ms, ready.timeout_ms, &fast.plans[at].1, a0, a1, options, &fast.resume)
     }
 }
 
