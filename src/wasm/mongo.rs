@@ -142,7 +142,7 @@ fn first_attempt(head: &JsValue, url: &str, timeout_ms: Option<u32>) -> Result<c
     })
 }
 
-/// `call`'s codes for where an argument comes from (see codec.js).
+/// A frame as `call` (codec.js) takes it, with its codes for where each argument comes from.
 fn plan_of(frame: mongo::Frame) -> JsValue {
     let plan = js_sys::Array::new();
     plan.push(&JsValue::from_str(&frame.prefix));
