@@ -80,21 +80,19 @@ pub(crate) async fn stream(app: &App, path: &str, user: &User) -> Result<std::rc
     .await
 }
 
-/// The access token a `functions/call` of `user` can go out with right now, with nothing to
-/// await first (no refresh due, no timeout to arm): the wasm layer then sends it itself and
-/// hands anything but a plain 2xx JSON answer to [`resume_text`]. `None`: take the usual path.
+/// The access token a `functions/call` of `user` can go out with, with nothing to await first,
+/// and until when (ms since the epoch, on the transport's clock, which the caller reads): from
+/// then on a refresh is due first. The wasm layer then sends the call itself (arming the app's
+/// timeout as the transport does) and hands anything but a plain 2xx JSON answer to
+/// [`resume_text`]. `None`: take the usual path.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-pub(crate) fn ready_token(app: &App, user: &User) -> Option<String> {
-    if user.state() != UserState::Active || app.config().timeout_ms.is_some() {
+pub(crate) fn ready_token(user: &User) -> Option<(String, f64)> {
+    if user.state() != UserState::Active {
         return None;
     }
     let token = user.access_token()?;
-    if let Some(now) = app.transport().now_ms() {
-        if user.access_token_exp().is_some_and(|exp| exp * 1000.0 - now < REFRESH_MARGIN_MS) {
-            return None;
-        }
-    }
-    Some(token)
+    let until = user.access_token_exp().map_or(f64::INFINITY, |exp| exp * 1000.0 - REFRESH_MARGIN_MS);
+    Some((token, until))
 }
 
 /// Finishes a `POST url` with `body` whose first attempt (with the access `token` of
@@ -432,13 +430,17 @@ mod tests {
         *state.function_answer.borrow_mut() = Some((200, r#"{"matchedCount":{"$numberInt":"1"}}"#.into()));
         let reply = block_on(c.update_one(filter, update, Default::default())).unwrap();
         let usual = state.requests.borrow().last().cloned().unwrap();
-        let (prefix, suffix) = c.call_frame("updateOne");
-        let body = format!(r#"{prefix},"query":{{"k":{{"$numberInt":"1"}}}},"update":{{"$set":{{"s":"x"}}}}{suffix}"#);
+        let frame = c.call_frame("updateOne").unwrap();
+        let (query, update) = (&frame.parts[0].0, &frame.parts[1].0);
+        let body = format!(r#"{}{query}{{"k":{{"$numberInt":"1"}}}}{update}{{"$set":{{"s":"x"}}}}{}"#, frame.prefix, frame.suffix);
         assert_eq!(usual.body.as_deref(), Some(body.as_str()));
-        // This app has a timeout, which only the usual path arms: no fast path.
-        assert_eq!(_app.config().timeout_ms, Some(5000));
-        assert_eq!(c.ready(), None);
+        // The fast path goes out with the usual URL and token, and arms the app's timeout.
+        let ready = c.ready().unwrap();
+        assert_eq!((c.call_url(&ready.location), ready.timeout_ms), (usual.url.clone(), Some(5000)));
         let (url, token) = (usual.url.clone(), user.access_token().unwrap());
+        assert_eq!(ready.token, token);
+        let exp = user.access_token_exp().expect("the fake tokens are JWTs with `exp`");
+        assert_eq!(ready.fresh_until_ms, exp * 1000.0 - REFRESH_MARGIN_MS);
         assert_eq!(usual.header("Authorization"), Some(format!("Bearer {token}").as_str()));
 
         let calls = state.count(Method::Post, "/functions/call");

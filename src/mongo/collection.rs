@@ -1,5 +1,6 @@
 //! The collection methods and their option types (protocol §7).
 
+use super::layout::Part;
 use super::watch::ChangeStream;
 use crate::ejson::{self, Document, Value};
 use crate::error::Result;
@@ -93,6 +94,27 @@ impl Default for WatchOptions {
     }
 }
 
+/// A method's `functions/call` body with holes for its arguments: `prefix`, then for each argument
+/// present its key text (`,"query":`) and canonical EJSON value, then `suffix` is the body
+/// [`MongoDBCollection`]'s method sends.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Frame {
+    pub prefix: String,
+    pub parts: Vec<(String, Part)>,
+    pub suffix: String,
+}
+
+/// What a call on the wasm fast path goes out with.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Ready {
+    /// The location URL (see [`MongoDBCollection::call_url`]).
+    pub location: String,
+    pub token: String,
+    /// The token may go out until then (ms since the epoch); later, take the usual path.
+    pub fresh_until_ms: f64,
+    pub timeout_ms: Option<u32>,
+}
+
 /// `db.collection(name)`: every method is a `functions/call` with `service` set.
 #[derive(Debug, Clone)]
 pub struct MongoDBCollection {
@@ -130,30 +152,46 @@ impl MongoDBCollection {
     }
 
     /// For the wasm fast path: the `functions/call` body of method `name` around its arguments
-    /// after `database` and `collection`: (`{"name":…,"arguments":[{"database":…,"collection":…`,
-    /// `}],"service":…}`), so that `prefix + ",\"query\":" + filter + suffix` is the body
-    /// [`Self::call`] sends.
+    /// (see [`Frame`]); `None` for a method that is not a single request.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn call_frame(&self, name: &str) -> (String, String) {
+    pub(crate) fn call_frame(&self, name: &str) -> Option<Frame> {
+        let layout = super::layout::layout(name)?;
         let body = Document::new()
             .with("name", name)
             .with("arguments", Value::Array(vec![Value::Raw("\0".to_owned())]))
             .with("service", self.service.as_str());
         let body = ejson::to_canonical_string(&Value::Document(body));
-        let (before, after) = body.split_once('\0').expect("the marker is written as it is");
+        let (before, after) = body.split_once('\0')?;
         let args = ejson::to_canonical_string(&Value::Document(self.args()));
-        let args = args.strip_suffix('}').expect("a document");
-        (format!("{before}{args}"), format!("}}{after}"))
+        let args = args.strip_suffix('}')?;
+        let parts = layout
+            .iter()
+            .map(|(key, part)| (format!(",{}:", ejson::to_canonical_string(&Value::from(*key))), *part))
+            .collect();
+        Some(Frame { prefix: format!("{before}{args}"), parts, suffix: format!("}}{after}") })
     }
 
-    /// For the wasm fast path: the URL and access token a call can go out with now, without any
-    /// await before it (location known, no refresh due, no timeout); `None`: take the usual path.
+    /// For the wasm fast path: the location, access token and timeout a call can go out with,
+    /// without any await before it (location known, no refresh due until `fresh_until_ms`);
+    /// `None`: take the usual path.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn ready(&self) -> Option<(String, String)> {
+    pub(crate) fn ready(&self) -> Option<Ready> {
         let app = self.user.app();
         let location = app.cached_location()?;
-        let token = crate::fetcher::ready_token(&app, &self.user)?;
-        Some((format!("{location}{}", crate::routes::functions_call(app.id())), token))
+        let (token, fresh_until_ms) = crate::fetcher::ready_token(&self.user)?;
+        Some(Ready { location, token, fresh_until_ms, timeout_ms: app.config().timeout_ms })
+    }
+
+    /// For the wasm fast path: the `functions/call` URL at `location`.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn call_url(&self, location: &str) -> String {
+        format!("{location}{}", crate::routes::functions_call(self.user.app().id()))
+    }
+
+    /// For the wasm fast path: the app's timeout, for the error of a first attempt that timed out.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn timeout_ms(&self) -> Option<u32> {
+        self.user.app().config().timeout_ms
     }
 
     /// For the wasm fast path: the transport of the user's app.
@@ -281,7 +319,7 @@ impl MongoDBCollection {
 #[cfg(test)]
 mod tests {
     use crate::credentials::Credentials;
-    use crate::ejson::{Document, Value};
+    use crate::ejson::{self, Document, Value};
     use crate::testing::{block_on, fake_app};
     use crate::transport::Method;
 
@@ -356,6 +394,88 @@ mod tests {
                 format!(r#"{{"name":"aggregate",{pre}"pipeline":[{{"$match":{x}}}]}}],"service":"svc"}}"#),
             ]
         );
+    }
+
+    /// The wasm fast path writes bodies from `call_frame`: filled with the same arguments, each
+    /// frame must give exactly the body the method sends, with every option and with none.
+    #[test]
+    fn call_frames_give_the_sent_bodies() {
+        use super::{CountOptions, FindOneAndModifyOptions, FindOneOptions, FindOptions, Part, UpdateOptions};
+        let (app, state) = fake_app(false);
+        let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"), true)).unwrap();
+        let c = user.mongo_client("svc\"1").db("d\u{e9}b").collection("c/\"x\"");
+        let doc = |key: &str, n: i32| Value::from(Document::new().with(key, n));
+        let filter = doc("f", 1);
+        let second = Value::from(Document::new().with("$set", Document::new().with("s", "t\"\u{1F600}")));
+        let list = Value::Array(vec![doc("a", 1), doc("b", 2)]);
+        // The option values, by JS option name.
+        let option = |name: &str| match name {
+            "projection" => doc("p", 1),
+            "sort" => doc("s", -1),
+            "limit" => Value::Int32(3),
+            "arrayFilters" => Value::Array(vec![doc("e.x", 0)]),
+            "upsert" => Value::Bool(true),
+            "returnNewDocument" => Value::Bool(false),
+            other => panic!("no option {other}"),
+        };
+        let modify = |all: bool| match all {
+            true => FindOneAndModifyOptions {
+                sort: Some(option("sort")),
+                projection: Some(option("projection")),
+                upsert: Some(true),
+                return_new_document: Some(false),
+            },
+            false => Default::default(),
+        };
+        let update = |all: bool| match all {
+            true => UpdateOptions { upsert: Some(true), array_filters: Some(option("arrayFilters")) },
+            false => Default::default(),
+        };
+        for all in [false, true] {
+            let f = || all.then(|| filter.clone());
+            let before = state.requests.borrow().len();
+            let find = FindOptions { projection: Some(option("projection")), sort: Some(option("sort")), limit: Some(option("limit")) };
+            block_on(c.find(f(), if all { find } else { Default::default() })).unwrap();
+            let find_one = FindOneOptions { projection: Some(option("projection")), sort: Some(option("sort")) };
+            block_on(c.find_one(f(), if all { find_one } else { Default::default() })).unwrap();
+            block_on(c.count(f(), if all { CountOptions { limit: Some(option("limit")) } } else { Default::default() })).unwrap();
+            block_on(c.insert_one(second.clone())).unwrap();
+            block_on(c.insert_many(list.clone())).unwrap();
+            block_on(c.delete_one(f())).unwrap();
+            block_on(c.delete_many(f())).unwrap();
+            let or_empty = || f().unwrap_or_else(|| Document::new().into());
+            block_on(c.update_one(or_empty(), second.clone(), update(all))).unwrap();
+            block_on(c.update_many(or_empty(), second.clone(), update(all))).unwrap();
+            block_on(c.find_one_and_update(f(), second.clone(), modify(all))).unwrap();
+            block_on(c.find_one_and_replace(f(), second.clone(), modify(all))).unwrap();
+            block_on(c.find_one_and_delete(f(), modify(all))).unwrap();
+            block_on(c.aggregate(list.clone())).unwrap();
+            let sent: Vec<String> = state.requests.borrow()[before..].iter().map(|r| r.body.clone().unwrap()).collect();
+            let names = [
+                "find", "findOne", "count", "insertOne", "insertMany", "deleteOne", "deleteMany", "updateOne", "updateMany",
+                "findOneAndUpdate", "findOneAndReplace", "findOneAndDelete", "aggregate",
+            ];
+            assert_eq!(sent.len(), names.len());
+            for (name, body) in names.iter().zip(&sent) {
+                let frame = c.call_frame(name).unwrap_or_else(|| panic!("no frame for {name}"));
+                let mut filled = frame.prefix.clone();
+                for (key, part) in &frame.parts {
+                    let value = match *part {
+                        Part::Filter => Some(f().unwrap_or_else(|| Document::new().into())),
+                        Part::Document(_) => Some(second.clone()),
+                        Part::Documents => Some(list.clone()),
+                        Part::Value(name) | Part::Flag(name) => all.then(|| option(name)),
+                    };
+                    if let Some(value) = value {
+                        filled.push_str(key);
+                        filled.push_str(&ejson::to_canonical_string(&value));
+                    }
+                }
+                filled.push_str(&frame.suffix);
+                assert_eq!(&filled, body, "{name}, all options: {all}");
+            }
+        }
+        assert_eq!(c.call_frame("watch"), None);
     }
 
     #[test]

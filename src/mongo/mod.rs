@@ -2,6 +2,7 @@
 //! service function call with exactly realm-web's argument names (protocol §7).
 
 mod collection;
+mod layout;
 pub mod sse;
 mod watch;
 
@@ -9,6 +10,10 @@ pub use collection::{
     CountOptions, FindOneAndModifyOptions, FindOneOptions, FindOptions, MongoDBCollection, Reply, UpdateOptions, WatchOptions,
 };
 pub use watch::ChangeStream;
+#[cfg_attr(not(target_arch = "wasm32"), allow(unused_imports))]
+pub(crate) use collection::Frame;
+#[cfg_attr(not(target_arch = "wasm32"), allow(unused_imports))]
+pub(crate) use layout::Part;
 
 use crate::user::User;
 

@@ -24,11 +24,15 @@ let ObjectId = null;
 
 export function setBson(bson) {
   B = bson;
+  ObjectId = null;
 }
 
 // --- encoding: JS value → canonical EJSON text ------------------------------------------------
 // One walk builds the canonical wrappers ({$numberInt: "5"} …) as a JSON-ready tree and the engine's
-// JSON.stringify writes it: 3× faster than concatenating the text piece by piece (ropes, GC).
+// JSON.stringify writes it: 3× faster than concatenating the text piece by piece (ropes, GC) for
+// many documents (insertMany). A document argument's fields, and those of documents nested in it,
+// are written directly, though: for the small documents of single calls that saves building and
+// stringifying a tree (a third of their encoding); arrays and BSON values still go through the tree.
 
 // Canonical EJSON of `value` as UTF-8 bytes. `kind`: 0 any value, 1 a document (a plain object),
 // 2 an array of documents.
@@ -40,12 +44,66 @@ export function encode(value, kind) {
 function encodeText(value, kind) {
   if (B === null) return undefined;
   try {
-    if (kind === 1 && !isDocument(value)) return undefined;
-    if (kind === 2 && !(Array.isArray(value) && value.every(isDocument))) return undefined;
+    if (isDocument(value)) return kind === 2 ? undefined : documentText(value, 0);
+    if (kind === 1 || (kind === 2 && !(Array.isArray(value) && value.every(isDocument)))) return undefined;
     return JSON.stringify(canonical(value, 0));
   } catch {
     return undefined;
   }
+}
+
+// A plain document's text, written directly; what `canonical` would give (fields set to undefined
+// left out at the top level, null below).
+function documentText(v, depth) {
+  if (depth > MAX_DEPTH) throw SLOW;
+  const keys = Object.keys(v);
+  if (keys.length > 0 && WRAPPERS.has(keys[0])) throw SLOW; // EJSON-shaped: the Rust path checks it
+  let text = "{";
+  let separator = "";
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const item = v[key];
+    if (item === undefined && depth === 0) continue;
+    text += separator + keyText(key) + valueText(item, depth + 1);
+    separator = ",";
+  }
+  return text + "}";
+}
+
+// `"key":`, remembered for the first KEY_TEXTS keys seen: field names repeat from call to call, and
+// the lookup is cheaper than checking and quoting the key again (a quarter of a small document's encoding).
+const KEY_TEXTS = 1024;
+const keyTexts = new Map();
+
+function keyText(key) {
+  let text = keyTexts.get(key);
+  if (text === undefined) {
+    text = quote(string(key)) + ":";
+    if (keyTexts.size < KEY_TEXTS) keyTexts.set(key, text);
+  }
+  return text;
+}
+
+// Plain values and documents written directly; arrays and everything else by the tree walk.
+function valueText(v, depth) {
+  switch (typeof v) {
+    case "string":
+      return quote(string(v));
+    case "number":
+      return numberText(v);
+    case "boolean":
+      return v ? "true" : "false";
+    case "undefined":
+      return "null";
+  }
+  return isDocument(v) ? documentText(v, depth) : JSON.stringify(canonical(v, depth));
+}
+
+const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
+
+// A string as JSON.stringify writes it.
+function quote(s) {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
 }
 
 function isDocument(v) {
@@ -63,12 +121,34 @@ function double(n) {
   return s.includes("e") ? s.replace("e+", "e") : s.includes(".") ? s : s + ".0";
 }
 
+// 1: Int32, 2: Int64 (a safe integer beyond Int32), 0: Double.
+function numberType(n) {
+  if (!Number.isInteger(n)) return 0;
+  if (n >= -2147483648 && n <= 2147483647) return 1;
+  return n >= -9007199254740991 && n <= 9007199254740991 ? 2 : 0;
+}
+
 function number(n) {
-  if (Number.isInteger(n)) {
-    if (n >= -2147483648 && n <= 2147483647) return { $numberInt: String(n | 0) };
-    if (n >= -9007199254740991 && n <= 9007199254740991) return { $numberLong: String(n) };
+  switch (numberType(n)) {
+    case 1:
+      return { $numberInt: String(n | 0) };
+    case 2:
+      return { $numberLong: String(n) };
+    default:
+      return { $numberDouble: double(n) };
   }
-  return { $numberDouble: double(n) };
+}
+
+// JSON.stringify(number(n)), written directly.
+function numberText(n) {
+  switch (numberType(n)) {
+    case 1:
+      return '{"$numberInt":"' + (n | 0) + '"}';
+    case 2:
+      return '{"$numberLong":"' + n + '"}';
+    default:
+      return '{"$numberDouble":"' + double(n) + '"}';
+  }
 }
 
 function string(s) {
@@ -165,11 +245,16 @@ function bson(v, type) {
 const NUMBER_WRAPPER =
   /([:,[])\{"\$number(?:Int":"(-?[1-9][0-9]{0,8}|0)|Long":"(-?[1-9][0-9]{0,14}|0)|Double":"(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?))"\}/g;
 
+const REGEX_MIN = 256;
+
 export function decode(text) {
   if (B === null) return undefined;
   try {
-    ObjectId = B.ObjectId; // once per answer: B may be a facade that loads `bson` on first use
-    return dec(JSON.parse(text.replace(NUMBER_WRAPPER, "$1$2$3$4")), 0);
+    // Looked up on first use: B may be a facade that loads `bson` then.
+    if (ObjectId === null) ObjectId = B.ObjectId;
+    // Short answers (insertOne's, updateOne's …) decode faster without the regex: `wrapper` takes them.
+    const plain = text.length < REGEX_MIN || text.indexOf('{"$number') === -1 ? text : text.replace(NUMBER_WRAPPER, "$1$2$3$4");
+    return dec(JSON.parse(plain), 0);
   } catch {
     return undefined;
   }
@@ -255,70 +340,126 @@ function wrapper(v, key) {
 }
 
 // --- a whole MongoDB call in one JS call (src/wasm/mongo.rs) ----------------------------------
-// For a `functions/call` that can go out at once (the core checked: location known, token fresh,
-// no timeout), the body is built here around the encoded documents, sent with `fetch` exactly as
-// http.js's `exchange` sends it, and a 2xx JSON answer is decoded here: no promise of Rust's, no
-// bytes copied into wasm memory and back. Anything else (an error status, another content type,
-// a network error, an answer the decoder declines) goes to `resume(body, url, token, head)`, the
-// Rust continuation, with what `exchange` would have resolved to (`{ error }` when fetch threw or
-// rejected), so errors and the refresh-and-retry on 401 stay exactly the usual ones.
+// For a `functions/call` that can go out at once (location known, token not due for a refresh),
+// the body is written here from the method's frame (src/mongo/layout.rs) around the arguments
+// encoded above, sent with `fetch` exactly as http.js's `exchange` and the Rust transport send it
+// (the app's timeout armed the same way: an AbortController plus a racing rejection), and a 2xx
+// JSON answer is decoded here: no promise of Rust's, no bytes copied into wasm memory and back.
+// Anything else (an error status, another content type, a network error or timeout, an answer the
+// decoder declines) goes to `resume(body, url, token, head)`, the Rust continuation, with what
+// `exchange` would have resolved to (`{ error, timedOut }` when fetch threw or rejected), so
+// errors and the refresh-and-retry on 401 stay exactly the usual ones.
 //
-// `key1` and `doc1` (and `key2`, `doc2` unless `key2` is undefined): `,"query":` and a document.
-// Returns undefined without sending anything when a document is not one the encoder covers.
+// `plan`: [prefix, suffix, then per argument its key text (`,"query":`), source and option name].
+// Returns undefined without sending anything when an argument is not one the encoder covers or
+// the options are no plain object: the Rust path then owns the errors.
 
+const FILTER = 0, FIRST = 1, SECOND = 2, DOCUMENTS = 3, VALUE = 4, FLAG = 5;
 const LATIN1_BLANK = /^[\t\n\v\f\r ]*$/;
-const UTF8_DECODER = new TextDecoder();
 
-export function call(fetch, url, token, prefix, key1, doc1, key2, doc2, suffix, resume) {
-  const text1 = encodeText(doc1, 1);
-  if (text1 === undefined) return undefined;
-  let body = prefix + key1 + text1;
-  if (key2 !== undefined) {
-    const text2 = encodeText(doc2, 1);
-    if (text2 === undefined) return undefined;
-    body += key2 + text2;
+function requestBody(plan, a0, a1, options) {
+  if (options === null) options = undefined;
+  if (options !== undefined && (typeof options !== "object" || Array.isArray(options))) return undefined;
+  let body = plan[0];
+  for (let i = 2; i < plan.length; i += 3) {
+    let text;
+    switch (plan[i + 1]) {
+      case FILTER:
+        text = a0 === undefined || a0 === null ? "{}" : encodeText(a0, 1);
+        break;
+      case FIRST:
+        text = encodeText(a0, 1);
+        break;
+      case SECOND:
+        text = encodeText(a1, 1);
+        break;
+      case DOCUMENTS:
+        text = encodeText(a0, 2);
+        break;
+      default: {
+        const value = options === undefined ? undefined : options[plan[i + 2]];
+        if (value === undefined) continue;
+        text = plan[i + 1] === FLAG ? (value ? "true" : "false") : encodeText(value, 0);
+      }
+    }
+    if (text === undefined) return undefined;
+    body += plan[i] + text;
   }
-  body += suffix;
+  return body + plan[1];
+}
+
+export function call(fetch, url, token, freshUntil, timeoutMs, plan, a0, a1, options, resume) {
+  // The token is due for a refresh (Date.now is the Rust transport's clock too): the usual path.
+  if (!(Date.now() < freshUntil)) return undefined;
+  let body;
+  try {
+    body = requestBody(plan, a0, a1, options);
+  } catch {
+    return undefined; // an options getter threw
+  }
+  if (body === undefined) return undefined;
   const init = {
     method: "POST",
     headers: { Accept: "application/json", "Content-Type": "application/json", Authorization: "Bearer " + token },
     body,
   };
-  let returned;
-  try {
-    returned = fetch === undefined ? globalThis.fetch(url, init) : fetch(url, init);
-  } catch (error) {
-    return resume(body, url, token, { error });
+  let timer;
+  if (timeoutMs !== undefined) {
+    if (typeof AbortController !== "function") return undefined;
+    timer = new Timer(timeoutMs);
+    init.signal = timer.controller.signal;
   }
-  return Promise.resolve(returned)
-    .then((response) => {
-      if (response === null || typeof response !== "object") return null;
-      const head = {
-        status: response.status,
-        statusText: response.statusText,
-        contentType: response.headers.get("content-type"),
-        bytes: undefined,
-      };
-      return response.arrayBuffer().then((buffer) => {
-        head.bytes = new Uint8Array(buffer);
-        return head;
-      });
-    })
-    .then(
-      (head) => {
-        if (head !== null && Number.isInteger(head.status) && head.status >= 200 && head.status < 300) {
-          const type = head.contentType;
-          // No content type: no content (null), as the core reads it.
-          if (typeof type !== "string") return null;
-          if (type.startsWith("application/json")) {
-            const text = UTF8_DECODER.decode(head.bytes);
-            if (LATIN1_BLANK.test(text)) return null;
-            const value = decode(text);
-            if (value !== undefined) return value;
-          }
-        }
-        return resume(body, url, token, head);
-      },
-      (error) => resume(body, url, token, { error }),
-    );
+  return finish(fetch, url, init, timer, token, resume);
+}
+
+async function finish(fetch, url, init, timer, token, resume) {
+  let head = null;
+  try {
+    // As http.js's `exchange`: fetch, then the whole answer; null when fetch gave no object.
+    const sent = fetch === undefined ? globalThis.fetch(url, init) : fetch(url, init);
+    const response = await (timer === undefined ? sent : timer.race(sent));
+    if (response !== null && typeof response === "object") {
+      head = { status: response.status, statusText: response.statusText, contentType: response.headers.get("content-type"), text: undefined };
+      // text(): the same UTF-8 decoding (BOM dropped, bad sequences replaced) as the Rust side's.
+      const text = response.text();
+      head.text = await (timer === undefined ? text : timer.race(text));
+    }
+  } catch (error) {
+    return resume(init.body, url, token, { error, timedOut: timer !== undefined && timer.fired });
+  } finally {
+    if (timer !== undefined) clearTimeout(timer.id);
+  }
+  if (head !== null && Number.isInteger(head.status) && head.status >= 200 && head.status < 300) {
+    const type = head.contentType;
+    // No content type: no content (null), as the core reads it.
+    if (typeof type !== "string") return null;
+    if (type.startsWith("application/json")) {
+      if (LATIN1_BLANK.test(head.text)) return null;
+      const value = decode(head.text);
+      if (value !== undefined) return value;
+    }
+  }
+  return resume(init.body, url, token, head);
+}
+
+// The app's timeout, as src/wasm/fetch.rs arms it: aborts the request and rejects on its own, so a
+// fetch that ignores the signal still times out.
+class Timer {
+  constructor(ms) {
+    this.controller = new AbortController();
+    this.fired = false;
+    this.expired = new Promise((_resolve, reject) => {
+      this.id = setTimeout(() => {
+        this.fired = true;
+        this.controller.abort();
+        reject("timeout");
+      }, ms);
+    });
+    // The losing rejection of the race must not surface as an unhandled rejection.
+    this.expired.catch(() => {});
+  }
+
+  race(promise) {
+    return Promise.race([promise, this.expired]);
+  }
 }

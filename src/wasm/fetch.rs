@@ -227,8 +227,8 @@ async fn send(fetch: Option<Function>, request: Request, streaming: bool) -> Res
     Ok((response, get(&head, "response")))
 }
 
-/// The [`Response`] of what `exchange` (http.js) resolved to: `null` (fetch gave no object) is
-/// an error.
+/// The [`Response`] of what `exchange` (http.js, or codec.js for the fast path) resolved to:
+/// `null` (fetch gave no object) is an error.
 pub(crate) fn head_to_response(head: &JsValue, method: &str, url: &str) -> Result<Response> {
     if head.is_null() {
         return Err(Error::Network {
@@ -240,8 +240,14 @@ pub(crate) fn head_to_response(head: &JsValue, method: &str, url: &str) -> Resul
     let status = get(head, "status").as_f64().unwrap_or(0.0) as u16;
     let status_text = get(head, "statusText").as_string().unwrap_or_default();
     let content_type = get(head, "contentType").as_string();
-    let bytes = get(head, "bytes");
-    let body = if bytes.is_undefined() { String::new() } else { utf8_text(js_sys::Uint8Array::new(&bytes).to_vec()) };
+    // `text`: read by the fast path (codec.js `call`) with `Response.text()`, which decodes as `utf8_text` does.
+    let body = match get(head, "text").as_string() {
+        Some(text) => text,
+        None => match get(head, "bytes") {
+            bytes if bytes.is_undefined() => String::new(),
+            bytes => utf8_text(js_sys::Uint8Array::new(&bytes).to_vec()),
+        },
+    };
     Ok(Response { status, status_text, content_type, body })
 }
 

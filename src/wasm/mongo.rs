@@ -8,14 +8,13 @@ use std::future::Future;
 
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use super::fetch::FetchTransport;
 use super::classes::{get, optional, promise, rejected, string_arg, type_name};
 use super::convert::{encode_document, encode_document_list, encode_optional_document, reply_to_js, to_js, to_optional_document};
 use crate::ejson::Value;
 use crate::error::{Error, Result};
-use crate::mongo::{self, CountOptions, FindOneAndModifyOptions, FindOneOptions, FindOptions, UpdateOptions, WatchOptions};
+use crate::mongo::{self, Part, CountOptions, FindOneAndModifyOptions, FindOneOptions, FindOptions, UpdateOptions, WatchOptions};
 
 /// `user.mongoClient(serviceName)`.
 #[wasm_bindgen]
@@ -79,13 +78,89 @@ pub struct MongoDBCollection {
 
 /// The fast path's per-collection parts, as JS values (no string crosses per call).
 struct Fast {
-    /// The URL of the last call, as text and as a JS string.
-    url_text: String,
-    url: JsValue,
+    /// The App's `fetch` override (undefined: `globalThis.fetch`); `None`: another transport
+    /// (tests), which takes the usual path.
+    fetch: Option<JsValue>,
+    /// The call URL, by location.
+    url: JsText,
+    token: JsText,
     /// `resume(body, url, token, head)`: the Rust continuation for anything but a plain answer.
     resume: JsValue,
-    /// Method name → the body around its arguments (see `call_frame`).
-    frames: Vec<(&'static str, JsValue, JsValue)>,
+    /// Method name → its frame as `call` takes it: `[prefix, suffix, key, source, option, …]`.
+    plans: Vec<(&'static str, JsValue)>,
+}
+
+/// A string and the JS string made from it (by `make`), made again only when the string changes.
+#[derive(Default)]
+struct JsText(Option<(String, JsValue)>);
+
+impl JsText {
+    fn get(&mut self, text: String, make: impl FnOnce(&str) -> JsValue) -> &JsValue {
+        let (_, js) = match self.0.take() {
+            Some(known) if known.0 == text => self.0.insert(known),
+            _ => {
+                let js = make(&text);
+                self.0.insert((text, js))
+            }
+        };
+        js
+    }
+}
+
+impl Fast {
+    fn new(inner: &mongo::MongoDBCollection) -> Fast {
+        let fetch = inner.transport().as_any().and_then(|t| t.downcast_ref::<FetchTransport>()).map(|t| match &t.fetch {
+            Some(f) => JsValue::from(f),
+            None => JsValue::UNDEFINED,
+        });
+        let inner = inner.clone();
+        let resume = Closure::<dyn Fn(String, String, String, JsValue) -> Promise>::new(
+            move |body: String, url: String, token: String, head: JsValue| {
+                let inner = inner.clone();
+                promise(async move {
+                    let first = first_attempt(&head, &url, inner.timeout_ms());
+                    reply_to_js(&inner.resume(&url, body, token, first).await?)
+                })
+            },
+        )
+        .into_js_value();
+        Fast { fetch, url: JsText::default(), token: JsText::default(), resume, plans: Vec::new() }
+    }
+}
+
+/// What the first attempt gave, from what `call` (codec.js) handed to `resume`: a response, or
+/// `{ error, timedOut }` when fetch threw or rejected, as the Rust transport reports them.
+fn first_attempt(head: &JsValue, url: &str, timeout_ms: Option<u32>) -> Result<crate::transport::Response> {
+    let key = JsValue::from_str("error");
+    if !(head.is_object() && Reflect::has(head, &key).unwrap_or(false)) {
+        return super::fetch::head_to_response(head, "POST", url);
+    }
+    let (method, url) = ("POST".to_owned(), url.to_owned());
+    Err(match (get(head, "timedOut").is_truthy(), timeout_ms) {
+        (true, Some(timeout_ms)) => Error::Timeout { method, url, timeout_ms },
+        _ => Error::Network { method, url, message: super::convert::describe(&get(head, "error")) },
+    })
+}
+
+/// A frame as `call` (codec.js) takes it, with its codes for where each argument comes from.
+fn plan_of(frame: mongo::Frame) -> JsValue {
+    let plan = js_sys::Array::new();
+    plan.push(&JsValue::from_str(&frame.prefix));
+    plan.push(&JsValue::from_str(&frame.suffix));
+    for (key, part) in frame.parts {
+        let (source, option) = match part {
+            Part::Filter => (0, None),
+            Part::Document(0) => (1, None),
+            Part::Document(_) => (2, None),
+            Part::Documents => (3, None),
+            Part::Value(name) => (4, Some(name)),
+            Part::Flag(name) => (5, Some(name)),
+        };
+        plan.push(&JsValue::from_str(&key));
+        plan.push(&JsValue::from(source));
+        plan.push(&option.map(JsValue::from_str).unwrap_or(JsValue::UNDEFINED));
+    }
+    plan.into()
 }
 
 impl MongoDBCollection {
@@ -93,88 +168,27 @@ impl MongoDBCollection {
         MongoDBCollection { inner, fast: RefCell::new(None) }
     }
 
-    /// Sends `name` with the documents `doc1` (after `key1`, e.g. `,"query":`) and `doc2` in one JS
-    /// call when the call can go out at once and the documents are ones the JS encoder covers;
-    /// `None`: nothing was sent, take the usual path.
-    fn fast_call(&self, name: &'static str, key1: &str, doc1: &JsValue, key2: Option<(&str, &JsValue)>) -> Option<Promise> {
-        let (url, token) = self.inner.ready()?;
-        // The App's `fetch` override (undefined: `globalThis.fetch`); other transports (tests) take the usual path.
-        let fetch = match self.inner.transport().as_any()?.downcast_ref::<FetchTransport>()?.fetch.clone() {
-            Some(f) => JsValue::from(f),
-            None => JsValue::UNDEFINED,
-        };
-        let mut slot = self.fast.borrow_mut();
-        if slot.is_none() {
-            let inner = self.inner.clone();
-            let resume = Closure::<dyn Fn(String, String, String, JsValue) -> Promise>::new(
-                move |body: String, url: String, token: String, head: JsValue| {
-                    let inner = inner.clone();
-                    promise(async move {
-                        let first = match thrown(&head) {
-                            Some(error) => Err(Error::Network { method: "POST".to_owned(), url: url.clone(), message: super::convert::describe(&error) }),
-                            None => super::fetch::head_to_response(&head, "POST", &url),
-                        };
-                        reply_to_js(&inner.resume(&url, body, token, first).await?)
-                    })
-                },
-            )
-            .into_js_value();
-            *slot = Some(Fast { url_text: String::new(), url: JsValue::UNDEFINED, resume, frames: Vec::new() });
-        }
-        let fast = slot.as_mut()?;
-        if fast.url_text != url {
-            fast.url = JsValue::from_str(&url);
-            fast.url_text = url;
-        }
-        let at = match fast.frames.iter().position(|(n, _, _)| *n == name) {
+    /// Sends method `name` with the positional arguments `a0`, `a1` and `options` in one JS call
+    /// when the call can go out at once and the arguments are ones the JS encoder covers; `None`:
+    /// nothing was sent, take the usual path (which also reports invalid arguments).
+    fn fast_call(&self, name: &'static str, a0: &JsValue, a1: &JsValue, options: &JsValue) -> Option<Promise> {
+        let ready = self.inner.ready()?;
+        // Held while `fetch` (user code) runs: a call it makes on this collection finds it taken
+        // and takes the usual path.
+        let mut slot = self.fast.try_borrow_mut().ok()?;
+        let fast = slot.get_or_insert_with(|| Fast::new(&self.inner));
+        let at = match fast.plans.iter().position(|(n, _)| *n == name) {
             Some(at) => at,
             None => {
-                let (prefix, suffix) = self.inner.call_frame(name);
-                fast.frames.push((name, JsValue::from_str(&prefix), JsValue::from_str(&suffix)));
-                fast.frames.len() - 1
+                fast.plans.push((name, plan_of(self.inner.call_frame(name)?)));
+                fast.plans.len() - 1
             }
         };
-        let (_, prefix, suffix) = &fast.frames[at];
-        // No borrow held while `fetch` (user code, which may call this collection again) runs.
-        let (url, resume, prefix, suffix) = (fast.url.clone(), fast.resume.clone(), prefix.clone(), suffix.clone());
-        drop(slot);
-        let (key2, doc2) = match key2 {
-            Some((k, d)) => (JsValue::from_str(k), d.clone()),
-            None => (JsValue::UNDEFINED, JsValue::UNDEFINED),
-        };
-        let sent = super::codec::codec_call(
-            &fetch,
-            &url,
-            &token,
-            &prefix,
-            &JsValue::from_str(key1),
-            doc1,
-            &key2,
-            &doc2,
-            &suffix,
-            &resume,
-        );
-        (!sent.is_undefined()).then(|| sent.unchecked_into())
+        let url = fast.url.get(ready.location, |location| JsValue::from_str(&self.inner.call_url(location)));
+        let token = fast.token.get(ready.token, JsValue::from_str);
+        let fetch = fast.fetch.as_ref()?;
+        super::codec::codec_call(fetch, url, token, ready.fresh_until_ms, ready.timeout_ms, &fast.plans[at].1, a0, a1, options, &fast.resume)
     }
-}
-
-/// What `call` (codec.js) hands back when `fetch` threw or rejected: `{ error }`.
-fn thrown(head: &JsValue) -> Option<JsValue> {
-    let key = JsValue::from_str("error");
-    (head.is_object() && Reflect::has(head, &key).unwrap_or(false)).then(|| Reflect::get(head, &key).unwrap_or(JsValue::UNDEFINED))
-}
-
-/// An optional filter for the fast path: undefined/null is `{}`.
-fn filter_or_empty(filter: &JsValue) -> JsValue {
-    if filter.is_undefined() || filter.is_null() {
-        Object::new().into()
-    } else {
-        filter.clone()
-    }
-}
-
-fn no_options(options: &JsValue) -> bool {
-    options.is_undefined() || options.is_null()
 }
 
 /// Converts the arguments synchronously, then runs the call; a conversion error rejects.
@@ -240,6 +254,9 @@ impl MongoDBCollection {
     /// Documents matching `filter`.
     #[wasm_bindgen(skip_typescript)]
     pub fn find(&self, filter: JsValue, options: JsValue) -> Promise {
+        if let Some(p) = self.fast_call("find", &filter, &JsValue::UNDEFINED, &options) {
+            return p;
+        }
         collection_call(&self.inner, |c| {
             let filter = encode_optional_document(&filter, "find(filter, options): filter")?;
             options_object(&options, "find(filter, options): options")?;
@@ -255,10 +272,8 @@ impl MongoDBCollection {
     /// The first document matching `filter`, or null.
     #[wasm_bindgen(js_name = findOne, skip_typescript)]
     pub fn find_one(&self, filter: JsValue, options: JsValue) -> Promise {
-        if no_options(&options) {
-            if let Some(p) = self.fast_call("findOne", ",\"query\":", &filter_or_empty(&filter), None) {
-                return p;
-            }
+        if let Some(p) = self.fast_call("findOne", &filter, &JsValue::UNDEFINED, &options) {
+            return p;
         }
         collection_call(&self.inner, |c| {
             let filter = encode_optional_document(&filter, "findOne(filter, options): filter")?;
@@ -272,6 +287,9 @@ impl MongoDBCollection {
     /// `returnNewDocument`) the update, or null.
     #[wasm_bindgen(js_name = findOneAndUpdate, skip_typescript)]
     pub fn find_one_and_update(&self, filter: JsValue, update: JsValue, options: JsValue) -> Promise {
+        if let Some(p) = self.fast_call("findOneAndUpdate", &filter, &update, &options) {
+            return p;
+        }
         collection_call(&self.inner, |c| {
             let filter = encode_optional_document(&filter, "findOneAndUpdate(filter, update, options): filter")?;
             let update = encode_document(&update, "findOneAndUpdate(filter, update, options): update")?;
@@ -283,6 +301,9 @@ impl MongoDBCollection {
     /// Replaces the first match; resolves to the document before (or after) or null.
     #[wasm_bindgen(js_name = findOneAndReplace, skip_typescript)]
     pub fn find_one_and_replace(&self, filter: JsValue, replacement: JsValue, options: JsValue) -> Promise {
+        if let Some(p) = self.fast_call("findOneAndReplace", &filter, &replacement, &options) {
+            return p;
+        }
         collection_call(&self.inner, |c| {
             let filter = encode_optional_document(&filter, "findOneAndReplace(filter, replacement, options): filter")?;
             let replacement = encode_document(&replacement, "findOneAndReplace(filter, replacement, options): replacement")?;
@@ -294,6 +315,9 @@ impl MongoDBCollection {
     /// Deletes the first match; resolves to it or null.
     #[wasm_bindgen(js_name = findOneAndDelete, skip_typescript)]
     pub fn find_one_and_delete(&self, filter: JsValue, options: JsValue) -> Promise {
+        if let Some(p) = self.fast_call("findOneAndDelete", &filter, &JsValue::UNDEFINED, &options) {
+            return p;
+        }
         collection_call(&self.inner, |c| {
             let filter = encode_optional_document(&filter, "findOneAndDelete(filter, options): filter")?;
             let options = modify_options(&options, "findOneAndDelete(filter, options): options")?;
@@ -304,6 +328,9 @@ impl MongoDBCollection {
     /// Runs an aggregation pipeline.
     #[wasm_bindgen(skip_typescript)]
     pub fn aggregate(&self, pipeline: JsValue) -> Promise {
+        if let Some(p) = self.fast_call("aggregate", &pipeline, &JsValue::UNDEFINED, &JsValue::UNDEFINED) {
+            return p;
+        }
         collection_call(&self.inner, |c| {
             let pipeline = encode_document_list(&pipeline, "aggregate(pipeline): pipeline")?;
             Ok(async move { c.aggregate(pipeline).await })
@@ -313,6 +340,9 @@ impl MongoDBCollection {
     /// The number of documents matching `filter`.
     #[wasm_bindgen(skip_typescript)]
     pub fn count(&self, filter: JsValue, options: JsValue) -> Promise {
+        if let Some(p) = self.fast_call("count", &filter, &JsValue::UNDEFINED, &options) {
+            return p;
+        }
         collection_call(&self.inner, |c| {
             let filter = encode_optional_document(&filter, "count(filter, options): filter")?;
             options_object(&options, "count(filter, options): options")?;
@@ -324,7 +354,7 @@ impl MongoDBCollection {
     /// Inserts one document; resolves to `{ insertedId }`.
     #[wasm_bindgen(js_name = insertOne, skip_typescript)]
     pub fn insert_one(&self, document: JsValue) -> Promise {
-        if let Some(p) = self.fast_call("insertOne", ",\"document\":", &document, None) {
+        if let Some(p) = self.fast_call("insertOne", &document, &JsValue::UNDEFINED, &JsValue::UNDEFINED) {
             return p;
         }
         collection_call(&self.inner, |c| {
@@ -336,6 +366,9 @@ impl MongoDBCollection {
     /// Inserts documents; resolves to `{ insertedIds }`.
     #[wasm_bindgen(js_name = insertMany, skip_typescript)]
     pub fn insert_many(&self, documents: JsValue) -> Promise {
+        if let Some(p) = self.fast_call("insertMany", &documents, &JsValue::UNDEFINED, &JsValue::UNDEFINED) {
+            return p;
+        }
         collection_call(&self.inner, |c| {
             let documents = encode_document_list(&documents, "insertMany(documents): documents")?;
             Ok(async move { c.insert_many(documents).await })
@@ -345,10 +378,8 @@ impl MongoDBCollection {
     /// Updates the first match; resolves to `{ matchedCount, modifiedCount, upsertedId? }`.
     #[wasm_bindgen(js_name = updateOne, skip_typescript)]
     pub fn update_one(&self, filter: JsValue, update: JsValue, options: JsValue) -> Promise {
-        if no_options(&options) {
-            if let Some(p) = self.fast_call("updateOne", ",\"query\":", &filter_or_empty(&filter), Some((",\"update\":", &update))) {
-                return p;
-            }
+        if let Some(p) = self.fast_call("updateOne", &filter, &update, &options) {
+            return p;
         }
         collection_call(&self.inner, |c| {
             let filter = encode_optional_document(&filter, "updateOne(filter, update, options): filter")?.unwrap_or_else(|| Value::Document(Default::default()));
@@ -361,6 +392,9 @@ impl MongoDBCollection {
     /// Updates every match; resolves to `{ matchedCount, modifiedCount, upsertedId? }`.
     #[wasm_bindgen(js_name = updateMany, skip_typescript)]
     pub fn update_many(&self, filter: JsValue, update: JsValue, options: JsValue) -> Promise {
+        if let Some(p) = self.fast_call("updateMany", &filter, &update, &options) {
+            return p;
+        }
         collection_call(&self.inner, |c| {
             let filter = encode_optional_document(&filter, "updateMany(filter, update, options): filter")?.unwrap_or_else(|| Value::Document(Default::default()));
             let update = encode_document(&update, "updateMany(filter, update, options): update")?;
@@ -372,6 +406,9 @@ impl MongoDBCollection {
     /// Deletes the first match; resolves to `{ deletedCount }`.
     #[wasm_bindgen(js_name = deleteOne, skip_typescript)]
     pub fn delete_one(&self, filter: JsValue) -> Promise {
+        if let Some(p) = self.fast_call("deleteOne", &filter, &JsValue::UNDEFINED, &JsValue::UNDEFINED) {
+            return p;
+        }
         collection_call(&self.inner, |c| {
             let filter = encode_optional_document(&filter, "deleteOne(filter): filter")?;
             Ok(async move { c.delete_one(filter).await })
@@ -381,6 +418,9 @@ impl MongoDBCollection {
     /// Deletes every match; resolves to `{ deletedCount }`.
     #[wasm_bindgen(js_name = deleteMany, skip_typescript)]
     pub fn delete_many(&self, filter: JsValue) -> Promise {
+        if let Some(p) = self.fast_call("deleteMany", &filter, &JsValue::UNDEFINED, &JsValue::UNDEFINED) {
+            return p;
+        }
         collection_call(&self.inner, |c| {
             let filter = encode_optional_document(&filter, "deleteMany(filter): filter")?;
             Ok(async move { c.delete_many(filter).await })
