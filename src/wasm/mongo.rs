@@ -217,7 +217,7 @@ fn rust_call(collection: &mongo::MongoDBCollection, name: &'static str, params: 
 /// fields, validated in the order of its parameters; errors name `name(params): param`.
 fn layout_args(name: &str, params: &str, args: [&JsValue; 3]) -> Result<Vec<(&'static str, Value)>> {
     let layout = mongo::layout(name).unwrap_or_default();
-    let what = |at: usize| format!("{name}({params}): {}", params.split(", ").nth(at).unwrap_or_default());
+    let what = |at: usize| format!("{name}({params}): {}", params.split(',').nth(at).unwrap_or_default().trim_start());
     let options = args[2];
     let mut parts = Vec::with_capacity(layout.len());
     let mut checked = false;
@@ -229,7 +229,7 @@ fn layout_args(name: &str, params: &str, args: [&JsValue; 3]) -> Result<Vec<(&'s
             Part::Value(option) | Part::Flag(option) => {
                 if !checked {
                     // The options object is checked after the positional arguments.
-                    options_object(options, &what(params.split(", ").count() - 1))?;
+                    options_object(options, &what(params.split(',').count() - 1))?;
                     checked = true;
                 }
                 match (part, get(options, option)) {
