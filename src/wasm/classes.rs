@@ -45,6 +45,12 @@ pub(crate) fn promise_void<F>(future: F) -> Promise
 where
     F: Future<Output = Result<()>> + 'static,
 {
+    boxed_promise_void(Box::pin(future))
+}
+
+/// One wrapper for every [`promise_void`] future (a wrapper per call site cost ~250 B each).
+#[inline(never)]
+fn boxed_promise_void(future: crate::LocalBoxFuture<'static, Result<()>>) -> Promise {
     promise(async move { future.await.map(|()| JsValue::UNDEFINED) })
 }
 
