@@ -252,9 +252,9 @@ impl JsApp {
     }
 
     /// The app id.
-    #[wasm_bindgen(getter)]
-    pub fn id(&self) -> String {
-        self.inner.id().to_owned()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn id(&self) -> JsValue {
+        JsValue::from_str(self.inner.id())
     }
 
     /// The most recently logged-in active user, or null.
@@ -442,15 +442,15 @@ impl Credentials {
     }
 
     /// Provider name, e.g. "local-userpass".
-    #[wasm_bindgen(getter = providerName)]
-    pub fn provider_name(&self) -> String {
-        self.inner.provider_name.clone()
+    #[wasm_bindgen(getter = providerName, unchecked_return_type = "string")]
+    pub fn provider_name(&self) -> JsValue {
+        JsValue::from_str(&self.inner.provider_name)
     }
 
     /// Provider type, e.g. "local-userpass".
-    #[wasm_bindgen(getter = providerType)]
-    pub fn provider_type(&self) -> String {
-        self.inner.provider_type.clone()
+    #[wasm_bindgen(getter = providerType, unchecked_return_type = "string")]
+    pub fn provider_type(&self) -> JsValue {
+        JsValue::from_str(&self.inner.provider_type)
     }
 
     /// The fields sent to the provider.

@@ -39,9 +39,9 @@ impl MongoDB {
     }
 
     /// The service name.
-    #[wasm_bindgen(getter = serviceName)]
-    pub fn service_name(&self) -> String {
-        self.inner.service_name().to_owned()
+    #[wasm_bindgen(getter = serviceName, unchecked_return_type = "string")]
+    pub fn service_name(&self) -> JsValue {
+        JsValue::from_str(self.inner.service_name())
     }
 }
 
@@ -62,8 +62,8 @@ impl MongoDBDatabase {
 
     /// The database name.
     #[wasm_bindgen(getter, skip_typescript)]
-    pub fn name(&self) -> String {
-        self.inner.name().to_owned()
+    pub fn name(&self) -> JsValue {
+        JsValue::from_str(self.inner.name())
     }
 }
 
@@ -261,14 +261,14 @@ impl MongoDBCollection {
 impl MongoDBCollection {
     /// The collection name.
     #[wasm_bindgen(getter, skip_typescript)]
-    pub fn name(&self) -> String {
-        self.inner.name().to_owned()
+    pub fn name(&self) -> JsValue {
+        JsValue::from_str(self.inner.name())
     }
 
     /// The database name.
     #[wasm_bindgen(getter = databaseName, skip_typescript)]
-    pub fn database_name(&self) -> String {
-        self.inner.database_name().to_owned()
+    pub fn database_name(&self) -> JsValue {
+        JsValue::from_str(self.inner.database_name())
     }
 
     /// Documents matching `filter`.

@@ -88,9 +88,9 @@ impl User {
 #[wasm_bindgen]
 impl User {
     /// The user id.
-    #[wasm_bindgen(getter)]
-    pub fn id(&self) -> String {
-        self.inner.id().to_owned()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn id(&self) -> JsValue {
+        JsValue::from_str(self.inner.id())
     }
 
     /// The access token (a JWT), or null when logged out.
@@ -106,9 +106,9 @@ impl User {
     }
 
     /// The provider type the user logged in with, e.g. "local-userpass".
-    #[wasm_bindgen(getter = providerType)]
-    pub fn provider_type(&self) -> String {
-        self.inner.provider_type().to_owned()
+    #[wasm_bindgen(getter = providerType, unchecked_return_type = "string")]
+    pub fn provider_type(&self) -> JsValue {
+        JsValue::from_str(self.inner.provider_type())
     }
 
     /// The device id from the access token, or null.
@@ -148,8 +148,8 @@ impl User {
 
     /// "active", "logged-out" or "removed".
     #[wasm_bindgen(getter, unchecked_return_type = "UserState")]
-    pub fn state(&self) -> String {
-        self.inner.state().as_str().to_owned()
+    pub fn state(&self) -> JsValue {
+        JsValue::from_str(self.inner.state().as_str())
     }
 
     /// Custom user data from the current access token, EJSON-decoded (ObjectId, Date, Long and
