@@ -423,8 +423,9 @@ impl App {
         Ok(user)
     }
 
-    /// An email/password provider call (§8.1); sends the current user's access token, if any.
-    async fn email_password_call(&self, route: &str, body: Document) -> Result<()> {
+    /// An email/password provider call (§8.1) to `route` (the wasm layer calls it directly, with the
+    /// routes of the methods below); sends the current user's access token, if any.
+    pub(crate) async fn email_password_call(&self, route: &str, body: Document) -> Result<()> {
         let current = self.current_user();
         fetcher::fetch(
             self,

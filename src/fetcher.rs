@@ -3,11 +3,13 @@
 //! [`Error::Service`] (§10), refreshes shortly before the access token expires and
 //! refreshes-and-retries once on 401 `InvalidSession` (§4.4).
 
+use std::rc::Rc;
+
 use crate::app::App;
 use crate::ejson::{self, Value};
 use crate::error::{Error, Result};
 use crate::routes;
-use crate::transport::{ByteStream, Method, Request, Response, Streamed};
+use crate::transport::{ByteStream, LocalBoxFuture, Method, Request, Response, Streamed};
 use crate::user::{User, UserState};
 
 /// Which token goes into `Authorization` (§4.3).
@@ -47,12 +49,7 @@ pub(crate) async fn fetch(app: &App, call: Call<'_>) -> Result<Option<Value>> {
 pub(crate) async fn fetch_text(app: &App, call: Call<'_>) -> Result<Option<String>> {
     let location = app.location().await?;
     let url = &format!("{location}{}", call.path);
-    let (method, body) = (call.method, &call.body);
-    with_auth(app, call.auth, call.user, |token| {
-        let body = body.clone();
-        async move { send_text(app, method, url, body, token.as_deref()).await }
-    })
-    .await
+    with_auth(app, call.auth, call.user, None, Attempt::Text(call.method, url, &call.body)).await?.text()
 }
 
 fn parse_json(text: Option<String>) -> Result<Option<Value>> {
@@ -60,24 +57,60 @@ fn parse_json(text: Option<String>) -> Result<Option<Value>> {
 }
 
 /// Opens a server-sent-events stream (§6.3) with the user's access token.
-pub(crate) async fn stream(app: &App, path: &str, user: &User) -> Result<std::rc::Rc<dyn ByteStream>> {
+pub(crate) async fn stream(app: &App, path: &str, user: &User) -> Result<Rc<dyn ByteStream>> {
     let location = app.location().await?;
     let url = &format!("{location}{path}");
-    with_auth(app, Auth::Access, Some(user), |token| async move {
+    match with_auth(app, Auth::Access, Some(user), None, Attempt::Stream(url)).await? {
+        Answer::Stream(body) => Ok(body),
+        Answer::Text(_) => Err(Error::decode("a streaming response without a body")),
+    }
+}
+
+/// What one attempt of a call sends (the part [`with_auth`] repeats).
+#[derive(Clone, Copy)]
+enum Attempt<'a> {
+    /// A request whose 2xx answer is read as JSON text.
+    Text(Method, &'a str, &'a Option<String>),
+    /// A `GET` of a server-sent-events stream.
+    Stream(&'a str),
+}
+
+/// What an [`Attempt`] gave.
+enum Answer {
+    Text(Option<String>),
+    Stream(Rc<dyn ByteStream>),
+}
+
+impl Answer {
+    fn text(self) -> Result<Option<String>> {
+        match self {
+            Answer::Text(text) => Ok(text),
+            Answer::Stream(_) => Err(Error::decode("a stream where a JSON answer was expected")),
+        }
+    }
+}
+
+impl Attempt<'_> {
+    async fn run(self, app: &App, token: Option<String>) -> Result<Answer> {
+        let url = match self {
+            Attempt::Text(method, url, body) => {
+                return Ok(Answer::Text(send_text(app, method, url, body.clone(), token.as_deref()).await?))
+            }
+            Attempt::Stream(url) => url,
+        };
         let mut headers = vec![("Accept", "text/event-stream".to_owned())];
         if let Some(token) = token {
             headers.push(("Authorization", format!("Bearer {token}")));
         }
-        let request = Request { method: Method::Get, url: url.clone(), headers, body: None, timeout_ms: app.config().timeout_ms };
+        let request = Request { method: Method::Get, url: url.to_owned(), headers, body: None, timeout_ms: app.config().timeout_ms };
         match app.transport().stream(request).await? {
-            Streamed::Body(body) => Ok(body),
+            Streamed::Body(body) => Ok(Answer::Stream(body)),
             Streamed::Failed(response) => match decode_response(Method::Get, url, response) {
                 Err(e) => Err(e),
                 Ok(_) => Err(Error::decode("a streaming response without a body")),
             },
         }
-    })
-    .await
+    }
 }
 
 /// The access token a `functions/call` of `user` can go out with, with nothing to await first,
@@ -107,37 +140,32 @@ pub(crate) async fn resume_text(
     token: String,
     first: Result<Response>,
 ) -> Result<Option<String>> {
-    let first = first.and_then(|response| check_response(Method::Post, url, response));
-    with_auth_from(app, Auth::Access, Some(user), Some((Some(token), first)), |token| {
-        let body = Some(body.clone());
-        async move { send_text(app, Method::Post, url, body, token.as_deref()).await }
-    })
-    .await
+    let first = first.and_then(|response| check_response(Method::Post, url, response)).map(Answer::Text);
+    let body = Some(body);
+    with_auth(app, Auth::Access, Some(user), Some((Some(token), first)), Attempt::Text(Method::Post, url, &body)).await?.text()
 }
 
 /// Runs `attempt` with the token the call needs (§4.3): refreshes ahead of `exp`, and once
 /// after a 401 `InvalidSession` (bounded, unlike realm-web); a rejected refresh token logs out.
-async fn with_auth<T, F, Fut>(app: &App, auth: Auth, user: Option<&User>, attempt: F) -> Result<T>
-where
-    F: Fn(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
-{
-    with_auth_from(app, auth, user, None, attempt).await
+/// `first`: the token and outcome of a first attempt already made (after the checks before it),
+/// so only what follows it is left to do. Not generic and boxed: one copy for every kind of call.
+fn with_auth<'a>(
+    app: &'a App,
+    auth: Auth,
+    user: Option<&'a User>,
+    first: Option<(Option<String>, Result<Answer>)>,
+    attempt: Attempt<'a>,
+) -> LocalBoxFuture<'a, Result<Answer>> {
+    Box::pin(with_auth_inner(app, auth, user, first, attempt))
 }
 
-/// [`with_auth`]; `first`: the token and outcome of a first attempt already made (after the
-/// checks before it), so only what follows it is left to do.
-async fn with_auth_from<T, F, Fut>(
+async fn with_auth_inner(
     app: &App,
     auth: Auth,
     user: Option<&User>,
-    mut first: Option<(Option<String>, Result<T>)>,
-    attempt: F,
-) -> Result<T>
-where
-    F: Fn(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
-{
+    mut first: Option<(Option<String>, Result<Answer>)>,
+    attempt: Attempt<'_>,
+) -> Result<Answer> {
     if first.is_none() {
         if user.is_some_and(|u| u.state() == UserState::Removed) {
             return Err(Error::UserRemoved);
@@ -160,7 +188,7 @@ where
                     (Auth::Refresh, Some(user)) => Some(user.refresh_token().ok_or(Error::NotLoggedIn)?),
                     (Auth::Refresh, None) => return Err(Error::NotLoggedIn),
                 };
-                let outcome = attempt(token.clone()).await;
+                let outcome = attempt.run(app, token.clone()).await;
                 (token, outcome)
             }
         };

@@ -407,34 +407,53 @@ impl User {
 
     /// Creates an API key (§8.2): `{_id, key, name, disabled}`; the secret `key` is only returned here.
     pub async fn create_api_key(&self, name: &str) -> Result<Value> {
-        let body = ejson::to_canonical_string(&Value::Document(Document::new().with("name", name)));
-        let v = self.call(Method::Post, routes::api_keys(), Some(body), Auth::Refresh).await?;
-        Ok(v.unwrap_or(Value::Null))
+        self.api_key_call(ApiKeyCall::Create(name.to_owned())).await
     }
 
     /// One API key: `{_id, name, disabled}`.
     pub async fn fetch_api_key(&self, key_id: &str) -> Result<Value> {
-        let v = self.call(Method::Get, routes::api_key(key_id), None, Auth::Refresh).await?;
-        Ok(v.unwrap_or(Value::Null))
+        self.api_key_call(ApiKeyCall::Fetch(key_id.to_owned())).await
     }
 
     /// Every API key of the user.
     pub async fn fetch_api_keys(&self) -> Result<Value> {
-        let v = self.call(Method::Get, routes::api_keys(), None, Auth::Refresh).await?;
-        Ok(v.unwrap_or(Value::Array(Vec::new())))
+        self.api_key_call(ApiKeyCall::FetchAll).await
     }
 
     /// Deletes an API key.
     pub async fn delete_api_key(&self, key_id: &str) -> Result<()> {
-        self.call(Method::Delete, routes::api_key(key_id), None, Auth::Refresh).await?;
-        Ok(())
+        self.api_key_call(ApiKeyCall::Delete(key_id.to_owned())).await.map(drop)
     }
 
     /// Enables (`true`) or disables an API key.
     pub async fn set_api_key_enabled(&self, key_id: &str, enabled: bool) -> Result<()> {
-        self.call(Method::Put, routes::api_key_toggle(key_id, enabled), None, Auth::Refresh).await?;
-        Ok(())
+        self.api_key_call(ApiKeyCall::Enable(key_id.to_owned(), enabled)).await.map(drop)
     }
+
+    /// Any API key request; the methods above and the wasm layer share it (one future for all).
+    pub(crate) async fn api_key_call(&self, call: ApiKeyCall) -> Result<Value> {
+        let (method, path, body, empty) = match call {
+            ApiKeyCall::Create(name) => {
+                let body = ejson::to_canonical_string(&Value::Document(Document::new().with("name", name)));
+                (Method::Post, routes::api_keys(), Some(body), Value::Null)
+            }
+            ApiKeyCall::Fetch(id) => (Method::Get, routes::api_key(&id), None, Value::Null),
+            ApiKeyCall::FetchAll => (Method::Get, routes::api_keys(), None, Value::Array(Vec::new())),
+            ApiKeyCall::Delete(id) => (Method::Delete, routes::api_key(&id), None, Value::Null),
+            ApiKeyCall::Enable(id, enabled) => (Method::Put, routes::api_key_toggle(&id, enabled), None, Value::Null),
+        };
+        Ok(self.call(method, path, body, Auth::Refresh).await?.unwrap_or(empty))
+    }
+}
+
+/// An API key request (§8.2), with the key id where it has one.
+pub(crate) enum ApiKeyCall {
+    Create(String),
+    Fetch(String),
+    FetchAll,
+    Delete(String),
+    /// `true`: enable, `false`: disable.
+    Enable(String, bool),
 }
 
 /// The fields of a login (or link) answer (§2.3).

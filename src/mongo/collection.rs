@@ -209,6 +209,19 @@ impl MongoDBCollection {
         Ok(Reply(crate::fetcher::resume_text(&app, &self.user, url, body, token, first).await?))
     }
 
+    /// For the wasm layer: method `name` with its wire fields `parts` (in [`layout`] order, see
+    /// `super::layout`), as the method itself sends it.
+    ///
+    /// [`layout`]: super::layout::layout
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) async fn call_parts(&self, name: &str, parts: Vec<(&'static str, Value)>) -> Result<Reply> {
+        let mut a = self.args();
+        for (key, value) in parts {
+            a.insert(key, value);
+        }
+        self.call(name, a).await
+    }
+
     async fn call(&self, name: &str, args: Document) -> Result<Reply> {
         let text = self.user.call_function_text(name, vec![Value::Document(args)], Some(&self.service)).await?;
         Ok(Reply(text))

@@ -13,7 +13,7 @@ pub use watch::ChangeStream;
 #[cfg_attr(not(target_arch = "wasm32"), allow(unused_imports))]
 pub(crate) use collection::Frame;
 #[cfg_attr(not(target_arch = "wasm32"), allow(unused_imports))]
-pub(crate) use layout::Part;
+pub(crate) use layout::{layout, Part};
 
 use crate::user::User;
 

@@ -4,17 +4,16 @@
 //! are written in `types.rs` and the generated ones are skipped.
 
 use std::cell::RefCell;
-use std::future::Future;
 
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
 use super::fetch::FetchTransport;
 use super::classes::{get, optional, promise, rejected, string_arg, type_name};
-use super::convert::{encode_document, encode_document_list, encode_optional_document, reply_to_js, to_js, to_optional_document};
+use super::convert::{encode_document, encode_document_list, encode_optional_document, reply_to_js, to_js, to_optional_document, to_value};
 use crate::ejson::Value;
 use crate::error::{Error, Result};
-use crate::mongo::{self, Part, CountOptions, FindOneAndModifyOptions, FindOneOptions, FindOptions, UpdateOptions, WatchOptions};
+use crate::mongo::{self, Part, WatchOptions};
 
 /// `user.mongoClient(serviceName)`.
 #[wasm_bindgen]
@@ -40,9 +39,9 @@ impl MongoDB {
     }
 
     /// The service name.
-    #[wasm_bindgen(getter = serviceName)]
-    pub fn service_name(&self) -> String {
-        self.inner.service_name().to_owned()
+    #[wasm_bindgen(getter = serviceName, unchecked_return_type = "string")]
+    pub fn service_name(&self) -> JsValue {
+        JsValue::from_str(self.inner.service_name())
     }
 }
 
@@ -63,8 +62,8 @@ impl MongoDBDatabase {
 
     /// The database name.
     #[wasm_bindgen(getter, skip_typescript)]
-    pub fn name(&self) -> String {
-        self.inner.name().to_owned()
+    pub fn name(&self) -> JsValue {
+        JsValue::from_str(self.inner.name())
     }
 }
 
@@ -191,18 +190,6 @@ impl MongoDBCollection {
     }
 }
 
-/// Converts the arguments synchronously, then runs the call; a conversion error rejects.
-fn collection_call<F, Fut>(collection: &mongo::MongoDBCollection, prepare: F) -> Promise
-where
-    F: FnOnce(mongo::MongoDBCollection) -> Result<Fut>,
-    Fut: Future<Output = Result<mongo::Reply>> + 'static,
-{
-    match prepare(collection.clone()) {
-        Ok(fut) => promise(async move { reply_to_js(&fut.await?) }),
-        Err(e) => rejected(e),
-    }
-}
-
 /// An options argument: `undefined` or an object.
 fn options_object(options: &JsValue, what: &str) -> Result<()> {
     if options.is_undefined() || options.is_null() || (options.is_object() && !js_sys::Array::is_array(options)) {
@@ -212,219 +199,155 @@ fn options_object(options: &JsValue, what: &str) -> Result<()> {
     }
 }
 
-fn optional_bool(options: &JsValue, key: &str) -> Option<bool> {
-    let v = get(options, key);
-    if v.is_undefined() {
-        None
-    } else {
-        Some(v.is_truthy())
+/// The usual (Rust) path of method `name`, whose JS parameters are `params`: the arguments
+/// converted as its layout says, then one request. One non-generic future for every method:
+/// a future per method cost ~1 KB of wasm each.
+#[inline(never)]
+fn rust_call(collection: &mongo::MongoDBCollection, name: &'static str, params: &str, args: [&JsValue; 3]) -> Promise {
+    match layout_args(name, params, args) {
+        Ok(parts) => {
+            let collection = collection.clone();
+            promise(async move { reply_to_js(&collection.call_parts(name, parts).await?) })
+        }
+        Err(e) => rejected(e),
     }
 }
 
-fn update_options(options: &JsValue, what: &str) -> Result<UpdateOptions> {
-    options_object(options, what)?;
-    Ok(UpdateOptions { upsert: optional_bool(options, "upsert"), array_filters: optional(options, "arrayFilters")? })
+/// The arguments of method `name` (`args`: the positional ones, then options) as its wire
+/// fields, validated in the order of its parameters; errors name `name(params): param`.
+fn layout_args(name: &str, params: &str, args: [&JsValue; 3]) -> Result<Vec<(&'static str, Value)>> {
+    let layout = mongo::layout(name).unwrap_or_default();
+    let what = |at: usize| format!("{name}({params}): {}", params.split(',').nth(at).unwrap_or_default().trim_start());
+    let options = args[2];
+    let mut parts = Vec::with_capacity(layout.len());
+    let mut checked = false;
+    for &(key, part) in layout {
+        let value = match part {
+            Part::Filter => Some(encode_optional_document(args[0], &what(0))?.unwrap_or_else(|| Value::Document(Default::default()))),
+            Part::Document(at) => Some(encode_document(args[usize::from(at)], &what(usize::from(at)))?),
+            Part::Documents => Some(encode_document_list(args[0], &what(0))?),
+            Part::Value(option) | Part::Flag(option) => {
+                if !checked {
+                    // The options object is checked after the positional arguments.
+                    options_object(options, &what(params.split(',').count() - 1))?;
+                    checked = true;
+                }
+                match (part, get(options, option)) {
+                    (_, v) if v.is_undefined() => None,
+                    (Part::Flag(_), v) => Some(Value::Bool(v.is_truthy())),
+                    (_, v) => Some(to_value(&v)?),
+                }
+            }
+        };
+        if let Some(value) = value {
+            parts.push((key, value));
+        }
+    }
+    Ok(parts)
 }
 
-fn modify_options(options: &JsValue, what: &str) -> Result<FindOneAndModifyOptions> {
-    options_object(options, what)?;
-    Ok(FindOneAndModifyOptions {
-        sort: optional(options, "sort")?,
-        projection: optional(options, "projection")?,
-        upsert: optional_bool(options, "upsert"),
-        return_new_document: optional_bool(options, "returnNewDocument"),
-    })
+impl MongoDBCollection {
+    /// Method `name` with its positional arguments `a0`, `a1` and `options`: the fast path, or
+    /// else the usual one.
+    fn call(&self, name: &'static str, params: &str, a0: &JsValue, a1: &JsValue, options: &JsValue) -> Promise {
+        match self.fast_call(name, a0, a1, options) {
+            Some(p) => p,
+            None => rust_call(&self.inner, name, params, [a0, a1, options]),
+        }
+    }
 }
-
 
 #[wasm_bindgen]
 impl MongoDBCollection {
     /// The collection name.
     #[wasm_bindgen(getter, skip_typescript)]
-    pub fn name(&self) -> String {
-        self.inner.name().to_owned()
+    pub fn name(&self) -> JsValue {
+        JsValue::from_str(self.inner.name())
     }
 
     /// The database name.
     #[wasm_bindgen(getter = databaseName, skip_typescript)]
-    pub fn database_name(&self) -> String {
-        self.inner.database_name().to_owned()
+    pub fn database_name(&self) -> JsValue {
+        JsValue::from_str(self.inner.database_name())
     }
 
     /// Documents matching `filter`.
     #[wasm_bindgen(skip_typescript)]
     pub fn find(&self, filter: JsValue, options: JsValue) -> Promise {
-        if let Some(p) = self.fast_call("find", &filter, &JsValue::UNDEFINED, &options) {
-            return p;
-        }
-        collection_call(&self.inner, |c| {
-            let filter = encode_optional_document(&filter, "find(filter, options): filter")?;
-            options_object(&options, "find(filter, options): options")?;
-            let options = FindOptions {
-                projection: optional(&options, "projection")?,
-                sort: optional(&options, "sort")?,
-                limit: optional(&options, "limit")?,
-            };
-            Ok(async move { c.find(filter, options).await })
-        })
+        self.call("find", "filter, options", &filter, &JsValue::UNDEFINED, &options)
     }
 
     /// The first document matching `filter`, or null.
     #[wasm_bindgen(js_name = findOne, skip_typescript)]
     pub fn find_one(&self, filter: JsValue, options: JsValue) -> Promise {
-        if let Some(p) = self.fast_call("findOne", &filter, &JsValue::UNDEFINED, &options) {
-            return p;
-        }
-        collection_call(&self.inner, |c| {
-            let filter = encode_optional_document(&filter, "findOne(filter, options): filter")?;
-            options_object(&options, "findOne(filter, options): options")?;
-            let options = FindOneOptions { projection: optional(&options, "projection")?, sort: optional(&options, "sort")? };
-            Ok(async move { c.find_one(filter, options).await })
-        })
+        self.call("findOne", "filter, options", &filter, &JsValue::UNDEFINED, &options)
     }
 
     /// Updates the first match; resolves to the document before (or after, with
     /// `returnNewDocument`) the update, or null.
     #[wasm_bindgen(js_name = findOneAndUpdate, skip_typescript)]
     pub fn find_one_and_update(&self, filter: JsValue, update: JsValue, options: JsValue) -> Promise {
-        if let Some(p) = self.fast_call("findOneAndUpdate", &filter, &update, &options) {
-            return p;
-        }
-        collection_call(&self.inner, |c| {
-            let filter = encode_optional_document(&filter, "findOneAndUpdate(filter, update, options): filter")?;
-            let update = encode_document(&update, "findOneAndUpdate(filter, update, options): update")?;
-            let options = modify_options(&options, "findOneAndUpdate(filter, update, options): options")?;
-            Ok(async move { c.find_one_and_update(filter, update, options).await })
-        })
+        self.call("findOneAndUpdate", "filter, update, options", &filter, &update, &options)
     }
 
     /// Replaces the first match; resolves to the document before (or after) or null.
     #[wasm_bindgen(js_name = findOneAndReplace, skip_typescript)]
     pub fn find_one_and_replace(&self, filter: JsValue, replacement: JsValue, options: JsValue) -> Promise {
-        if let Some(p) = self.fast_call("findOneAndReplace", &filter, &replacement, &options) {
-            return p;
-        }
-        collection_call(&self.inner, |c| {
-            let filter = encode_optional_document(&filter, "findOneAndReplace(filter, replacement, options): filter")?;
-            let replacement = encode_document(&replacement, "findOneAndReplace(filter, replacement, options): replacement")?;
-            let options = modify_options(&options, "findOneAndReplace(filter, replacement, options): options")?;
-            Ok(async move { c.find_one_and_replace(filter, replacement, options).await })
-        })
+        self.call("findOneAndReplace", "filter, replacement, options", &filter, &replacement, &options)
     }
 
     /// Deletes the first match; resolves to it or null.
     #[wasm_bindgen(js_name = findOneAndDelete, skip_typescript)]
     pub fn find_one_and_delete(&self, filter: JsValue, options: JsValue) -> Promise {
-        if let Some(p) = self.fast_call("findOneAndDelete", &filter, &JsValue::UNDEFINED, &options) {
-            return p;
-        }
-        collection_call(&self.inner, |c| {
-            let filter = encode_optional_document(&filter, "findOneAndDelete(filter, options): filter")?;
-            let options = modify_options(&options, "findOneAndDelete(filter, options): options")?;
-            Ok(async move { c.find_one_and_delete(filter, options).await })
-        })
+        self.call("findOneAndDelete", "filter, options", &filter, &JsValue::UNDEFINED, &options)
     }
 
     /// Runs an aggregation pipeline.
     #[wasm_bindgen(skip_typescript)]
     pub fn aggregate(&self, pipeline: JsValue) -> Promise {
-        if let Some(p) = self.fast_call("aggregate", &pipeline, &JsValue::UNDEFINED, &JsValue::UNDEFINED) {
-            return p;
-        }
-        collection_call(&self.inner, |c| {
-            let pipeline = encode_document_list(&pipeline, "aggregate(pipeline): pipeline")?;
-            Ok(async move { c.aggregate(pipeline).await })
-        })
+        self.call("aggregate", "pipeline", &pipeline, &JsValue::UNDEFINED, &JsValue::UNDEFINED)
     }
 
     /// The number of documents matching `filter`.
     #[wasm_bindgen(skip_typescript)]
     pub fn count(&self, filter: JsValue, options: JsValue) -> Promise {
-        if let Some(p) = self.fast_call("count", &filter, &JsValue::UNDEFINED, &options) {
-            return p;
-        }
-        collection_call(&self.inner, |c| {
-            let filter = encode_optional_document(&filter, "count(filter, options): filter")?;
-            options_object(&options, "count(filter, options): options")?;
-            let options = CountOptions { limit: optional(&options, "limit")? };
-            Ok(async move { c.count(filter, options).await })
-        })
+        self.call("count", "filter, options", &filter, &JsValue::UNDEFINED, &options)
     }
 
     /// Inserts one document; resolves to `{ insertedId }`.
     #[wasm_bindgen(js_name = insertOne, skip_typescript)]
     pub fn insert_one(&self, document: JsValue) -> Promise {
-        if let Some(p) = self.fast_call("insertOne", &document, &JsValue::UNDEFINED, &JsValue::UNDEFINED) {
-            return p;
-        }
-        collection_call(&self.inner, |c| {
-            let document = encode_document(&document, "insertOne(document): document")?;
-            Ok(async move { c.insert_one(document).await })
-        })
+        self.call("insertOne", "document", &document, &JsValue::UNDEFINED, &JsValue::UNDEFINED)
     }
 
     /// Inserts documents; resolves to `{ insertedIds }`.
     #[wasm_bindgen(js_name = insertMany, skip_typescript)]
     pub fn insert_many(&self, documents: JsValue) -> Promise {
-        if let Some(p) = self.fast_call("insertMany", &documents, &JsValue::UNDEFINED, &JsValue::UNDEFINED) {
-            return p;
-        }
-        collection_call(&self.inner, |c| {
-            let documents = encode_document_list(&documents, "insertMany(documents): documents")?;
-            Ok(async move { c.insert_many(documents).await })
-        })
+        self.call("insertMany", "documents", &documents, &JsValue::UNDEFINED, &JsValue::UNDEFINED)
     }
 
     /// Updates the first match; resolves to `{ matchedCount, modifiedCount, upsertedId? }`.
     #[wasm_bindgen(js_name = updateOne, skip_typescript)]
     pub fn update_one(&self, filter: JsValue, update: JsValue, options: JsValue) -> Promise {
-        if let Some(p) = self.fast_call("updateOne", &filter, &update, &options) {
-            return p;
-        }
-        collection_call(&self.inner, |c| {
-            let filter = encode_optional_document(&filter, "updateOne(filter, update, options): filter")?.unwrap_or_else(|| Value::Document(Default::default()));
-            let update = encode_document(&update, "updateOne(filter, update, options): update")?;
-            let options = update_options(&options, "updateOne(filter, update, options): options")?;
-            Ok(async move { c.update_one(filter, update, options).await })
-        })
+        self.call("updateOne", "filter, update, options", &filter, &update, &options)
     }
 
     /// Updates every match; resolves to `{ matchedCount, modifiedCount, upsertedId? }`.
     #[wasm_bindgen(js_name = updateMany, skip_typescript)]
     pub fn update_many(&self, filter: JsValue, update: JsValue, options: JsValue) -> Promise {
-        if let Some(p) = self.fast_call("updateMany", &filter, &update, &options) {
-            return p;
-        }
-        collection_call(&self.inner, |c| {
-            let filter = encode_optional_document(&filter, "updateMany(filter, update, options): filter")?.unwrap_or_else(|| Value::Document(Default::default()));
-            let update = encode_document(&update, "updateMany(filter, update, options): update")?;
-            let options = update_options(&options, "updateMany(filter, update, options): options")?;
-            Ok(async move { c.update_many(filter, update, options).await })
-        })
+        self.call("updateMany", "filter, update, options", &filter, &update, &options)
     }
 
     /// Deletes the first match; resolves to `{ deletedCount }`.
     #[wasm_bindgen(js_name = deleteOne, skip_typescript)]
     pub fn delete_one(&self, filter: JsValue) -> Promise {
-        if let Some(p) = self.fast_call("deleteOne", &filter, &JsValue::UNDEFINED, &JsValue::UNDEFINED) {
-            return p;
-        }
-        collection_call(&self.inner, |c| {
-            let filter = encode_optional_document(&filter, "deleteOne(filter): filter")?;
-            Ok(async move { c.delete_one(filter).await })
-        })
+        self.call("deleteOne", "filter", &filter, &JsValue::UNDEFINED, &JsValue::UNDEFINED)
     }
 
     /// Deletes every match; resolves to `{ deletedCount }`.
     #[wasm_bindgen(js_name = deleteMany, skip_typescript)]
     pub fn delete_many(&self, filter: JsValue) -> Promise {
-        if let Some(p) = self.fast_call("deleteMany", &filter, &JsValue::UNDEFINED, &JsValue::UNDEFINED) {
-            return p;
-        }
-        collection_call(&self.inner, |c| {
-            let filter = encode_optional_document(&filter, "deleteMany(filter): filter")?;
-            Ok(async move { c.delete_many(filter).await })
-        })
+        self.call("deleteMany", "filter", &filter, &JsValue::UNDEFINED, &JsValue::UNDEFINED)
     }
 
     /// Opens a change stream: `for await (const change of collection.watch({ ids, filter }))`.

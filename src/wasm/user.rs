@@ -17,7 +17,7 @@ use super::errors::to_js_error;
 use super::mongo::MongoDB;
 use crate::ejson::Value;
 use crate::error::Error;
-use crate::user;
+use crate::user::{self, ApiKeyCall};
 
 thread_local! {
     /// One JS `User` object per core user, so `app.currentUser === user` (a handful per page: a
@@ -88,9 +88,9 @@ impl User {
 #[wasm_bindgen]
 impl User {
     /// The user id.
-    #[wasm_bindgen(getter)]
-    pub fn id(&self) -> String {
-        self.inner.id().to_owned()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn id(&self) -> JsValue {
+        JsValue::from_str(self.inner.id())
     }
 
     /// The access token (a JWT), or null when logged out.
@@ -106,9 +106,9 @@ impl User {
     }
 
     /// The provider type the user logged in with, e.g. "local-userpass".
-    #[wasm_bindgen(getter = providerType)]
-    pub fn provider_type(&self) -> String {
-        self.inner.provider_type().to_owned()
+    #[wasm_bindgen(getter = providerType, unchecked_return_type = "string")]
+    pub fn provider_type(&self) -> JsValue {
+        JsValue::from_str(self.inner.provider_type())
     }
 
     /// The device id from the access token, or null.
@@ -148,8 +148,8 @@ impl User {
 
     /// "active", "logged-out" or "removed".
     #[wasm_bindgen(getter, unchecked_return_type = "UserState")]
-    pub fn state(&self) -> String {
-        self.inner.state().as_str().to_owned()
+    pub fn state(&self) -> JsValue {
+        JsValue::from_str(self.inner.state().as_str())
     }
 
     /// Custom user data from the current access token, EJSON-decoded (ObjectId, Date, Long and
@@ -299,63 +299,51 @@ impl ApiKeyAuth {
     /// Creates a key: `{ _id, key, name, disabled }` (the secret `key` is only returned here).
     #[wasm_bindgen(unchecked_return_type = "Promise<ApiKey>")]
     pub fn create(&self, #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue) -> Promise {
-        let name = match string_arg(&name, "apiKeys.create(name): name") {
-            Ok(n) => n,
-            Err(e) => return rejected(e),
-        };
-        let user = self.user.clone();
-        promise(async move { Ok(to_js(&user.create_api_key(&name).await?)) })
+        match string_arg(&name, "apiKeys.create(name): name") {
+            Ok(name) => self.run(ApiKeyCall::Create(name), true),
+            Err(e) => rejected(e),
+        }
     }
 
     /// One key: `{ _id, name, disabled }`.
     #[wasm_bindgen(unchecked_return_type = "Promise<ApiKey>")]
     pub fn fetch(&self, #[wasm_bindgen(js_name = "keyId", unchecked_param_type = "string")] id: JsValue) -> Promise {
-        let id = match key_id(&id, "fetch") {
-            Ok(id) => id,
-            Err(p) => return p,
-        };
-        let user = self.user.clone();
-        promise(async move { Ok(to_js(&user.fetch_api_key(&id).await?)) })
+        key_id(&id, "fetch").map_or_else(|p| p, |id| self.run(ApiKeyCall::Fetch(id), true))
     }
 
     /// Every key of the user.
     #[wasm_bindgen(js_name = fetchAll, unchecked_return_type = "Promise<ApiKey[]>")]
     pub fn fetch_all(&self) -> Promise {
-        let user = self.user.clone();
-        promise(async move { Ok(to_js(&user.fetch_api_keys().await?)) })
+        self.run(ApiKeyCall::FetchAll, true)
     }
 
     /// Deletes a key.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn delete(&self, #[wasm_bindgen(js_name = "keyId", unchecked_param_type = "string")] id: JsValue) -> Promise {
-        let id = match key_id(&id, "delete") {
-            Ok(id) => id,
-            Err(p) => return p,
-        };
-        let user = self.user.clone();
-        promise_void(async move { user.delete_api_key(&id).await })
+        key_id(&id, "delete").map_or_else(|p| p, |id| self.run(ApiKeyCall::Delete(id), false))
     }
 
     /// Enables a key.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn enable(&self, #[wasm_bindgen(js_name = "keyId", unchecked_param_type = "string")] id: JsValue) -> Promise {
-        self.toggle(id, true)
+        key_id(&id, "enable").map_or_else(|p| p, |id| self.run(ApiKeyCall::Enable(id, true), false))
     }
 
     /// Disables a key.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn disable(&self, #[wasm_bindgen(js_name = "keyId", unchecked_param_type = "string")] id: JsValue) -> Promise {
-        self.toggle(id, false)
+        key_id(&id, "disable").map_or_else(|p| p, |id| self.run(ApiKeyCall::Enable(id, false), false))
     }
 }
 
 impl ApiKeyAuth {
-    fn toggle(&self, id: JsValue, enable: bool) -> Promise {
-        let id = match key_id(&id, if enable { "enable" } else { "disable" }) {
-            Ok(id) => id,
-            Err(p) => return p,
-        };
+    /// One future for every key method; `answer`: resolve to the answer (else to undefined).
+    #[inline(never)]
+    fn run(&self, call: ApiKeyCall, answer: bool) -> Promise {
         let user = self.user.clone();
-        promise_void(async move { user.set_api_key_enabled(&id, enable).await })
+        promise(async move {
+            let value = user.api_key_call(call).await?;
+            Ok(if answer { to_js(&value) } else { JsValue::UNDEFINED })
+        })
     }
 }

@@ -262,6 +262,19 @@ pub async fn values_round_trip() {
     assert_eq!(get(&deleted, "deletedCount").as_f64(), Some(2.0));
     let err = call_async(&coll, "insertOne", &[s("not a document")]).await.expect_err("bad argument rejects");
     assert!(message(&err).contains("insertOne(document): document must be an object"), "{}", message(&err));
+    // Every method's arguments are checked in parameter order, each error naming its parameter.
+    let doc = obj(&[]);
+    for (method, args, expected) in [
+        ("updateOne", vec![doc.clone(), doc.clone(), s("x")], "updateOne(filter, update, options): options must be an object, got string"),
+        ("findOneAndReplace", vec![doc.clone(), s("x")], "findOneAndReplace(filter, replacement, options): replacement must be an object"),
+        ("find", vec![s("x"), s("y")], "find(filter, options): filter must be an object"),
+        ("count", vec![doc.clone(), js_sys::Array::new().into()], "count(filter, options): options must be an object, got object"),
+        ("aggregate", vec![s("x")], "aggregate(pipeline): pipeline must be an array of documents"),
+        ("deleteOne", vec![JsValue::from(1)], "deleteOne(filter): filter must be an object"),
+    ] {
+        let err = call_async(&coll, method, &args).await.expect_err(method);
+        assert!(message(&err).contains(expected), "{method}: {}", message(&err));
+    }
 }
 
 /// A fetch answering like App Services (protocol.md) for one anonymous user, whose streaming
