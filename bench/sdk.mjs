@@ -42,18 +42,19 @@ function row(figure, wasm, web, unit, target, digits = 2) {
   console.error(`  ${figure}: realm-wasm ${f(wasm)} ${unit}, realm-web ${f(web)} ${unit}, ratio ${ratio.toFixed(2)}`);
 }
 
-/** Runs `fn(sdk)` `reps` times per SDK, alternating, after `warmup` runs; median ms per SDK. */
-async function compare(reps, warmup, fn) {
-  for (const sdk of sdks) for (let i = 0; i < warmup; i++) await fn(sdk);
-  const times = Object.fromEntries(sdks.map((s) => [s.name, []]));
+/** Runs `fn(x)` `reps` times for each of `contenders` (the SDKs unless given), alternating, after
+ *  `warmup` runs; median ms per contender name. */
+async function compare(reps, warmup, fn, contenders = sdks) {
+  for (const sdk of contenders) for (let i = 0; i < warmup; i++) await fn(sdk);
+  const times = Object.fromEntries(contenders.map((s) => [s.name, []]));
   for (let r = 0; r < (QUICK ? Math.min(reps, 3) : reps); r++) {
-    for (const sdk of r % 2 ? [...sdks].reverse() : sdks) {
+    for (const sdk of r % 2 ? [...contenders].reverse() : contenders) {
       const t0 = performance.now();
       await fn(sdk);
       times[sdk.name].push(performance.now() - t0);
     }
   }
-  return Object.fromEntries(sdks.map((s) => [s.name, median(times[s.name])]));
+  return Object.fromEntries(contenders.map((s) => [s.name, median(times[s.name])]));
 }
 
 // A canned fetch with per-bench answers for some functions, and the last request body per SDK.
@@ -124,19 +125,22 @@ const small = {
 };
 for (const [name, call] of Object.entries(small)) {
   const results = {};
-  // 10 warm-up runs: the garbage of the find() section above is collected before anything is timed
-  // (with 3, a major GC landed in the first call's repetitions in some runs, doubling its median).
-  const t = await compare(20, 10, async (sdk) => {
-    for (let i = 0; i < CALLS; i++) results[sdk.name] = await call(sdk.coll, i);
-  });
-  agree(name, results["realm-wasm"], results["realm-web"]);
   // What any client must pay: the same canned fetch with realm-web's request, and reading the answer.
+  // Timed in the same interleaved repetitions as the SDKs, so drift on the machine hits all three alike
+  // (the overhead is a difference of a few µs: a floor timed apart moved it by ±1 µs between runs).
+  await call(sdks[1].coll, 0); // realm-web's request body for the floor
   const fetch = fetchFor("floor");
   const init = { method: "POST", headers: { "Content-Type": "application/json" }, body: bodies["realm-web"] };
   const url = `${CANNED_HOST}/api/client/v2.0/app/x/functions/call`;
-  const floor = (await compare(20, 3, async () => {
-    for (let i = 0; i < CALLS; i++) await (await fetch(url, init)).text();
-  }))["realm-wasm"] / CALLS * 1000;
+  const floorRun = { name: "floor", run: async () => { for (let i = 0; i < CALLS; i++) await (await fetch(url, init)).text(); } };
+  // 10 warm-up runs: the garbage of the find() section above is collected before anything is timed
+  // (with 3, a major GC landed in the first call's repetitions in some runs, doubling its median).
+  const t = await compare(40, 10, async (x) => {
+    if (x === floorRun) return x.run();
+    for (let i = 0; i < CALLS; i++) results[x.name] = await call(x.coll, i);
+  }, [...sdks, floorRun]);
+  agree(name, results["realm-wasm"], results["realm-web"]);
+  const floor = t.floor / CALLS * 1000;
   const [w, b] = [t["realm-wasm"] / CALLS * 1000, t["realm-web"] / CALLS * 1000];
   row(`${name}: µs per call (incl. the canned fetch + reading the answer, ${floor.toFixed(1)} µs)`, w, b, "µs", "—", 1);
   row(`${name}: client overhead, µs per call (minus that)`, w - floor, b - floor, "µs", "≤ 0.25", 1);
