@@ -21,23 +21,26 @@ use crate::user::{self, ApiKeyCall};
 
 thread_local! {
     /// One JS `User` object per core user, so `app.currentUser === user` (a handful per page: a
-    /// list, as hashing costs ~5 KB of wasm).
-    static USERS: RefCell<Vec<(usize, JsValue)>> = const { RefCell::new(Vec::new()) };
+    /// list, as hashing costs ~5 KB of wasm). Removed users leave it (see `user_to_js`).
+    static USERS: RefCell<Vec<(user::User, JsValue)>> = const { RefCell::new(Vec::new()) };
     /// The `get` trap shared by every `user.functions` Proxy.
     static FUNCTIONS_HANDLER: Object = functions_handler();
 }
 
 /// The JS object of a core user (created once per user).
 pub(crate) fn user_to_js(user: &user::User) -> JsValue {
-    let key = Rc::as_ptr(&user.0) as usize;
     USERS.with(|users| {
         let mut users = users.borrow_mut();
-        if let Some((_, js)) = users.iter().find(|(k, _)| *k == key) {
+        if let Some((_, js)) = users.iter().find(|(known, _)| Rc::ptr_eq(&known.0, &user.0)) {
             return js.clone();
         }
+        // A removed user is never handed out again: dropping its entry lets the garbage collector
+        // take both objects once the app's code lets go (a Node process logging in and removing
+        // many users would otherwise keep every one of them).
+        users.retain(|(known, _)| known.state() != user::UserState::Removed);
         let js = JsValue::from(User { inner: user.clone(), functions: RefCell::new(None) });
         install_rest_method(&js, "callFunction", "__callFunction");
-        users.push((key, js.clone()));
+        users.push((user.clone(), js.clone()));
         js
     })
 }

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 import * as Realm from "realm-wasm";
 import { useServer, newCredentials, memoryStorage, run, rejection } from "./helpers.mjs";
 
@@ -50,6 +52,25 @@ test("users: logIn, currentUser, allUsers, switchUser, removeUser, profile and i
   assert.equal(json.id, userA.id);
   assert.equal(json.state, "active");
   assert.equal(json.profile.email, a.email);
+});
+
+test("a removed user's objects can be garbage-collected (a process logging in many users does not keep them)", async () => {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc");
+  const app = newApp();
+  // In a function of its own: a suspended async function may keep its dead locals in registers.
+  const logInAndRemove = async () => {
+    const user = await app.logIn(Credentials.anonymous());
+    await app.removeUser(user);
+    return new WeakRef(user);
+  };
+  const refs = [await logInAndRemove(), await logInAndRemove(), await logInAndRemove()];
+  const kept = await app.logIn(Credentials.anonymous()); // a later login must not hold the earlier ones
+  // WeakRef targets stay alive until the current job ends: collect from a later macrotask.
+  await new Promise(setImmediate);
+  gc();
+  assert.deepEqual(refs.map((r) => r.deref()), [undefined, undefined, undefined]);
+  assert.equal(app.currentUser, kept);
 });
 
 test("session: refreshAccessToken gives a new token, logOut revokes the refresh token on the server", async () => {
