@@ -341,6 +341,7 @@ impl Parser<'_> {
         }
         let text = &self.text[start..self.pos];
         if integer {
+            // `-0` is the integer 0 here, as realm-web's EJSON reads it (serde_json: the double -0.0).
             if let Ok(n) = text.parse::<i64>() {
                 return Ok(Json::Int(n));
             }
@@ -390,6 +391,65 @@ mod tests {
         }
         assert!(parse(&("[".repeat(127) + &"]".repeat(127))).is_ok());
         assert_eq!(parse(&("[".repeat(128) + &"]".repeat(128))).unwrap_err(), "recursion limit exceeded at line 1 column 128");
+    }
+
+    /// serde_json's value, in our model (objects as key-sorted maps: serde_json without
+    /// `preserve_order` sorts them; a repeated key keeps its last value in both).
+    fn same(ours: &Json, theirs: &serde_json::Value) -> bool {
+        use serde_json::Value as V;
+        match (ours, theirs) {
+            (Json::Null, V::Null) => true,
+            (Json::Bool(a), V::Bool(b)) => a == b,
+            (Json::Int(a), V::Number(b)) => b.as_i64() == Some(*a) || (*a == 0 && b.as_f64() == Some(0.0)), // `-0`
+            // Ours rounds correctly (str::parse); serde_json without `float_roundtrip` may be one
+            // unit in the last place off.
+            (Json::Float(a), V::Number(b)) => {
+                !b.is_i64() && b.as_f64().is_some_and(|b| a.to_bits().abs_diff(b.to_bits()) <= 1 && a.is_sign_negative() == b.is_sign_negative())
+            }
+            (Json::String(a), V::String(b)) => a == b,
+            (Json::Array(a), V::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b)),
+            (Json::Object(a), V::Object(b)) => {
+                let mut keys: Vec<&String> = a.iter().map(|(k, _)| k).collect();
+                keys.sort();
+                keys.len() == b.len()
+                    && keys.iter().zip(b.keys()).all(|(a, b)| *a == b)
+                    && a.iter().all(|(k, v)| same(v, &b[k.as_str()]))
+            }
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_generated_inputs() {
+        // Texts glued from JSON fragments, good and bad, by a fixed xorshift sequence: each must be
+        // accepted or refused as serde_json does, give the same value (but for `-0`, see `number`),
+        // and never panic.
+        const PIECES: &[&str] = &[
+            "{", "}", "[", "]", ",", ":", " ", "\n", "\"a\"", "\"b\"", "\"\\u00e9\"", "\"\\ud83d\\ude00\"", "\"\\ud800\"",
+            "\"é€😀\"", "\"\\n\\\"\"", "\"", "\\", "0", "-0", "7", "-12", "1.5", "1e3", "-2.5E-3", "01", "1.",
+            "9223372036854775808", "18446744073709551616", "1e309", "true", "false", "null", "nul", "é", "\u{0}", "\t",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut accepted, mut refused) = (0, 0);
+        for _ in 0..200_000 {
+            let len = 1 + next() % 12;
+            let text: String = (0..len).map(|_| PIECES[(next() % PIECES.len() as u64) as usize]).collect();
+            match (parse(&text), serde_json::from_str::<serde_json::Value>(&text)) {
+                (Ok(ours), Ok(theirs)) => {
+                    assert!(same(&ours, &theirs), "{text:?}: {ours:?} vs {theirs:?}");
+                    accepted += 1;
+                }
+                (Err(_), Err(_)) => refused += 1,
+                (ours, theirs) => panic!("{text:?}: ours {ours:?}, serde_json {theirs:?}"),
+            }
+        }
+        assert!(accepted > 1_000 && refused > 1_000, "{accepted} accepted, {refused} refused");
     }
 
     #[test]
