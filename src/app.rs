@@ -84,7 +84,8 @@ pub(crate) struct AppState {
 type StateKey = (String, String, String, *const ());
 
 thread_local! {
-    /// Shared states by (app id, base URL, storage root, storage object).
+    /// Shared states by (app id, base URL, storage root, storage object), sorted by key: a
+    /// process may make Apps for many ids, and each `new App` looks its state up here.
     static STATES: RefCell<Vec<(StateKey, Rc<AppState>)>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -191,7 +192,10 @@ impl App {
         }
         let key: StateKey =
             (config.id.clone(), config.base_url.clone(), config.storage_root.clone(), Rc::as_ptr(&storage) as *const ());
-        let existing = STATES.with(|s| s.borrow().iter().find(|(k, _)| *k == key).map(|(_, st)| st.clone()));
+        let existing = STATES.with(|s| {
+            let states = s.borrow();
+            states.binary_search_by(|(k, _)| k.cmp(&key)).ok().map(|at| states[at].1.clone())
+        });
         let fresh = existing.is_none();
         let state = existing.unwrap_or_else(|| {
             Rc::new(AppState {
@@ -211,7 +215,13 @@ impl App {
         }));
         if fresh {
             state.hydrate(&app);
-            STATES.with(|s| s.borrow_mut().push((key, state)));
+            STATES.with(|s| {
+                let mut states = s.borrow_mut();
+                // (Present only if a JS storage made the same App while `hydrate` read it: then
+                // both stay and lookups find either, as before.)
+                let at = states.binary_search_by(|(k, _)| k.cmp(&key)).unwrap_or_else(|at| at);
+                states.insert(at, (key, state));
+            });
         }
         Ok(app)
     }
