@@ -163,8 +163,7 @@ impl Filter {
                     Cond::Lte(v) => (v, None, Some(Bound::Included(v))),
                     _ => continue,
                 };
-                // Whole-array/document/null/bound values match in ways an element index cannot list.
-                if matches!(v, Bson::Array(_) | Bson::Document(_) | Bson::Null | Bson::Undefined | Bson::MinKey | Bson::MaxKey) {
+                if unlistable(v) {
                     usable = false;
                     break;
                 }
@@ -188,9 +187,42 @@ impl Filter {
     }
 
     /// The value an `_id` equality pins this filter to, if any (lets the store use its `_id` index).
+    /// `$in` lists of plain values on top-level paths (`{path: {$in: [...]}}`, alone or among the
+    /// fields of an `$and`): each value can be looked up as an equality. A list with a regex or a
+    /// value an index cannot list is left out. (An empty list matches nothing, and yields no lookups.)
+    pub fn in_lists(&self) -> Vec<(&str, Vec<&Bson>)> {
+        let fields: Vec<&Filter> = match self {
+            Filter::And(fs) => fs.iter().collect(),
+            f => vec![f],
+        };
+        let mut out = Vec::new();
+        for f in fields {
+            let Filter::Field(path, conds) = f else { continue };
+            for c in conds {
+                let Cond::In(items) = c else { continue };
+                let values: Option<Vec<&Bson>> = items
+                    .iter()
+                    .map(|item| match item {
+                        InItem::Value(v) if !unlistable(v) => Some(v),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(values) = values {
+                    out.push((path.as_str(), values));
+                }
+            }
+        }
+        out
+    }
+
     pub fn id_equality(&self) -> Option<&Bson> {
         self.equalities().into_iter().find(|(p, _)| *p == "_id").map(|(_, v)| v)
     }
+}
+
+/// Whole-array/document/null/bound values match in ways an element index cannot list.
+fn unlistable(v: &Bson) -> bool {
+    matches!(v, Bson::Array(_) | Bson::Document(_) | Bson::Null | Bson::Undefined | Bson::MinKey | Bson::MaxKey)
 }
 
 /// The first element of the array at `prefix` that the query matches on its own (positional `$`).

@@ -325,15 +325,22 @@ struct Ctx<'a> {
     ticket: &'a Cell<Option<u64>>,
 }
 
-/// Documents to consider for `filter`, and whether they already come in `sort` order:
-/// one `_id` lookup when the filter pins `_id`; an index walk in sort order when a single-key sort
-/// has a (non-multikey) index; an index range for an equality/range condition on an indexed path;
-/// else a scan in natural order.
+/// Documents to consider for `filter` (a superset of the matches: the caller applies the filter),
+/// and whether they already come in `sort` order: one `_id` lookup when the filter pins `_id`, one
+/// per value of an `_id` `$in`; an index walk in sort order when a single-key sort has a
+/// (non-multikey) index; an index range for an equality/range condition on an indexed path; one
+/// index lookup per value of an `$in` on an indexed path; else a scan in natural order.
 fn candidates<'c>(c: &'c dyn CollectionView, filter: &'c Filter, sort: Option<&SortSpec>) -> (Box<dyn Iterator<Item = &'c Document> + 'c>, bool) {
     if let Some(id) = filter.id_equality() {
         if !matches!(id, Bson::Document(_) | Bson::Array(_) | Bson::Null | Bson::RegularExpression(_)) {
             return (Box::new(c.get(id).into_iter()), true);
         }
+    }
+    let mut in_lists = filter.in_lists();
+    // Batch reads by `_id` (`{_id: {$in: ids}}`) are common: never a scan, even with a sort.
+    if let Some(at) = in_lists.iter().position(|(path, _)| *path == "_id") {
+        let (_, ids) = in_lists.swap_remove(at);
+        return (Box::new(distinct(ids.into_iter().filter_map(|id| c.get(id)))), false);
     }
     if let Some((path, asc)) = sort.and_then(SortSpec::single) {
         if c.index_multikey(path) == Some(false) {
@@ -352,7 +359,29 @@ fn candidates<'c>(c: &'c dyn CollectionView, filter: &'c Filter, sort: Option<&S
             return (Box::new(docs), false);
         }
     }
+    for (path, values) in in_lists {
+        if c.index_multikey(path).is_none() {
+            continue; // no index on the path
+        }
+        let docs = values.into_iter().flat_map(move |v| {
+            let rank = type_rank(v);
+            c.index_range(path, Bound::Included(v), Bound::Included(v), false)
+                .into_iter()
+                .flatten()
+                .skip_while(move |(k, _)| type_rank(k) < rank)
+                .take_while(move |(k, _)| type_rank(k) == rank)
+                .map(|(_, d)| d)
+        });
+        return (Box::new(distinct(docs)), false);
+    }
     (c.docs(), false)
+}
+
+/// `docs` without repeats (one document can match several `$in` values, through an array field
+/// or a repeated value).
+fn distinct<'c>(docs: impl Iterator<Item = &'c Document> + 'c) -> impl Iterator<Item = &'c Document> + 'c {
+    let mut seen = std::collections::HashSet::new();
+    docs.filter(move |d| seen.insert(std::ptr::from_ref::<Document>(d)))
 }
 
 /// Sorts and truncates: only the first `limit` are fully ordered (top-k), ties in natural order.
@@ -742,6 +771,14 @@ mod tests {
             .expect("read");
         assert_eq!(scanned, 10, "the equality filter reads only the index range, not all 100 documents");
         assert!(ordered, "the sort on n is given by the index");
+        let count = |filter: Document| {
+            let mut n = 0;
+            store.read(&ns, &mut |c| n = candidates(c, &Filter::parse(&filter).expect("filter"), None).0.count()).expect("read");
+            n
+        };
+        assert_eq!(count(doc! {"n": {"$in": [3, 4, 3]}}), 20, "an $in on an indexed path reads one index range per value, each document once");
+        assert_eq!(count(doc! {"_id": {"$in": [1, 2.0, 2, 99, 1000]}}), 3, "an _id $in reads one document per id");
+        assert_eq!(count(doc! {"n": {"$in": [3, null]}}), 100, "null also matches missing fields: no index lookup");
     }
 
     #[test]
@@ -792,6 +829,13 @@ mod tests {
             doc! {"query": {}, "sort": {"n": -1}, "limit": 10},
             doc! {"query": {"k": {"$ne": 3}}, "sort": {"n": 1}, "limit": 5},
             doc! {"query": {"n": {"$gt": 2}}, "sort": {"tags": -1}},
+            doc! {"query": {"n": {"$in": [4, "ss", 2.5, 4.0]}}},
+            doc! {"query": {"n": {"$in": [4, 5], "$ne": 5}, "k": {"$in": [2, 4, 5]}}},
+            doc! {"query": {"tags": {"$in": [1, 3, 1]}}},
+            doc! {"query": {"tags": {"$in": []}}},
+            doc! {"query": {"n": {"$in": [4, null]}}},
+            doc! {"query": {"n": {"$in": [Bson::RegularExpression(bson::Regex { pattern: "^s".into(), options: String::new() }), 3]}}},
+            doc! {"query": {"n": {"$in": [1, 2, 3, 4, 5, 6]}}, "sort": {"n": -1}, "limit": 4},
         ];
         for q in queries {
             let a = value(run(&plain, &rules, "u", "find", with(q.clone())));
@@ -807,6 +851,16 @@ mod tests {
             ia.sort_by(crate::query::compare_values);
             ib.sort_by(crate::query::compare_values);
             assert_eq!(ia, ib, "{q}");
+        }
+        // `_id` lookups serve both stores: compare them with the same ids through an `$or`, which is
+        // never planned (a scan).
+        let ids = vec![Bson::Int32(3), Bson::Double(5.0), Bson::Int64(7), Bson::Int32(3), Bson::Int32(1000), Bson::String("3".into())];
+        let or: Vec<Bson> = ids.iter().map(|id| Bson::Document(doc! {"_id": id.clone()})).collect();
+        for s in [&plain, &indexed] {
+            let by_in = value(run(s, &rules, "u", "find", with(doc! {"query": {"_id": {"$in": ids.clone()}}, "sort": {"_id": 1}})));
+            let by_or = value(run(s, &rules, "u", "find", with(doc! {"query": {"$or": or.clone()}, "sort": {"_id": 1}})));
+            assert_eq!(by_in, by_or);
+            assert_eq!(by_in.as_array().map(Vec::len), Some(3));
         }
     }
 
