@@ -337,6 +337,10 @@ fn candidates<'c>(c: &'c dyn CollectionView, filter: &'c Filter, sort: Option<&S
         }
     }
     let mut in_lists = filter.in_lists();
+    // Values in index order, so the documents come as MongoDB's index scan gives them.
+    for (_, values) in &mut in_lists {
+        values.sort_by(|a, b| crate::query::compare_values(a, b));
+    }
     // Batch reads by `_id` (`{_id: {$in: ids}}`) are common: never a scan, even with a sort.
     if let Some(at) = in_lists.iter().position(|(path, _)| *path == "_id") {
         let (_, ids) = in_lists.swap_remove(at);
@@ -854,13 +858,16 @@ mod tests {
         }
         // `_id` lookups serve both stores: compare them with the same ids through an `$or`, which is
         // never planned (a scan).
-        let ids = vec![Bson::Int32(3), Bson::Double(5.0), Bson::Int64(7), Bson::Int32(3), Bson::Int32(1000), Bson::String("3".into())];
+        let ids = vec![Bson::Int64(7), Bson::Int32(3), Bson::Double(5.0), Bson::Int32(3), Bson::Int32(1000), Bson::String("3".into())];
         let or: Vec<Bson> = ids.iter().map(|id| Bson::Document(doc! {"_id": id.clone()})).collect();
         for s in [&plain, &indexed] {
             let by_in = value(run(s, &rules, "u", "find", with(doc! {"query": {"_id": {"$in": ids.clone()}}, "sort": {"_id": 1}})));
             let by_or = value(run(s, &rules, "u", "find", with(doc! {"query": {"$or": or.clone()}, "sort": {"_id": 1}})));
             assert_eq!(by_in, by_or);
             assert_eq!(by_in.as_array().map(Vec::len), Some(3));
+            // Without a sort, in index (`_id`) order, as MongoDB's index scan gives them.
+            let unsorted = value(run(s, &rules, "u", "find", with(doc! {"query": {"_id": {"$in": ids.clone()}}})));
+            assert_eq!(unsorted, by_or);
         }
     }
 
