@@ -145,13 +145,8 @@ impl Filter {
     /// Top-level equality/range conditions usable with an index: (path, lower, upper, type rank).
     /// Candidates must still be matched against the whole filter.
     pub fn index_bounds(&self) -> Vec<IndexBounds<'_>> {
-        let fields: Vec<&Filter> = match self {
-            Filter::And(fs) => fs.iter().collect(),
-            f => vec![f],
-        };
         let mut out = Vec::new();
-        for f in fields {
-            let Filter::Field(path, conds) = f else { continue };
+        for (path, conds) in self.top_fields() {
             let mut b = IndexBounds { path, lower: Bound::Unbounded, upper: Bound::Unbounded, rank: None };
             let mut usable = true;
             for c in conds {
@@ -186,18 +181,25 @@ impl Filter {
         out
     }
 
-    /// The value an `_id` equality pins this filter to, if any (lets the store use its `_id` index).
+    /// The field conditions at the top (the filter's own, or its `$and`'s fields): what an index
+    /// lookup can serve, all of them having to hold.
+    fn top_fields(&self) -> impl Iterator<Item = (&str, &[Cond])> {
+        let fields: &[Filter] = match self {
+            Filter::And(fs) => fs,
+            f => std::slice::from_ref(f),
+        };
+        fields.iter().filter_map(|f| match f {
+            Filter::Field(path, conds) => Some((path.as_str(), conds.as_slice())),
+            _ => None,
+        })
+    }
+
     /// `$in` lists of plain values on top-level paths (`{path: {$in: [...]}}`, alone or among the
     /// fields of an `$and`): each value can be looked up as an equality. A list with a regex or a
     /// value an index cannot list is left out. (An empty list matches nothing, and yields no lookups.)
     pub fn in_lists(&self) -> Vec<(&str, Vec<&Bson>)> {
-        let fields: Vec<&Filter> = match self {
-            Filter::And(fs) => fs.iter().collect(),
-            f => vec![f],
-        };
         let mut out = Vec::new();
-        for f in fields {
-            let Filter::Field(path, conds) = f else { continue };
+        for (path, conds) in self.top_fields() {
             for c in conds {
                 let Cond::In(items) = c else { continue };
                 let values: Option<Vec<&Bson>> = items
@@ -208,13 +210,14 @@ impl Filter {
                     })
                     .collect();
                 if let Some(values) = values {
-                    out.push((path.as_str(), values));
+                    out.push((path, values));
                 }
             }
         }
         out
     }
 
+    /// The value an `_id` equality pins this filter to, if any (lets the store use its `_id` index).
     pub fn id_equality(&self) -> Option<&Bson> {
         self.equalities().into_iter().find(|(p, _)| *p == "_id").map(|(_, v)| v)
     }
