@@ -161,7 +161,7 @@ interleaved runs, 30,000 findOne / 20,000 insertOne each). Throughput is what th
 | + verified access tokens remembered (no HMAC, claims decoding or user read on a hit) | 23.1 | 45.1 |
 | + mimalloc as the global allocator (glibc malloc/free were ~20% of samples) | 22.3 | 39.5 |
 | at RUST_LOG=info, what the per-request access log line costs: at INFO → at DEBUG (kept at INFO: operators get an access log by default; the benches run at RUST_LOG=warn) | 25.7 → 23.7 | 48.1 → 43.2 |
-| rules using `%%user.data` (profile read per request): blocking-pool hop → inline redb read | 64.7 → 33.1 | — |
+| rules using \`%%user.data\` (profile read per request): blocking-pool hop → inline redb read | 64.7 → 33.1 | — |
 
 Before this work the table above read 5,429 findOne/s (server 52 µs/op) and 4,500 inserts/s (122 µs/op) with the
 \`fetch\` client. The largest remaining costs per findOne are the kernel's loopback TCP (writev/recv, ~30% of
