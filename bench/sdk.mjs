@@ -9,7 +9,7 @@
 // bench/canned.mjs, so only client cost counts. Repetitions alternate between the SDKs; figures are medians.
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +17,7 @@ import { gzipSync, constants as zlib } from "node:zlib";
 import { isDeepStrictEqual } from "node:util";
 import { performance } from "node:perf_hooks";
 import * as esbuild from "esbuild";
+import { writeSection } from "./sections.mjs";
 import { canned, cannedFetch, CANNED_HOST, enc, JSON_HEADERS, makeDoc } from "./canned.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -240,15 +241,4 @@ const report = [
 ].join("\n");
 console.log(report);
 
-if (WRITE) {
-  // Own section between markers; bench/run.mjs --write keeps it.
-  const file = join(root, "BENCHMARKS.md");
-  const start = "<!-- sdk-targets:start -->";
-  const end = "<!-- sdk-targets:end -->";
-  const section = `${start}\n## SDK targets (\`node bench/sdk.mjs\`)\n\n${report}\n${end}`;
-  const text = readFileSync(file, "utf8");
-  const at = text.indexOf(start);
-  const next = at >= 0 ? text.slice(0, at) + section + text.slice(text.indexOf(end) + end.length) : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, next);
-  console.error(`bench: wrote ${file}`);
-}
+if (WRITE) writeSection("sdk-targets", `SDK targets (\`node bench/sdk.mjs\`)`, report);

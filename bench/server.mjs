@@ -11,13 +11,12 @@
 //  2. durable insertOne, 50 concurrent clients         (target ≥ 5,000/s; each ack follows a commit)
 //  3. find sort + limit 10 over 100,000 documents       (target < 100 ms; median of 15)
 //  4. resident memory added by 100,000 small documents (VmRSS of the server process)
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import http from "node:http";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
 import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { startServer, serverBinary } from "../scripts/server.mjs";
+import { writeSection } from "./sections.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const WRITE = process.argv.includes("--write");
@@ -169,15 +168,4 @@ samples), hyper's HTTP handling, and the JSON → extended JSON → BSON decodin
 ].join("\n");
 console.log(report);
 
-if (WRITE) {
-  // Own section between markers; bench/run.mjs --write keeps it.
-  const file = join(dirname(fileURLToPath(import.meta.url)), "..", "BENCHMARKS.md");
-  const start = "<!-- server-throughput:start -->";
-  const end = "<!-- server-throughput:end -->";
-  const section = `${start}\n## Server throughput (\`node bench/server.mjs\`)\n\n${report}\n${end}`;
-  const text = readFileSync(file, "utf8");
-  const at = text.indexOf(start);
-  const next = at >= 0 ? text.slice(0, at) + section + text.slice(text.indexOf(end) + end.length) : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, next);
-  console.error(`bench: wrote ${file}`);
-}
+if (WRITE) writeSection("server-throughput", `Server throughput (\`node bench/server.mjs\`)`, report);
