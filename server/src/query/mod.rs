@@ -9,13 +9,16 @@ mod expr;
 mod filter;
 mod path;
 mod project;
+mod size;
 mod update;
 mod value;
 
 pub use aggregate::{Pipeline, Stage};
 pub use expr::Expr;
 pub use filter::{Filter, IndexBounds};
+pub(crate) use filter::{parse_conds, Cond, ElemMatch, InItem};
 pub use project::{Projection, SortSpec};
+pub use size::{doc_bytes, value_bytes};
 pub use update::{parse_array_filters, Update, UpdateCtx};
 pub use value::{compare_values, values_equal};
 pub(crate) use value::type_rank;

@@ -278,6 +278,26 @@ impl Update {
         out
     }
 
+    /// The top-level fields an operator update may write (both ends of a `$rename`); `None` for a
+    /// replacement, which may write every field.
+    pub fn target_fields(&self) -> Option<Vec<&str>> {
+        let Update::Ops(ops) = self else { return None };
+        let mut out: Vec<&str> = Vec::new();
+        for op in ops {
+            let renamed_to = match &op.kind {
+                Kind::Rename(to) => Some(to.as_str()),
+                _ => None,
+            };
+            for path in std::iter::once(op.path.as_str()).chain(renamed_to) {
+                let top = path.split('.').next().unwrap_or(path);
+                if !out.contains(&top) {
+                    out.push(top);
+                }
+            }
+        }
+        Some(out)
+    }
+
     /// Applies the update to `doc`; returns whether the document changed.
     pub fn apply(&self, doc: &mut Document, ctx: &UpdateCtx) -> Result<bool, QueryError> {
         match self {

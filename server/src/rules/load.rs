@@ -227,6 +227,23 @@ fn check_filter(file: &Path, key: &str, d: &Document) -> Result<(), RulesError> 
             return Err(err(file, key, format!("unsupported expansion {e}")));
         }
     }
+    // An expansion key names a value to test; inside a field's conditions (or an element query)
+    // it would test the element instead, so it is refused there.
+    fn misplaced_key(v: &Bson, filter_level: bool) -> Option<String> {
+        match v {
+            Bson::Document(d) => d.iter().find_map(|(k, v)| match k.as_str() {
+                _ if k.starts_with("%%") && !filter_level => Some(k.clone()),
+                "$and" | "$or" | "$nor" if filter_level => misplaced_key(v, true),
+                "$expr" => None,
+                _ => misplaced_key(v, false),
+            }),
+            Bson::Array(a) => a.iter().find_map(|i| misplaced_key(i, filter_level)),
+            _ => None,
+        }
+    }
+    if let Some(k) = misplaced_key(&Bson::Document(d.clone()), true) {
+        return Err(err(file, key, format!("expansion {k} may only be used as a field name at the top of an expression")));
+    }
     // Shape check with expansions' keys neutralised.
     fn neutral(d: &Document) -> Document {
         d.iter()
@@ -290,6 +307,10 @@ mod tests {
         assert_eq!(load_export(dir.path()).expect_err("typo").key, "roles[0].reed");
         write(dir.path(), "db/c/rules.json", r#"{"roles":[{"apply_when":{"x":"%%users.id"}}]}"#);
         assert!(load_export(dir.path()).expect_err("expansion").reason.contains("%%users.id"));
+        write(dir.path(), "db/c/rules.json", r#"{"roles":[{"apply_when":{"a":{"$elemMatch":{"%%user.id":"x"}}}}]}"#);
+        assert!(load_export(dir.path()).expect_err("expansion key in a condition").reason.contains("%%user.id"));
+        write(dir.path(), "db/c/rules.json", r#"{"roles":[{"apply_when":{"$or":[{"%%user.id":"x"},{"a":1}]}}]}"#);
+        assert!(load_export(dir.path()).is_ok(), "expansion keys are fine at the top and under $or");
         write(dir.path(), "db/c/rules.json", "{not json");
         assert!(load_export(dir.path()).expect_err("json").reason.contains("invalid JSON"));
         let empty = tempfile::tempdir().expect("tempdir");

@@ -6,11 +6,12 @@
 //! Loaded from an app export (`data_sources/mongodb-atlas/**/rules.json` and `default_rule.json`)
 //! or built in for the default app. A namespace with no rule and no default rule is denied.
 
+mod expression;
 mod load;
 
+use expression::Scope;
 pub use load::{load_export, RulesError};
 
-use crate::query::Filter;
 use bson::{doc, Bson, Document};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -190,75 +191,13 @@ impl RuleSet {
     }
 }
 
-/// Replaces `%%` expansions in `v`.
-fn expand(v: &Bson, user: &Document, root: &Document, prev: Option<&Document>) -> Bson {
-    match v {
-        Bson::String(s) if s.starts_with("%%") => expansion(s, user, root, prev),
-        Bson::Document(d) => Bson::Document(d.iter().map(|(k, v)| (k.clone(), expand(v, user, root, prev))).collect()),
-        Bson::Array(a) => Bson::Array(a.iter().map(|v| expand(v, user, root, prev)).collect()),
-        other => other.clone(),
-    }
-}
-
-fn expansion(s: &str, user: &Document, root: &Document, prev: Option<&Document>) -> Bson {
-    let at = |d: &Document, path: Option<&str>| match path {
-        None => Bson::Document(d.clone()),
-        Some(p) => crate::query::path_value(d, p).unwrap_or(Bson::Null),
-    };
-    let (head, path) = match s[2..].split_once('.') {
-        Some((h, p)) => (h, Some(p)),
-        None => (&s[2..], None),
-    };
-    match head {
-        "true" => Bson::Boolean(true),
-        "false" => Bson::Boolean(false),
-        "user" => at(user, path),
-        "root" => at(root, path),
-        "prevRoot" => prev.map(|p| at(p, path)).unwrap_or(Bson::Null),
-        _ => Bson::String(s.to_string()),
-    }
-}
-
 impl RuleExpr {
     fn eval(&self, user: &Document, root: &Document, prev: Option<&Document>) -> bool {
         match self {
             RuleExpr::Const(b) => *b,
-            RuleExpr::Match(m) => {
-                // `%%…` keys become synthetic fields of a probe document, so one filter evaluates all.
-                let mut probe = root.clone();
-                let mut n = 0;
-                let cond = rewrite_keys(m, user, root, prev, &mut probe, &mut n);
-                Filter::parse(&cond).is_ok_and(|f| f.matches(&probe))
-            }
+            RuleExpr::Match(m) => Scope { user, root, prev }.matches(m),
         }
     }
-}
-
-fn rewrite_keys(m: &Document, user: &Document, root: &Document, prev: Option<&Document>, probe: &mut Document, n: &mut usize) -> Document {
-    let mut out = Document::new();
-    for (k, v) in m {
-        if k.starts_with("%%") {
-            let name = format!("\u{1}rule{n}");
-            *n += 1;
-            probe.insert(name.clone(), expansion(k, user, root, prev));
-            out.insert(name, expand(v, user, root, prev));
-        } else if matches!(k.as_str(), "$and" | "$or" | "$nor") {
-            let items = match v {
-                Bson::Array(a) => a
-                    .iter()
-                    .map(|i| match i {
-                        Bson::Document(d) => Bson::Document(rewrite_keys(d, user, root, prev, probe, n)),
-                        other => other.clone(),
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            out.insert(k.clone(), items);
-        } else {
-            out.insert(k.clone(), expand(v, user, root, prev));
-        }
-    }
-    out
 }
 
 fn filter_matches(filter: &Option<Document>, user: &Document, doc: &Document) -> bool {
@@ -294,6 +233,18 @@ impl CollectionRules {
         (out.keys().any(|k| k != "_id")).then_some(Cow::Owned(out))
     }
 
+    /// Whether every role lets anyone who sees a document read its top-level field of `path`
+    /// (without evaluating expressions: `false` whenever that depends on the caller or document).
+    pub fn always_readable(&self, path: &str) -> bool {
+        let top = path.split('.').next().unwrap_or(path);
+        let yes = |e: &RuleExpr| matches!(e, RuleExpr::Const(true));
+        top == "_id"
+            || self.roles.iter().all(|r| {
+                let field = Self::field_perm(r, top);
+                yes(&r.read) || yes(&r.write) || yes(&field.read) || yes(&field.write)
+            })
+    }
+
     /// Whether `user` may write to `doc` at all (the document is a candidate for updates).
     pub fn writable(&self, user: &UserContext, doc: &Document) -> bool {
         let u = user.as_doc();
@@ -304,7 +255,36 @@ impl CollectionRules {
                 || role.additional_fields.write.eval(u, doc, None))
     }
 
-    /// Checks an update from `before` to `after`.
+    /// Checks, before an update is applied to `before`, the top-level fields it writes (`targets`;
+    /// `None`: a replacement, which needs every field writable). A target the role may not write
+    /// refuses the update whether or not its value would change, so the answer never depends on a
+    /// value the caller cannot read (`$max: {salary: X}` must not probe a hidden salary).
+    pub fn check_targets(&self, user: &UserContext, before: &Document, targets: Option<&[&str]>) -> Result<(), RuleError> {
+        let u = user.as_doc();
+        let deny = |reason: String| Err(RuleError::NotPermitted { op: "update", reason });
+        if let Some(role) = self.role(u, before).filter(|r| !r.write.eval(u, before, None)) {
+            let writable = |k: &str| k == "_id" || Self::field_perm(role, k).write.eval(u, before, None);
+            match targets {
+                Some(fields) => {
+                    if let Some(k) = fields.iter().find(|k| !writable(k)) {
+                        return deny(format!("field '{k}' is not writable by role '{}'", role.name));
+                    }
+                }
+                None => {
+                    let listed = role.fields.iter().find(|(k, p)| k != "_id" && !p.write.eval(u, before, None));
+                    if let Some((k, _)) = listed {
+                        return deny(format!("a replacement rewrites field '{k}', which role '{}' may not write", role.name));
+                    }
+                    if !role.additional_fields.write.eval(u, before, None) {
+                        return deny(format!("a replacement rewrites every field, and role '{}' may write only some", role.name));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks an update from `before` to `after` (after `check_targets`).
     pub fn check_update(&self, user: &UserContext, before: &Document, after: &Document) -> Result<(), RuleError> {
         let u = user.as_doc();
         let deny = |reason: String| Err(RuleError::NotPermitted { op: "update", reason });
@@ -398,6 +378,7 @@ mod tests {
         assert!(rules.check_update(&user, &d, &after).is_ok());
         after.insert("name", "z");
         assert!(rules.check_update(&user, &d, &after).is_err());
+        assert!(rules.check_targets(&user, &d, Some(&["secret"])).is_err() && rules.check_targets(&user, &d, Some(&["score"])).is_ok());
         assert_eq!(RuleSet::default().for_namespace("a", "b").err(), Some(RuleError::NoMatchingRule("a.b".into())));
     }
 }

@@ -218,9 +218,10 @@ fn run_call(
             let filter = args.filter("query")?;
             let limit = args.limit()?.unwrap_or(usize::MAX);
             let mut n = 0u64;
-            store.read(&args.ns, &mut |c| {
+            let seen = store.read(&args.ns, &mut |c| {
                 n = ctx.visible(c, &filter).take(limit).count() as u64;
             })?;
+            ctx.must_await(seen);
             Ok(CallResult::Count(n))
         }
         "insertOne" => {
@@ -402,11 +403,16 @@ fn sort_limit<T>(items: Vec<T>, key: impl Fn(&T) -> &Document, sort: &SortSpec, 
 }
 
 impl<'a> Ctx<'a> {
-    /// Applies a write plan without waiting for durability; remembers the ticket to wait for.
-    fn write(&self, plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>) -> Result<(), StoreError> {
-        if let Some(t) = self.store.write_deferred(self.ns, plan)? {
+    /// Remembers a ticket the answer must wait for (a write's, or the newest write a read saw).
+    fn must_await(&self, ticket: Option<u64>) {
+        if let Some(t) = ticket {
             self.ticket.set(Some(self.ticket.get().map_or(t, |old| old.max(t))));
         }
+    }
+
+    /// Applies a write plan without waiting for durability; remembers the ticket to wait for.
+    fn write(&self, plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>) -> Result<(), StoreError> {
+        self.must_await(self.store.write_deferred(self.ns, plan)?);
         Ok(())
     }
 
@@ -414,9 +420,7 @@ impl<'a> Ctx<'a> {
     /// refusal is returned after the ticket of the applied ones is remembered.
     fn write_ordered(&self, plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>) -> Result<(), StoreError> {
         let (ticket, refused) = self.store.write_ordered_deferred(self.ns, plan)?;
-        if let Some(t) = ticket {
-            self.ticket.set(Some(self.ticket.get().map_or(t, |old| old.max(t))));
-        }
+        self.must_await(ticket);
         refused.map_or(Ok(()), Err)
     }
 
@@ -427,7 +431,10 @@ impl<'a> Ctx<'a> {
 
     /// Like `visible`, using an index for `sort` when there is one (then the flag is true).
     fn visible_sorted<'c>(&'c self, c: &'c dyn CollectionView, filter: &'c Filter, sort: Option<&SortSpec>) -> (impl Iterator<Item = Cow<'c, Document>> + 'c, bool) {
-        let (docs, sorted) = candidates(c, filter, sort);
+        // An index walk gives the order of the stored values: only usable when the caller can read
+        // the sort field of every document, or the order would rank documents by a hidden value.
+        let index_sort = sort.filter(|s| s.single().is_some_and(|(path, _)| self.perm.always_readable(path)));
+        let (docs, sorted) = candidates(c, filter, index_sort);
         let views = docs.filter_map(move |d| {
             let view = self.perm.read_view(self.user, d)?;
             filter.matches(&view).then_some(view)
@@ -437,7 +444,7 @@ impl<'a> Ctx<'a> {
 
     fn find(&self, filter: &Filter, sort: Option<&SortSpec>, limit: Option<usize>) -> Result<Vec<Document>, ServiceError> {
         let mut out = Err(ServiceError::BadArgument("unreachable".into()));
-        self.store.read(self.ns, &mut |c| {
+        let seen = self.store.read(self.ns, &mut |c| {
             out = match sort {
                 None => {
                     let docs: Vec<Document> = self.visible(c, filter).take(limit.unwrap_or(usize::MAX).min(MAX_RESULT_DOCS + 1)).map(Cow::into_owned).collect();
@@ -452,11 +459,20 @@ impl<'a> Ctx<'a> {
                 },
             };
         })?;
+        self.must_await(seen);
         let docs = out?;
         if docs.len() > MAX_RESULT_DOCS {
             return Err(ServiceError::BadArgument(format!("result has more than {MAX_RESULT_DOCS} documents; use a limit")));
         }
         Ok(docs)
+    }
+
+    /// Orders stored documents by the caller's views of them (a field the caller cannot read sorts
+    /// as missing), keeping the first `limit`.
+    fn sort_by_views<'c>(&self, docs: Vec<&'c Document>, sort: &SortSpec, limit: Option<usize>) -> Vec<&'c Document> {
+        let viewed: Vec<(Cow<'c, Document>, &'c Document)> =
+            docs.into_iter().map(|d| (self.perm.read_view(self.user, d).unwrap_or_default(), d)).collect();
+        sort_limit(viewed, |(view, _)| view, sort, limit).into_iter().map(|(_, d)| d).collect()
     }
 
     /// Gives the document an `_id` (first, as MongoDB does) if it has none, and checks the rules.
@@ -511,6 +527,7 @@ impl<'a> Ctx<'a> {
 
     /// The change an update makes to `d`, if it changes it (checked against the rules).
     fn updated(&self, d: &Document, update: &Update, uctx: &UpdateCtx) -> Result<Option<Change>, ServiceError> {
+        self.perm.check_targets(self.user, d, update.target_fields().as_deref())?;
         let mut new_doc = d.clone();
         if !update.apply(&mut new_doc, uctx)? {
             return Ok(None);
@@ -538,7 +555,7 @@ impl<'a> Ctx<'a> {
         self.write(&mut |c| {
             let mut hits: Vec<&Document> = self.writable(c, filter).filter(|d| self.perm.deletable(self.user, d)).collect();
             if let Some(s) = sort {
-                hits = sort_limit(hits, |d| d, s, Some(1));
+                hits = self.sort_by_views(hits, s, Some(1));
             }
             hits.truncate(if many { usize::MAX } else { 1 });
             deleted = hits.into_iter().cloned().collect();
@@ -581,7 +598,7 @@ impl<'a> Ctx<'a> {
             let step = (|| {
                 let mut hits: Vec<&Document> = self.writable(c, &filter).collect();
                 if let Some(s) = &sort {
-                    hits = sort_limit(hits, |d| d, s, Some(1));
+                    hits = self.sort_by_views(hits, s, Some(1));
                 }
                 let uctx = UpdateCtx { query: Some(&filter), array_filters: &[], inserting: false };
                 match hits.first() {
@@ -888,6 +905,7 @@ mod tests {
             replacement: false,
             time: 0,
             batch: 1,
+            bytes: 0,
         };
         let change = spec.render(&rules, &UserContext::with_id("u"), &event).expect("visible");
         assert_eq!(change.get_document("updateDescription"), Ok(&doc! {"updatedFields": {"open.a": 2}, "removedFields": []}));
