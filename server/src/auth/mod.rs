@@ -446,7 +446,10 @@ impl Auth {
         let filter = Filter::parse(&doc! { "$expr": { "$eq": [format!("${}", cud.user_id_field), { "$literal": user_id }] } })
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         let mut found = None;
-        self.store.read(&ns, &mut |c| found = c.docs().find(|d| filter.matches(d)).cloned())?;
+        if let Some(ticket) = self.store.read(&ns, &mut |c| found = c.docs().find(|d| filter.matches(d)).cloned())? {
+            // Only durable custom data goes into a token.
+            self.store.wait_durable(ticket)?;
+        }
         Ok(found.map(|d| Bson::Document(d).into_relaxed_extjson()))
     }
 

@@ -155,15 +155,18 @@ pub struct Applied {
 /// Receives every applied change set, in apply order (used by the change-event log).
 pub trait ChangeObserver: Send + Sync {
     /// Called once per write, under the store's write lock; `batch` is the commit that will make it durable.
-    fn applied(&self, ns: &Namespace, changes: &[Applied], batch: u64);
+    fn applied(&self, ns: &Namespace, changes: Vec<Applied>, batch: u64);
     /// Every change with a batch up to `batch` is durable.
     fn durable(&self, batch: u64);
 }
 
 /// A document store. Writes are planned against a consistent view and applied atomically.
 pub trait Store: Send + Sync {
-    /// Runs `read` over the collection's documents (an empty view if it does not exist).
-    fn read(&self, ns: &Namespace, read: &mut dyn FnMut(&dyn CollectionView)) -> Result<(), StoreError>;
+    /// Runs `read` over the collection's documents (an empty view if it does not exist). Returns
+    /// the ticket of the newest write the read may have seen when that write is not durable yet:
+    /// what was read must not be shown before that ticket is durable (a write that then fails is
+    /// rolled back, and must never have been seen).
+    fn read(&self, ns: &Namespace, read: &mut dyn FnMut(&dyn CollectionView)) -> Result<Option<u64>, StoreError>;
     /// Runs `plan` against the collection and durably applies the changes it returns before
     /// returning. No other write to the store interleaves between planning and applying.
     fn write(

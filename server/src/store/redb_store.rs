@@ -8,6 +8,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use tokio::sync::watch;
 
@@ -55,6 +56,8 @@ struct Collection {
     docs: BTreeMap<u64, Document>,
     ids: HashMap<Vec<u8>, u64>,
     indexes: Vec<Index>,
+    /// The commit batch of the newest change applied here: a read is answered once it is durable.
+    last_batch: u64,
 }
 
 impl Collection {
@@ -129,13 +132,37 @@ type PlannedRow = (Vec<u8>, Option<(u64, Document)>, Option<Vec<u8>>, bool);
 /// A row waiting for the next group commit: `None` deletes.
 type PendingRow = (Vec<u8>, Option<Vec<u8>>);
 
+/// How to take back one change applied in memory whose commit failed: the collection, the `_id`
+/// key and the version before it (`None`: the document did not exist).
+struct Undo {
+    ns: String,
+    key: Vec<u8>,
+    previous: Option<(u64, Document)>,
+}
+
 struct Inner {
     collections: HashMap<String, Collection>,
     next_seq: u64,
     /// Rows applied in memory but not yet committed, in apply order.
     pending: Vec<PendingRow>,
+    /// How to take back each change behind `pending`, in apply order.
+    undo: Vec<Undo>,
     /// The batch that the rows now in `pending` will be committed in.
     batch: u64,
+}
+
+impl Inner {
+    /// Takes back changes applied in memory, newest first (a failed commit).
+    fn roll_back(&mut self, undo: Vec<Undo>) {
+        for u in undo.into_iter().rev() {
+            if let Some(coll) = self.collections.get_mut(&u.ns) {
+                coll.remove(&u.key);
+                if let Some((seq, doc)) = u.previous {
+                    coll.put(u.key, seq, doc);
+                }
+            }
+        }
+    }
 }
 
 /// Wakes the committer: rows are pending, or the store is being dropped.
@@ -154,6 +181,8 @@ struct Shared {
     progress: Mutex<Durability>,
     progress_cv: Condvar,
     progress_tx: watch::Sender<Durability>,
+    /// `progress.durable`, readable without the lock (reads check it on every call).
+    durable: AtomicU64,
     observer: RwLock<Option<Arc<dyn ChangeObserver>>>,
     /// Declared secondary indexes by namespace (`db.coll`).
     index_specs: HashMap<String, Vec<IndexSpec>>,
@@ -195,13 +224,26 @@ impl Shared {
                 }
                 w.pending = false;
             }
-            let (rows, taken) = {
+            let (rows, undo, taken) = {
                 let Ok(mut inner) = self.inner.write() else { return };
                 let taken = inner.batch;
                 inner.batch += 1;
-                (std::mem::take(&mut inner.pending), taken)
+                (std::mem::take(&mut inner.pending), std::mem::take(&mut inner.undo), taken)
             };
             let result = if rows.is_empty() { Ok(()) } else { self.commit_rows(&rows) };
+            if let Err(e) = &result {
+                // Nothing of this batch, nor of the ones planned on top of it, may stay visible:
+                // take them back in memory before any waiter learns of the failure.
+                tracing::error!("storage commit failed, its writes are rolled back and writes are refused until restart: {e}");
+                if let Ok(mut inner) = self.inner.write() {
+                    let later = std::mem::take(&mut inner.undo);
+                    inner.pending.clear();
+                    inner.roll_back(later);
+                    inner.roll_back(undo);
+                    // What is left is what is on disk: reads may show it at once.
+                    inner.collections.values_mut().for_each(|c| c.last_batch = 0);
+                }
+            }
             let snapshot = {
                 let Ok(mut p) = self.progress.lock() else { return };
                 match &result {
@@ -210,6 +252,9 @@ impl Shared {
                 }
                 p.clone()
             };
+            if result.is_ok() {
+                self.durable.store(taken, Ordering::Release);
+            }
             self.progress_cv.notify_all();
             self.progress_tx.send_replace(snapshot);
             if result.is_err() {
@@ -288,12 +333,13 @@ impl RedbStore {
         let (progress_tx, _) = watch::channel(Durability::default());
         let shared = Arc::new(Shared {
             db,
-            inner: RwLock::new(Inner { collections, next_seq, pending: Vec::new(), batch: 1 }),
+            inner: RwLock::new(Inner { collections, next_seq, pending: Vec::new(), undo: Vec::new(), batch: 1 }),
             work: Mutex::new(Work::default()),
             work_cv: Condvar::new(),
             progress: Mutex::new(Durability::default()),
             progress_cv: Condvar::new(),
             progress_tx,
+            durable: AtomicU64::new(0),
             observer: RwLock::new(None),
             index_specs,
         });
@@ -408,29 +454,33 @@ impl RedbStore {
                 return Ok((None, stop));
             }
             inner.next_seq = seq;
-            let coll = inner.collections.entry(name.clone()).or_insert_with(|| Collection::with_indexes(specs));
+            let batch = inner.batch;
+            let Inner { collections, pending, undo, .. } = inner;
+            let coll = collections.entry(name.clone()).or_insert_with(|| Collection::with_indexes(specs));
+            coll.last_batch = batch;
             let mut applied = Vec::with_capacity(rows.len());
             for (key, row, value, replacement) in rows {
-                inner.pending.push((row_key(&name, &key), value));
-                let before = match row {
+                pending.push((row_key(&name, &key), value));
+                let previous = coll.seq_of(&key).and_then(|s| coll.docs.get(&s).map(|d| (s, d.clone())));
+                let after = match row {
                     Some((s, doc)) => {
-                        let before = coll.seq_of(&key).and_then(|s| coll.docs.get(&s)).cloned();
-                        applied.push(Applied { before: None, after: Some(doc.clone()), replacement });
-                        coll.put(key, s, doc);
-                        before
+                        let after = doc.clone();
+                        coll.put(key.clone(), s, doc);
+                        Some(after)
                     }
                     None => {
-                        applied.push(Applied { before: None, after: None, replacement });
-                        coll.remove(&key)
+                        coll.remove(&key);
+                        None
                     }
                 };
-                if let Some(last) = applied.last_mut() {
-                    last.before = before;
+                let before = previous.as_ref().map(|(_, d)| d.clone());
+                undo.push(Undo { ns: name.clone(), key, previous });
+                if before.is_some() || after.is_some() {
+                    applied.push(Applied { before, after, replacement });
                 }
             }
-            applied.retain(|a| a.before.is_some() || a.after.is_some());
             if let Some(observer) = shared.observer.read().map_err(|_| StoreError::Poisoned)?.as_ref() {
-                observer.applied(ns, &applied, inner.batch);
+                observer.applied(ns, applied, batch);
             }
             (inner.batch, stop)
         };
@@ -452,15 +502,20 @@ fn encode(seq: u64, doc: &Document) -> Result<Vec<u8>, StoreError> {
 }
 
 impl Store for RedbStore {
-    fn read(&self, ns: &Namespace, read: &mut dyn FnMut(&dyn CollectionView)) -> Result<(), StoreError> {
+    fn read(&self, ns: &Namespace, read: &mut dyn FnMut(&dyn CollectionView)) -> Result<Option<u64>, StoreError> {
         let shared = &*self.shared;
         let inner = shared.inner.read().map_err(|_| StoreError::Poisoned)?;
         let name = ns.to_string();
         match inner.collections.get(&name) {
-            Some(c) => read(c),
-            None => read(&Collection::with_indexes(shared.index_specs.get(&name).map(Vec::as_slice).unwrap_or(&[]))),
+            Some(c) => {
+                read(c);
+                Ok((c.last_batch > shared.durable.load(Ordering::Acquire)).then_some(c.last_batch))
+            }
+            None => {
+                read(&Collection::with_indexes(shared.index_specs.get(&name).map(Vec::as_slice).unwrap_or(&[])));
+                Ok(None)
+            }
         }
-        Ok(())
     }
 
     fn write_deferred(
@@ -601,6 +656,124 @@ mod tests {
         drop(store);
         let store = RedbStore::open(open_database(dir.path()).expect("db")).expect("reopen");
         assert_eq!(all(&store, &ns), vec![doc! {"_id": 1}, doc! {"_id": 2}]);
+    }
+
+    /// A real redb database on a disk that can be made to fail (full) or to stall at `sync`.
+    #[derive(Debug, Default)]
+    struct FaultyDisk {
+        data: redb::backends::InMemoryBackend,
+        fail: std::sync::atomic::AtomicBool,
+        stalled: Mutex<bool>,
+        resume: Condvar,
+    }
+
+    impl FaultyDisk {
+        fn stall(&self, on: bool) {
+            *self.stalled.lock().expect("lock") = on;
+            self.resume.notify_all();
+        }
+        fn check(&self) -> std::io::Result<()> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(std::io::Error::other("no space left on device (injected)"));
+            }
+            Ok(())
+        }
+    }
+
+    #[derive(Debug)]
+    struct Disk(Arc<FaultyDisk>);
+
+    impl redb::StorageBackend for Disk {
+        fn len(&self) -> std::io::Result<u64> {
+            self.0.data.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+            self.0.data.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> std::io::Result<()> {
+            self.0.check()?;
+            self.0.data.set_len(len)
+        }
+        fn sync_data(&self) -> std::io::Result<()> {
+            let mut stalled = self.0.stalled.lock().map_err(|_| std::io::Error::other("poisoned"))?;
+            while *stalled {
+                stalled = self.0.resume.wait(stalled).map_err(|_| std::io::Error::other("poisoned"))?;
+            }
+            drop(stalled);
+            self.0.check()?;
+            self.0.data.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+            self.0.check()?;
+            self.0.data.write(offset, data)
+        }
+    }
+
+    fn faulty_store() -> (Arc<FaultyDisk>, RedbStore) {
+        let disk = Arc::new(FaultyDisk::default());
+        let db = redb::Builder::new().create_with_backend(Disk(disk.clone())).expect("db");
+        (disk, RedbStore::open(Arc::new(db)).expect("store"))
+    }
+
+    #[test]
+    fn a_read_waits_for_the_durability_of_what_it_saw() {
+        let (disk, store) = faulty_store();
+        let store = Arc::new(store);
+        let ns = Namespace::new("db", "c").expect("ns");
+        store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 1})]).expect("first insert");
+        assert_eq!(store.read(&ns, &mut |_| {}).expect("read"), None, "everything read is durable");
+        disk.stall(true);
+        let ticket = store.write_deferred(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 2})]).expect("applied").expect("ticket");
+        let mut seen = 0;
+        let must_wait = store.read(&ns, &mut |c| seen = c.len()).expect("read");
+        assert_eq!((seen, must_wait), (2, Some(ticket)), "a read that saw the pending insert must wait for its commit");
+        let other = Namespace::new("db", "quiet").expect("ns");
+        assert_eq!(store.read(&other, &mut |_| {}).expect("read"), None, "other collections need not wait");
+        disk.stall(false);
+        store.wait_durable(ticket).expect("durable");
+        assert_eq!(store.read(&ns, &mut |_| {}).expect("read"), None);
+    }
+
+    #[test]
+    fn a_failed_commit_is_rolled_back_in_memory() {
+        let (disk, store) = faulty_store();
+        let ns = Namespace::new("db", "c").expect("ns");
+        store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 1, "v": 1})]).expect("insert");
+        disk.fail.store(true, Ordering::SeqCst);
+        let insert = store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 2})]);
+        assert!(insert.is_err(), "the commit fails: {insert:?}");
+        let update = store.write(&ns, &mut |_| vec![Change::Update(doc! {"_id": 1, "v": 2})]);
+        assert!(matches!(update, Err(StoreError::Failed(_))), "writes are refused after a failure: {update:?}");
+        let mut docs = Vec::new();
+        let ticket = store.read(&ns, &mut |c| docs = c.docs().cloned().collect()).expect("read");
+        assert_eq!(docs, vec![doc! {"_id": 1, "v": 1}], "the failed insert is gone from memory");
+        assert_eq!(ticket, None, "what is left is durable");
+    }
+
+    #[test]
+    fn writes_planned_on_a_failed_batch_are_rolled_back_too() {
+        let (disk, store) = faulty_store();
+        let store = Arc::new(store);
+        let ns = Namespace::new("db", "c").expect("ns");
+        store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 1, "n": 0})]).expect("insert");
+        disk.stall(true);
+        let first = store.write_deferred(&ns, &mut |_| vec![Change::Update(doc! {"_id": 1, "n": 1})]).expect("applied").expect("ticket");
+        // The committer has taken the first batch (it is stalled at sync); this one waits behind it.
+        let mut second = None;
+        for n in 2..1000 {
+            let t = store.write_deferred(&ns, &mut |_| vec![Change::Update(doc! {"_id": 1, "n": n}), Change::Insert(doc! {"_id": 1000 + n})]).expect("applied").expect("ticket");
+            if t > first {
+                second = Some(t);
+                break;
+            }
+        }
+        let second = second.expect("a later batch");
+        disk.fail.store(true, Ordering::SeqCst);
+        disk.stall(false);
+        assert!(store.wait_durable(first).is_err() && store.wait_durable(second).is_err());
+        let mut docs = Vec::new();
+        store.read(&ns, &mut |c| docs = c.docs().cloned().collect()).expect("read");
+        assert_eq!(docs, vec![doc! {"_id": 1, "n": 0}], "every change after the last durable commit is taken back");
     }
 
     #[test]

@@ -7,14 +7,33 @@
 //! fails clearly once it was evicted — or when the token comes from an earlier run of the server,
 //! whose log (in memory) is gone and whose sequence numbers mean other events now.
 
+use crate::query::doc_bytes;
 use crate::store::{Applied, ChangeObserver, Namespace};
 use bson::{doc, Bson, Document};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
-/// How many events the log keeps for resuming.
+/// How many events the log keeps for resuming, at most.
 pub const LOG_CAPACITY: usize = 10_000;
+/// How many bytes of documents (before and after images) the log keeps, at most.
+pub const LOG_BYTES: usize = 64 * 1024 * 1024;
+
+/// The log's bounds: the oldest events are dropped when either is exceeded (a resume from before
+/// them then fails with `ChangeStreamHistoryLost`, as MongoDB's does once the oplog rolled over).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogLimits {
+    /// Most events kept.
+    pub events: usize,
+    /// Most bytes of document images kept (BSON size).
+    pub bytes: usize,
+}
+
+impl Default for LogLimits {
+    fn default() -> Self {
+        LogLimits { events: LOG_CAPACITY, bytes: LOG_BYTES }
+    }
+}
 
 /// One change as stored in the log (full images; rules and projection are applied per watcher).
 #[derive(Debug, Clone)]
@@ -33,6 +52,8 @@ pub struct Event {
     pub time: u32,
     /// The store commit that makes it durable.
     pub(crate) batch: u64,
+    /// BSON size of `before` and `after`, counted against the log's byte limit.
+    pub(crate) bytes: usize,
 }
 
 /// Why a resume was refused.
@@ -42,7 +63,7 @@ pub enum ResumeError {
     #[error("invalid resume token: {0}")]
     Invalid(String),
     /// The event is no longer in the bounded log.
-    #[error("resume token {0} is no longer in the change-event log (it keeps the last {LOG_CAPACITY} events); restart the watch without resumeAfter")]
+    #[error("resume token {0} is no longer in the change-event log (it keeps the most recent events, up to --change-log-events and --change-log-bytes); restart the watch without resumeAfter")]
     Expired(String),
     /// The token was issued by an earlier run of the server (the log is not persisted).
     #[error("resume token {0} is from an earlier run of the server, whose change-event log is gone (it is kept in memory); restart the watch without resumeAfter")]
@@ -59,25 +80,37 @@ struct Log {
     events: VecDeque<Event>,
     next_seq: u64,
     durable_batch: u64,
+    /// Sum of the events' `bytes`.
+    bytes: usize,
 }
 
 /// The change-event log.
 pub struct ChangeLog {
     log: Mutex<Log>,
     notify: Notify,
-    capacity: usize,
+    limits: LogLimits,
 }
 
 impl Default for ChangeLog {
     fn default() -> Self {
-        ChangeLog::with_capacity(LOG_CAPACITY)
+        ChangeLog::new(LogLimits::default())
     }
 }
 
 impl ChangeLog {
-    /// A log keeping the last `capacity` events.
+    /// A log within `limits`.
+    pub fn new(limits: LogLimits) -> ChangeLog {
+        ChangeLog { log: Mutex::new(Log { events: VecDeque::new(), next_seq: 1, durable_batch: 0, bytes: 0 }), notify: Notify::new(), limits }
+    }
+
+    /// A log keeping the last `capacity` events (and the default byte limit).
     pub fn with_capacity(capacity: usize) -> ChangeLog {
-        ChangeLog { log: Mutex::new(Log { events: VecDeque::new(), next_seq: 1, durable_batch: 0 }), notify: Notify::new(), capacity }
+        ChangeLog::new(LogLimits { events: capacity, ..LogLimits::default() })
+    }
+
+    /// (events, bytes) held now.
+    pub fn usage(&self) -> (usize, usize) {
+        self.log.lock().map(|l| (l.events.len(), l.bytes)).unwrap_or_default()
     }
 
     /// The sequence after which a new watch starts (now).
@@ -125,7 +158,7 @@ impl ChangeLog {
 }
 
 impl ChangeObserver for ChangeLog {
-    fn applied(&self, ns: &Namespace, changes: &[Applied], batch: u64) {
+    fn applied(&self, ns: &Namespace, changes: Vec<Applied>, batch: u64) {
         let time = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as u32)
@@ -134,17 +167,12 @@ impl ChangeObserver for ChangeLog {
             for c in changes {
                 let seq = log.next_seq;
                 log.next_seq += 1;
-                log.events.push_back(Event {
-                    seq,
-                    ns: ns.clone(),
-                    before: c.before.clone(),
-                    after: c.after.clone(),
-                    replacement: c.replacement,
-                    time,
-                    batch,
-                });
-                while log.events.len() > self.capacity {
-                    log.events.pop_front();
+                let bytes = [&c.before, &c.after].into_iter().flatten().map(doc_bytes).sum();
+                log.bytes += bytes;
+                log.events.push_back(Event { seq, ns: ns.clone(), before: c.before, after: c.after, replacement: c.replacement, time, batch, bytes });
+                while log.events.len() > self.limits.events || log.bytes > self.limits.bytes {
+                    let Some(old) = log.events.pop_front() else { break };
+                    log.bytes -= old.bytes;
                 }
             }
         }
@@ -260,7 +288,7 @@ mod tests {
         let ins = Applied { before: None, after: Some(doc! {"_id": 1, "a": 1}), replacement: false };
         let upd = Applied { before: Some(doc! {"_id": 1, "a": 1, "b": 2}), after: Some(doc! {"_id": 1, "a": 2}), replacement: false };
         let del = Applied { before: Some(doc! {"_id": 1, "a": 2}), after: None, replacement: false };
-        log.applied(&ns(), &[ins, upd, del], 1);
+        log.applied(&ns(), vec![ins, upd, del], 1);
         assert!(log.after(0).expect("events").is_empty(), "not durable yet");
         log.durable(1);
         let events = log.after(0).expect("events");
@@ -271,14 +299,32 @@ mod tests {
         assert_eq!(u.get_document("updateDescription"), Ok(&doc! {"updatedFields": {"a": 2}, "removedFields": ["b"]}));
         assert_eq!(events[2].to_change_event(None, events[2].before.as_ref()).get_str("operationType"), Ok("delete"));
         assert_eq!(log.resume_point(&token(1)), Ok(1));
-        log.applied(&ns(), &[Applied { before: None, after: Some(doc! {"_id": 2}), replacement: false }], 2);
+        log.applied(&ns(), vec![Applied { before: None, after: Some(doc! {"_id": 2}), replacement: false }], 2);
         log.durable(2);
         assert_eq!(log.after(1).expect("after").len(), 3);
-        log.applied(&ns(), &[Applied { before: None, after: Some(doc! {"_id": 3}), replacement: false }], 3);
+        log.applied(&ns(), vec![Applied { before: None, after: Some(doc! {"_id": 3}), replacement: false }], 3);
         assert!(matches!(log.resume_point(&token(1)), Err(ResumeError::Expired(_))));
         assert!(matches!(log.resume_point(&Bson::String("x".into())), Err(ResumeError::Invalid(_))));
         let other_run = doc! {"_data": format!("{:016x}{:016x}", run_id().wrapping_add(1), 3)};
         assert!(matches!(log.resume_point(&Bson::Document(other_run)), Err(ResumeError::OtherRun(_))));
+    }
+
+    #[test]
+    fn the_log_is_bounded_by_bytes_as_well_as_events() {
+        let log = ChangeLog::new(LogLimits { events: 1_000, bytes: 3 * 1024 * 1024 });
+        let big = |n: i32| doc! {"_id": 1, "n": n, "blob": "x".repeat(1024 * 1024)};
+        log.applied(&ns(), vec![Applied { before: None, after: Some(big(0)), replacement: false }], 1);
+        // An update of a 1 MB document holds two images: 1,000 of them would be 2 GB.
+        for n in 1..1_000 {
+            log.applied(&ns(), vec![Applied { before: Some(big(n - 1)), after: Some(big(n)), replacement: false }], 1 + n as u64);
+            let (_, bytes) = log.usage();
+            assert!(bytes <= 3 * 1024 * 1024, "{bytes} bytes held after {n} updates");
+        }
+        log.durable(1_000);
+        let (events, _) = log.usage();
+        assert_eq!(events, 1, "only the newest event fits");
+        assert!(matches!(log.resume_point(&token(1)), Err(ResumeError::Expired(_))));
+        assert_eq!(log.after(999).expect("newest").len(), 1);
     }
 
     fn described(before: Document, after: Document) -> Document {
