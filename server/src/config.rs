@@ -5,7 +5,7 @@ mod export;
 mod settings;
 
 pub use export::{load_export, ConfigError};
-pub use settings::{AdminSettings, Flags, ServerSettings, SettingsError};
+pub use settings::{AdminSettings, Flags, Limits, ServerSettings, SettingsError};
 
 use std::path::PathBuf;
 

@@ -81,9 +81,10 @@ pub fn open_state_with_clock(
         clock,
     };
     let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone(), options)?);
-    let changes = Arc::new(watch::ChangeLog::default());
+    let changes = Arc::new(watch::ChangeLog::new(settings.limits.change_log));
     store.set_observer(changes.clone());
-    Ok(AppState { app, store, auth, listen_addr, settings: Arc::new(settings.clone()), rules, changes })
+    let memory = Arc::new(query::MemoryPool::new(settings.limits.query_memory_bytes));
+    Ok(AppState { app, store, auth, listen_addr, settings: Arc::new(settings.clone()), rules, changes, memory })
 }
 
 /// The line printed on stdout once the server accepts connections.

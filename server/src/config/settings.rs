@@ -7,7 +7,9 @@ use crate::store::{IndexSpec, Namespace};
 use clap::Parser;
 use serde::Deserialize;
 use std::net::SocketAddr;
+use crate::watch::LogLimits;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Default request body limit.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -61,6 +63,33 @@ pub struct Flags {
     /// Failed logins allowed per client address per minute [default: 60].
     #[arg(long, env = "REALM_LOGIN_LIMIT_PER_ADDRESS")]
     pub login_limit_per_address: Option<u32>,
+    /// Public base URL clients reach this server at (answered by /location) [default: the listen address].
+    #[arg(long, env = "REALM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Most bytes (MB) one request may build per result, write or aggregation stage [default: 100].
+    #[arg(long, env = "REALM_MAX_STAGE_MB")]
+    pub max_stage_mb: Option<usize>,
+    /// Most bytes (MB) all requests together may build at once [default: 1024].
+    #[arg(long, env = "REALM_QUERY_MEMORY_MB")]
+    pub query_memory_mb: Option<usize>,
+    /// Longest a MongoDB operation may run, in seconds [default: 60].
+    #[arg(long, env = "REALM_QUERY_TIMEOUT")]
+    pub query_timeout: Option<u64>,
+    /// Most change events kept for watch resumption [default: 10000].
+    #[arg(long, env = "REALM_CHANGE_LOG_EVENTS")]
+    pub change_log_events: Option<usize>,
+    /// Most document bytes (MB) the change-event log keeps [default: 64].
+    #[arg(long, env = "REALM_CHANGE_LOG_MB")]
+    pub change_log_mb: Option<usize>,
+    /// Most simultaneous client connections; more wait to be accepted [default: 1024].
+    #[arg(long, env = "REALM_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Seconds a client has to send a request's headers, and an idle connection is kept [default: 30].
+    #[arg(long, env = "REALM_HEADER_TIMEOUT")]
+    pub header_timeout: Option<u64>,
+    /// Seconds a client has to send a request's body [default: 60].
+    #[arg(long, env = "REALM_BODY_TIMEOUT")]
+    pub body_timeout: Option<u64>,
     /// Secondary index `db.coll:path[:unique]` (repeatable, or comma-separated in the variable);
     /// `_id` is always indexed. Added to those an app export declares in `indexes.json` files.
     #[arg(long = "index", env = "REALM_WASM_INDEXES", value_delimiter = ',')]
@@ -106,6 +135,43 @@ pub struct ServerSettings {
     pub login_limit_per_address: u32,
     /// Declared secondary indexes (flags, variable or config file).
     pub indexes: Vec<(Namespace, IndexSpec)>,
+    /// Public base URL (`http://host:port`) for /location, if configured.
+    pub public_url: Option<String>,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+/// What one request, and all of them together, may take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Bytes one request may build per result, write or aggregation stage.
+    pub max_stage_bytes: usize,
+    /// Bytes all requests together may build at once.
+    pub query_memory_bytes: usize,
+    /// Longest a MongoDB operation may run.
+    pub query_timeout: Duration,
+    /// Bounds of the change-event log.
+    pub change_log: LogLimits,
+    /// Most simultaneous client connections.
+    pub max_connections: usize,
+    /// Time to send request headers; also how long an idle connection is kept.
+    pub header_timeout: Duration,
+    /// Time to send a request body.
+    pub body_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_stage_bytes: crate::query::DEFAULT_STAGE_BYTES,
+            query_memory_bytes: crate::query::DEFAULT_POOL_BYTES,
+            query_timeout: Duration::from_secs(60),
+            change_log: LogLimits::default(),
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+        }
+    }
 }
 
 /// Settings that cannot be used.
@@ -137,6 +203,8 @@ impl ServerSettings {
             login_limit_per_account: 10,
             login_limit_per_address: 60,
             indexes: Vec::new(),
+            public_url: None,
+            limits: Limits::default(),
         }
     }
 
@@ -183,7 +251,40 @@ impl ServerSettings {
                 .unwrap_or(defaults.login_limit_per_address),
             indexes: crate::store::parse_indexes(&if flags.indexes.is_empty() { file.indexes } else { flags.indexes }.join(","))
                 .map_err(|e| bad("index", &e.to_string()))?,
+            public_url: flags.public_url.or(file.public_url).map(|u| u.trim_end_matches('/').to_string()),
+            limits: {
+                let d = Limits::default();
+                let mb = |v: Option<usize>, dflt: usize| v.map_or(Ok(dflt), |n| n.checked_mul(1024 * 1024).ok_or(()));
+                let positive = |key: &str, v: Option<usize>| match v {
+                    Some(0) => Err(bad(key, "must be at least 1")),
+                    other => Ok(other),
+                };
+                let secs = |key: &str, v: Option<u64>, dflt: Duration| match v {
+                    Some(0) => Err(bad(key, "must be at least 1 second")),
+                    Some(n) => Ok(Duration::from_secs(n)),
+                    None => Ok(dflt),
+                };
+                Limits {
+                    max_stage_bytes: mb(positive("max-stage-mb", flags.max_stage_mb.or(file.max_stage_mb))?, d.max_stage_bytes).map_err(|()| bad("max-stage-mb", "too large"))?,
+                    query_memory_bytes: mb(positive("query-memory-mb", flags.query_memory_mb.or(file.query_memory_mb))?, d.query_memory_bytes).map_err(|()| bad("query-memory-mb", "too large"))?,
+                    query_timeout: secs("query-timeout", flags.query_timeout.or(file.query_timeout), d.query_timeout)?,
+                    change_log: LogLimits {
+                        events: positive("change-log-events", flags.change_log_events.or(file.change_log_events))?.unwrap_or(d.change_log.events),
+                        bytes: mb(positive("change-log-mb", flags.change_log_mb.or(file.change_log_mb))?, d.change_log.bytes).map_err(|()| bad("change-log-mb", "too large"))?,
+                    },
+                    max_connections: positive("max-connections", flags.max_connections.or(file.max_connections))?.unwrap_or(d.max_connections),
+                    header_timeout: secs("header-timeout", flags.header_timeout.or(file.header_timeout), d.header_timeout)?,
+                    body_timeout: secs("body-timeout", flags.body_timeout.or(file.body_timeout), d.body_timeout)?,
+                }
+            },
         };
+        if let Some(url) = &s.public_url {
+            let ok = (url.starts_with("http://") || url.starts_with("https://"))
+                && axum::http::Uri::try_from(url.as_str()).is_ok_and(|u| u.host().is_some() && u.path() == "/" && u.query().is_none());
+            if !ok {
+                return Err(bad("public-url", &format!("{url:?} is not a base URL like https://realm.example.com")));
+            }
+        }
         if s.access_token_ttl_secs == 0 || s.refresh_token_ttl_secs == 0 {
             return Err(bad("access-token-ttl / refresh-token-ttl", "must be at least 1 second"));
         }

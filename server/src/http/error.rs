@@ -68,7 +68,10 @@ impl From<StoreError> for ApiError {
 
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "MongoDBError", e.to_string())
+        match e {
+            QueryError::ServerBusy(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", m),
+            other => ApiError::new(StatusCode::BAD_REQUEST, "MongoDBError", other.to_string()),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use crate::config::{AppConfig, ServerSettings};
 use crate::service;
 use crate::store::Store;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -45,6 +45,16 @@ pub struct AppState {
     pub rules: Arc<crate::rules::RuleSet>,
     /// Change-event log feeding watch streams.
     pub changes: Arc<crate::watch::ChangeLog>,
+    /// The memory all requests' query work draws from.
+    pub memory: Arc<crate::query::MemoryPool>,
+}
+
+impl AppState {
+    /// A fresh budget for one request's MongoDB work.
+    pub(crate) fn budget(&self) -> crate::query::Budget<'_> {
+        let limits = &self.settings.limits;
+        crate::query::Budget::new(&self.memory, limits.max_stage_bytes).with_time_limit(limits.query_timeout)
+    }
 }
 
 /// Builds the full router (all routes, CORS, body limit, tracing, JSON error safety net).
@@ -147,31 +157,23 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + S
     tokio::task::spawn_blocking(f).await?
 }
 
-fn valid_host(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 255
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
-}
-
 async fn location(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_app(&state, &app_id)?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| valid_host(h))
-        .map(str::to_string)
-        .unwrap_or_else(|| state.listen_addr.to_string());
+    // From configuration only: a Host header is the caller's word, and echoing it would let a
+    // request (or a cache in front of the server) point clients at another host.
+    let hostname = match &state.settings.public_url {
+        Some(url) => url.clone(),
+        None => format!("http://{}", state.listen_addr),
+    };
+    let ws_hostname = hostname.replacen("http", "ws", 1);
     Ok(Json(serde_json::json!({
         "deployment_model": &state.app.deployment_model,
         "location": &state.app.location,
-        "hostname": format!("http://{host}"),
-        "ws_hostname": format!("ws://{host}"),
+        "hostname": hostname,
+        "ws_hostname": ws_hostname,
     })))
 }
 
@@ -214,7 +216,10 @@ async fn call_function(
     // for the group commit that makes it durable.
     // An error may come with a ticket too (an ordered insertMany keeps the documents before the
     // refused one): it is answered only once those are durable.
-    let (result, ticket) = service::call_deferred(store.as_ref(), &rules, &user, &name, &arguments);
+    let (result, ticket) = {
+        let budget = state.budget();
+        service::call_deferred(store.as_ref(), &rules, &user, &name, &arguments, &budget)
+    };
     if let Some(ticket) = ticket {
         let mut progress = store.durability();
         let state = progress

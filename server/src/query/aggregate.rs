@@ -2,7 +2,9 @@
 
 use super::expr::{sum_values, Expr};
 use super::filter::Filter;
-use super::path::{get_exact, set_path};
+use super::budget::{Budget, Meter};
+use super::path::{get_exact, set_path, set_path_padding};
+use super::size::{doc_bytes, value_bytes};
 use super::project::{Projection, SortSpec};
 use super::value::{as_f64, as_i64, compare_values, type_rank, values_equal};
 use super::QueryError;
@@ -102,6 +104,28 @@ fn parse_project(d: &Document) -> Result<Stage, QueryError> {
         }
     }
     Ok(Stage::Project(Projection::parse(&flags)?, computed))
+}
+
+impl Stage {
+    /// The stage's name, for errors.
+    fn name(&self) -> &'static str {
+        match self {
+            Stage::Match(_) => "$match",
+            Stage::Project(..) => "$project",
+            Stage::AddFields(_) => "$addFields",
+            Stage::Group(..) => "$group",
+            Stage::Sort(_) => "$sort",
+            Stage::Limit(_) => "$limit",
+            Stage::Skip(_) => "$skip",
+            Stage::Count(_) => "$count",
+            Stage::Unwind { .. } => "$unwind",
+            Stage::Lookup { .. } => "$lookup",
+            Stage::ReplaceRoot(_) => "$replaceRoot",
+            Stage::SortByCount(_) => "$sortByCount",
+            Stage::Facet(_) => "$facet",
+            Stage::Sample(_) => "$sample",
+        }
+    }
 }
 
 impl Pipeline {
@@ -216,11 +240,30 @@ impl Pipeline {
     }
 
     /// Runs the pipeline; `foreign` holds the (already rule-filtered) documents of `$lookup` sources.
-    pub fn run(&self, mut docs: Vec<Document>, foreign: &HashMap<String, Vec<Document>>) -> Result<Vec<Document>, QueryError> {
+    pub fn run(&self, mut docs: Vec<Document>, foreign: &HashMap<String, Vec<Document>>, budget: &Budget) -> Result<Vec<Document>, QueryError> {
+        // What the previous producing stage built, given back once the next one has consumed it.
+        let mut held = 0;
         for stage in &self.0 {
-            docs = run_stage(stage, docs, foreign)?;
+            let meter = budget.meter(stage.name());
+            docs = run_stage(stage, docs, foreign, &meter, budget)?;
+            if meter.total() > 0 {
+                budget.release(held);
+                held = meter.total();
+            }
         }
         Ok(docs)
+    }
+
+    /// The filter of a leading `$match`, and the pipeline after it: the caller can read only the
+    /// matching documents (through an index) instead of the whole collection.
+    pub fn split_leading_match(mut self) -> (Option<Filter>, Pipeline) {
+        match self.0.first() {
+            Some(Stage::Match(_)) => match self.0.remove(0) {
+                Stage::Match(f) => (Some(f), self),
+                _ => (None, self),
+            },
+            _ => (None, self),
+        }
     }
 }
 
@@ -237,7 +280,9 @@ fn set_computed(doc: &mut Document, fields: &[(String, Expr)], src: &Document) -
             Bson::Undefined => {
                 super::path::unset_path(doc, k);
             }
-            v => set_path(doc, k, v).map_err(QueryError::BadValue)?,
+            // A computed field never pads an array up to an index (`{"a.1000000": 1}`).
+            v => set_path_padding(doc, k, v, &mut |_| Err(format!("computed field '{k}' would index past the end of an array")))
+                .map_err(QueryError::BadValue)?,
         }
     }
     Ok(())
@@ -290,7 +335,13 @@ fn accumulate(acc: &Accumulator, values: &[Bson]) -> Bson {
     }
 }
 
-fn run_stage(stage: &Stage, docs: Vec<Document>, foreign: &HashMap<String, Vec<Document>>) -> Result<Vec<Document>, QueryError> {
+/// Runs one stage. Stages that build documents count what they build on `meter` as they go, so
+/// a stage over its limit stops before it has allocated it.
+fn run_stage(stage: &Stage, docs: Vec<Document>, foreign: &HashMap<String, Vec<Document>>, meter: &Meter, budget: &Budget) -> Result<Vec<Document>, QueryError> {
+    let built = |d: Document| -> Result<Document, QueryError> {
+        meter.add(doc_bytes(&d))?;
+        Ok(d)
+    };
     Ok(match stage {
         Stage::Match(f) => docs.into_iter().filter(|d| f.matches(d)).collect(),
         Stage::Project(p, computed) => docs
@@ -298,7 +349,7 @@ fn run_stage(stage: &Stage, docs: Vec<Document>, foreign: &HashMap<String, Vec<D
             .map(|d| {
                 let mut out = p.apply(&d, None);
                 set_computed(&mut out, computed, &d)?;
-                Ok(out)
+                built(out)
             })
             .collect::<Result<_, QueryError>>()?,
         Stage::AddFields(fs) => docs
@@ -306,7 +357,7 @@ fn run_stage(stage: &Stage, docs: Vec<Document>, foreign: &HashMap<String, Vec<D
             .map(|mut d| {
                 let src = d.clone();
                 set_computed(&mut d, fs, &src)?;
-                Ok(d)
+                built(d)
             })
             .collect::<Result<_, QueryError>>()?,
         Stage::Group(id, accs) => {
@@ -323,6 +374,7 @@ fn run_stage(stage: &Stage, docs: Vec<Document>, foreign: &HashMap<String, Vec<D
                 });
                 for (i, (_, acc)) in accs.iter().enumerate() {
                     let v = if acc.op == "$count" { Bson::Int32(1) } else { acc.expr.eval(d)? };
+                    meter.add(value_bytes(&v))?;
                     groups[slot].1[i].push(v);
                 }
             }
@@ -366,7 +418,8 @@ fn run_stage(stage: &Stage, docs: Vec<Document>, foreign: &HashMap<String, Vec<D
                 match get_exact(&d, path).cloned() {
                     Some(Bson::Array(items)) if !items.is_empty() => {
                         for (i, item) in items.into_iter().enumerate() {
-                            let mut n = d.clone();
+                            let n = built(d.clone())?;
+                            let mut n = n;
                             set_path(&mut n, path, item).map_err(QueryError::BadValue)?;
                             if let Some(f) = index_field {
                                 set_path(&mut n, f, Bson::Int64(i as i64)).map_err(QueryError::BadValue)?;
@@ -409,7 +462,15 @@ fn run_stage(stage: &Stage, docs: Vec<Document>, foreign: &HashMap<String, Vec<D
                         None => vec![Bson::Null],
                     };
                     let cond = Filter::parse(&bson::doc! { foreign_field.as_str(): { "$in": locals } })?;
-                    let hits: Vec<Bson> = others.iter().filter(|o| cond.matches(o)).cloned().map(Bson::Document).collect();
+                    budget.check_time()?;
+                    let hits = others
+                        .iter()
+                        .filter(|o| cond.matches(o))
+                        .map(|o| {
+                            meter.add(doc_bytes(o))?;
+                            Ok(Bson::Document(o.clone()))
+                        })
+                        .collect::<Result<Vec<Bson>, QueryError>>()?;
                     set_path(&mut d, as_field, Bson::Array(hits)).map_err(QueryError::BadValue)?;
                     Ok(d)
                 })
@@ -418,7 +479,7 @@ fn run_stage(stage: &Stage, docs: Vec<Document>, foreign: &HashMap<String, Vec<D
         Stage::ReplaceRoot(e) => docs
             .into_iter()
             .map(|d| match e.eval(&d)? {
-                Bson::Document(n) => Ok(n),
+                Bson::Document(n) => built(n),
                 other => Err(QueryError::BadValue(format!("'newRoot' expression must evaluate to an object, but resulting value was: {other}"))),
             })
             .collect::<Result<_, QueryError>>()?,
@@ -427,6 +488,8 @@ fn run_stage(stage: &Stage, docs: Vec<Document>, foreign: &HashMap<String, Vec<D
                 &Stage::Group(e.clone(), vec![("count".into(), Accumulator { op: "$sum".into(), expr: Expr::Lit(Bson::Int32(1)) })]),
                 docs,
                 foreign,
+                meter,
+                budget,
             )?;
             let mut grouped = grouped;
             grouped.sort_by(|a, b| compare_values(b.get("count").unwrap_or(&Bson::Null), a.get("count").unwrap_or(&Bson::Null)));
@@ -435,7 +498,10 @@ fn run_stage(stage: &Stage, docs: Vec<Document>, foreign: &HashMap<String, Vec<D
         Stage::Facet(facets) => {
             let mut out = Document::new();
             for (name, p) in facets {
-                let r = p.run(docs.clone(), foreign)?;
+                for d in &docs {
+                    meter.add(doc_bytes(d))?;
+                }
+                let r = p.run(docs.clone(), foreign, budget)?;
                 out.insert(name.clone(), Bson::Array(r.into_iter().map(Bson::Document).collect()));
             }
             vec![out]
@@ -446,13 +512,17 @@ fn run_stage(stage: &Stage, docs: Vec<Document>, foreign: &HashMap<String, Vec<D
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::query::MemoryPool;
     use bson::{bson, doc};
 
     fn run(pipeline: Bson, docs: Vec<Document>) -> Result<Vec<Document>, QueryError> {
         let Bson::Array(stages) = pipeline else { panic!("pipeline must be an array") };
         let mut foreign = HashMap::new();
         foreign.insert("colors".to_string(), vec![doc! {"_id": 1, "name": "red"}, doc! {"_id": 2, "name": "blue"}]);
-        Pipeline::parse(&stages)?.run(docs, &foreign)
+        let pool = MemoryPool::new(usize::MAX);
+        let budget = Budget::new(&pool, usize::MAX);
+        let result = Pipeline::parse(&stages)?.run(docs, &foreign, &budget);
+        result
     }
 
     fn sales() -> Vec<Document> {

@@ -34,6 +34,11 @@ const POSITIONAL: &[&str] = &[
     "$isArray", "$first", "$last",
 ];
 
+/// Largest string an expression builds (MongoDB's 16 MB value limit).
+const MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
+/// Most elements an expression's array may hold (nested `$concatArrays` double it per level).
+const MAX_ARRAY_ITEMS: usize = 1024 * 1024;
+
 /// Operators taking a document of named arguments.
 const NAMED: &[&str] = &["$filter", "$map", "$switch", "$dateToString", "$cond"];
 
@@ -432,6 +437,10 @@ fn eval_op(op: &str, args: &[Expr], ctx: &Ctx) -> Result<Bson, QueryError> {
             let mut out = String::new();
             for v in &vals {
                 match v {
+                    // Nested `$concat`s double a string per level: cap it as MongoDB caps strings.
+                    Bson::String(s) if out.len() + s.len() > MAX_VALUE_BYTES => {
+                        return Err(QueryError::MemoryLimit(format!("$concat would build a string of more than {MAX_VALUE_BYTES} bytes")))
+                    }
                     Bson::String(s) => out.push_str(s),
                     v if nullish(v) => return Ok(Bson::Null),
                     v => return Err(QueryError::BadValue(format!("$concat only supports strings, not {}", type_alias(v)))),
@@ -490,6 +499,9 @@ fn eval_op(op: &str, args: &[Expr], ctx: &Ctx) -> Result<Bson, QueryError> {
             let mut out = Vec::new();
             for v in vals {
                 match v {
+                    Bson::Array(a) if out.len() + a.len() > MAX_ARRAY_ITEMS => {
+                        return Err(QueryError::MemoryLimit(format!("$concatArrays would build an array of more than {MAX_ARRAY_ITEMS} elements")))
+                    }
                     Bson::Array(a) => out.extend(a),
                     v if nullish(&v) => return Ok(Bson::Null),
                     _ => return Err(QueryError::BadValue("$concatArrays only supports arrays".into())),

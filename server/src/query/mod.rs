@@ -5,6 +5,7 @@
 //! front with a message naming them (never a silent wrong answer), then evaluates per document.
 
 mod aggregate;
+mod budget;
 mod expr;
 mod filter;
 mod path;
@@ -14,6 +15,7 @@ mod update;
 mod value;
 
 pub use aggregate::{Pipeline, Stage};
+pub use budget::{Budget, MemoryPool, Meter, DEFAULT_POOL_BYTES, DEFAULT_STAGE_BYTES};
 pub use expr::Expr;
 pub use filter::{Filter, IndexBounds};
 pub(crate) use filter::{parse_conds, Cond, ElemMatch, InItem};
@@ -35,6 +37,15 @@ pub enum QueryError {
     /// An update would change a document in a forbidden way.
     #[error("{0}")]
     Conflict(String),
+    /// The request would build more than its memory limit allows.
+    #[error("{0}")]
+    MemoryLimit(String),
+    /// The process-wide query memory is taken by other requests.
+    #[error("{0}")]
+    ServerBusy(String),
+    /// The request ran past its time limit.
+    #[error("{0}")]
+    TimeLimit(String),
 }
 
 /// The value at a dotted path (numeric components index arrays), without array fan-out.

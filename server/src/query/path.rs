@@ -60,11 +60,19 @@ pub(crate) fn get_exact<'a>(doc: &'a Document, path: &str) -> Option<&'a Bson> {
 /// Sets `path` to `value`, creating intermediate documents. Fails when a non-container
 /// value is in the way (MongoDB: "Cannot create field … in element …").
 pub(crate) fn set_path(doc: &mut Document, path: &str, value: Bson) -> Result<(), String> {
-    let parts: Vec<&str> = path.split('.').collect();
-    set_in_doc(doc, &parts, value, path)
+    set_path_padding(doc, path, value, &mut |_| Ok(()))
 }
 
-fn set_in_doc(doc: &mut Document, parts: &[&str], value: Bson, full: &str) -> Result<(), String> {
+/// `set_path`, asking `pad` before an array is padded with that many nulls (an index past its end).
+pub(crate) fn set_path_padding(doc: &mut Document, path: &str, value: Bson, pad: Pad) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    set_in_doc(doc, &parts, value, path, pad)
+}
+
+/// Asked before padding an array with `n` nulls; an error stops the write.
+pub(crate) type Pad<'a> = &'a mut dyn FnMut(usize) -> Result<(), String>;
+
+fn set_in_doc(doc: &mut Document, parts: &[&str], value: Bson, full: &str, pad: Pad) -> Result<(), String> {
     let (head, tail) = parts.split_first().ok_or_else(|| "empty field path".to_string())?;
     if head.is_empty() {
         return Err(format!("empty field name in path '{full}'"));
@@ -77,7 +85,7 @@ fn set_in_doc(doc: &mut Document, parts: &[&str], value: Bson, full: &str) -> Re
         doc.insert(*head, Document::new());
     }
     match doc.get_mut(*head) {
-        Some(child) => set_in_value(child, tail, value, full),
+        Some(child) => set_in_value(child, tail, value, full, pad),
         None => Err(format!("cannot set '{full}'")),
     }
 }
@@ -85,9 +93,9 @@ fn set_in_doc(doc: &mut Document, parts: &[&str], value: Bson, full: &str) -> Re
 /// The most nulls a `$set` of an array index may pad an array with (as MongoDB).
 const MAX_BACKFILL: usize = 1_500_000;
 
-fn set_in_value(target: &mut Bson, parts: &[&str], value: Bson, full: &str) -> Result<(), String> {
+fn set_in_value(target: &mut Bson, parts: &[&str], value: Bson, full: &str, pad: Pad) -> Result<(), String> {
     match target {
-        Bson::Document(d) => set_in_doc(d, parts, value, full),
+        Bson::Document(d) => set_in_doc(d, parts, value, full, pad),
         Bson::Array(items) => {
             let (head, tail) = parts.split_first().ok_or_else(|| "empty field path".to_string())?;
             let i: usize = head
@@ -97,6 +105,9 @@ fn set_in_value(target: &mut Bson, parts: &[&str], value: Bson, full: &str) -> R
             // the allocation aborts the process.
             if i.saturating_sub(items.len()) > MAX_BACKFILL {
                 return Err(format!("can't backfill more than {MAX_BACKFILL} elements (path '{full}')"));
+            }
+            if i >= items.len() {
+                pad(i + 1 - items.len())?;
             }
             while items.len() <= i {
                 items.push(Bson::Null);
@@ -108,7 +119,7 @@ fn set_in_value(target: &mut Bson, parts: &[&str], value: Bson, full: &str) -> R
                 if items[i] == Bson::Null {
                     items[i] = Bson::Document(Document::new());
                 }
-                set_in_value(&mut items[i], tail, value, full)
+                set_in_value(&mut items[i], tail, value, full, pad)
             }
         }
         other => Err(format!(

@@ -1,7 +1,8 @@
 //! Update documents: operator updates and replacements, with positional paths and arrayFilters.
 
 use super::filter::{parse_conds, positional_index, Cond, Filter};
-use super::path::{get_exact, set_path, unset_path};
+use super::budget::Budget;
+use super::path::{get_exact, set_path, set_path_padding, unset_path};
 use super::project::SortSpec;
 use super::value::{as_f64, as_i64, compare_values, type_alias, values_equal};
 use super::QueryError;
@@ -72,6 +73,8 @@ pub struct UpdateCtx<'a> {
     pub array_filters: &'a [(String, Filter)],
     /// The update is building an upserted document (`$setOnInsert` applies).
     pub inserting: bool,
+    /// The request's memory budget (array padding is charged to it); `None`: unlimited.
+    pub budget: Option<&'a Budget<'a>>,
 }
 
 /// Parses the `arrayFilters` option: each entry names one identifier (`{"x.a": 1}` → `x`).
@@ -347,7 +350,7 @@ impl Update {
         } else if let Some(id) = filter.id_equality() {
             seed.insert("_id", id.clone());
         }
-        let insert_ctx = UpdateCtx { query: None, array_filters: ctx.array_filters, inserting: true };
+        let insert_ctx = UpdateCtx { query: None, array_filters: ctx.array_filters, inserting: true, budget: ctx.budget };
         self.apply(&mut seed, &insert_ctx)?;
         Ok(seed)
     }
@@ -466,8 +469,24 @@ fn array_at<'a>(doc: &'a mut Document, path: &str, op: &str) -> Result<Option<&'
     }
 }
 
+/// `set_path` for an update: padding an array (`$set: {"a.1000000": 1}`) is charged to the budget at
+/// its in-memory cost, which is many times its BSON size.
+fn set_padded(doc: &mut Document, path: &str, v: Bson, ctx: &UpdateCtx) -> Result<(), QueryError> {
+    let Some(budget) = ctx.budget else { return set_path(doc, path, v).map_err(QueryError::Conflict) };
+    let meter = budget.meter("array padding");
+    let mut refused = None;
+    let result = set_path_padding(doc, path, v, &mut |n| {
+        meter.add(n.saturating_mul(std::mem::size_of::<Bson>())).map_err(|e| {
+            let text = e.to_string();
+            refused = Some(e);
+            text
+        })
+    });
+    result.map_err(|e| refused.take().unwrap_or(QueryError::Conflict(e)))
+}
+
 fn apply_op(doc: &mut Document, path: &str, kind: &Kind, ctx: &UpdateCtx) -> Result<(), QueryError> {
-    let set = |doc: &mut Document, v: Bson| set_path(doc, path, v).map_err(QueryError::Conflict);
+    let set = |doc: &mut Document, v: Bson| set_padded(doc, path, v, ctx);
     match kind {
         Kind::Set(v) => set(doc, v.clone()),
         Kind::SetOnInsert(v) => {
@@ -503,7 +522,7 @@ fn apply_op(doc: &mut Document, path: &str, kind: &Kind, ctx: &UpdateCtx) -> Res
         Kind::Rename(to) => {
             if let Some(v) = get_exact(doc, path).cloned() {
                 unset_path(doc, path);
-                set_path(doc, to, v).map_err(QueryError::Conflict)?;
+                set_padded(doc, to, v, ctx)?;
             }
             Ok(())
         }

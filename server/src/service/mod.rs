@@ -4,7 +4,7 @@
 //! `check_insert` / `writable` + `check_update` / `deletable`. Filters match the caller's view of
 //! a document, so a query cannot probe fields the caller may not read.
 
-use crate::query::{parse_array_filters, type_rank, Filter, Pipeline, Projection, QueryError, SortSpec, Update, UpdateCtx};
+use crate::query::{doc_bytes, parse_array_filters, type_rank, Budget, Filter, Meter, Pipeline, Projection, QueryError, SortSpec, Update, UpdateCtx};
 use crate::rules::{CollectionRules, RuleError, RuleSet, UserContext};
 use crate::store::{Change, CollectionView, Namespace, Store, StoreError};
 use bson::{doc, oid::ObjectId, Bson, Document};
@@ -155,8 +155,9 @@ pub fn call(
     user: &UserContext,
     name: &str,
     arguments: &[Bson],
+    budget: &Budget,
 ) -> Result<CallResult, ServiceError> {
-    let (result, ticket) = call_deferred(store, rules, user, name, arguments);
+    let (result, ticket) = call_deferred(store, rules, user, name, arguments, budget);
     if let Some(t) = ticket {
         store.wait_durable(t)?;
     }
@@ -172,9 +173,10 @@ pub fn call_deferred(
     user: &UserContext,
     name: &str,
     arguments: &[Bson],
+    budget: &Budget,
 ) -> (Result<CallResult, ServiceError>, Option<u64>) {
     let ticket = Cell::new(None);
-    let result = run_call(store, rules, user, name, arguments, &ticket);
+    let result = run_call(store, rules, user, name, arguments, &ticket, budget);
     (result, ticket.get())
 }
 
@@ -185,6 +187,7 @@ fn run_call(
     name: &str,
     arguments: &[Bson],
     ticket: &Cell<Option<u64>>,
+    budget: &Budget,
 ) -> Result<CallResult, ServiceError> {
     if !SUPPORTED.contains(&name) {
         return Err(if NOT_YET.contains(&name) {
@@ -195,7 +198,7 @@ fn run_call(
     }
     let args = Args::parse(arguments)?;
     let perm = rules.for_namespace(&args.ns.db, &args.ns.coll)?;
-    let ctx = Ctx { store, perm, user, ns: &args.ns, ticket };
+    let ctx = Ctx { store, perm, user, ns: &args.ns, ticket, budget, built: budget.meter("update") };
     let result = match name {
         "find" | "findOne" => {
             let one = name == "findOne";
@@ -262,7 +265,7 @@ fn run_call(
         }
         "deleteOne" | "deleteMany" => {
             let filter = args.filter("query")?;
-            let deleted = ctx.delete(&filter, None, name == "deleteMany")?.len();
+            let (deleted, _) = ctx.delete(&filter, None, name == "deleteMany")?;
             Ok(CallResult::Value(Bson::Document(doc! {"deletedCount": count_bson(deleted as i64)})))
         }
         "findOneAndUpdate" | "findOneAndReplace" | "findOneAndDelete" => ctx.find_one_and(name, &args),
@@ -273,11 +276,13 @@ fn run_call(
             for coll in pipeline.foreign_collections() {
                 let ns = Namespace::new(&args.ns.db, &coll)?;
                 let fperm = rules.for_namespace(&ns.db, &ns.coll)?;
-                let fctx = Ctx { store, perm: fperm, user, ns: &ns, ticket };
+                let fctx = Ctx { store, perm: fperm, user, ns: &ns, ticket, budget, built: budget.meter("update") };
                 foreign.insert(coll, fctx.find(&Filter::And(Vec::new()), None, None)?);
             }
-            let source = ctx.find(&Filter::And(Vec::new()), None, None)?;
-            let out = pipeline.run(source, &foreign)?;
+            // A leading $match selects what is read (through the indexes), not the whole collection.
+            let (first_match, pipeline) = pipeline.split_leading_match();
+            let source = ctx.find(&first_match.unwrap_or(Filter::And(Vec::new())), None, None)?;
+            let out = pipeline.run(source, &foreign, budget)?;
             if out.len() > MAX_RESULT_DOCS {
                 return Err(ServiceError::BadArgument(format!("aggregate result has more than {MAX_RESULT_DOCS} documents")));
             }
@@ -317,13 +322,16 @@ struct WriteSpec<'a> {
     upsert: bool,
 }
 
-/// One call's view: store, the namespace's rules, the caller, and the ticket of its writes.
+/// One call's view: store, the namespace's rules, the caller, the ticket of its writes, and its
+/// memory budget (with the meter of the documents its writes build).
 struct Ctx<'a> {
     store: &'a dyn Store,
     perm: &'a CollectionRules,
     user: &'a UserContext,
     ns: &'a Namespace,
     ticket: &'a Cell<Option<u64>>,
+    budget: &'a Budget<'a>,
+    built: Meter<'a, 'a>,
 }
 
 /// Documents to consider for `filter` (a superset of the matches: the caller applies the filter),
@@ -443,19 +451,29 @@ impl<'a> Ctx<'a> {
     }
 
     fn find(&self, filter: &Filter, sort: Option<&SortSpec>, limit: Option<usize>) -> Result<Vec<Document>, ServiceError> {
-        let mut out = Err(ServiceError::BadArgument("unreachable".into()));
+        let mut out: Result<Vec<Document>, ServiceError> = Err(ServiceError::BadArgument("unreachable".into()));
+        let meter = self.budget.meter("find");
+        // Each document returned is counted as it is copied out (and copies made to sort).
+        let keep = |d: Cow<Document>| -> Result<Document, ServiceError> {
+            meter.add(doc_bytes(&d))?;
+            Ok(d.into_owned())
+        };
+        let cap = limit.unwrap_or(usize::MAX).min(MAX_RESULT_DOCS + 1);
         let seen = self.store.read(self.ns, &mut |c| {
             out = match sort {
-                None => {
-                    let docs: Vec<Document> = self.visible(c, filter).take(limit.unwrap_or(usize::MAX).min(MAX_RESULT_DOCS + 1)).map(Cow::into_owned).collect();
-                    Ok(docs)
-                }
+                None => self.visible(c, filter).take(cap).map(keep).collect(),
                 Some(s) => match self.visible_sorted(c, filter, Some(s)) {
-                    (views, true) => Ok(views.take(limit.unwrap_or(usize::MAX).min(MAX_RESULT_DOCS + 1)).map(Cow::into_owned).collect()),
-                    (views, false) => {
-                        let all: Vec<Cow<Document>> = views.collect();
-                        Ok(sort_limit(all, |d| d, s, limit).into_iter().map(Cow::into_owned).collect())
-                    }
+                    (views, true) => views.take(cap).map(keep).collect(),
+                    (views, false) => (|| {
+                        let mut all: Vec<Cow<Document>> = Vec::new();
+                        for v in views {
+                            if let Cow::Owned(d) = &v {
+                                meter.add(doc_bytes(d))?;
+                            }
+                            all.push(v);
+                        }
+                        sort_limit(all, |d| d, s, limit).into_iter().map(keep).collect()
+                    })(),
                 },
             };
         })?;
@@ -496,7 +514,7 @@ impl<'a> Ctx<'a> {
             let step = (|| {
                 let mut changes = Vec::new();
                 let (mut matched, mut modified) = (0i64, 0i64);
-                let uctx = UpdateCtx { query: Some(spec.filter), array_filters: spec.array_filters, inserting: false };
+                let uctx = UpdateCtx { query: Some(spec.filter), array_filters: spec.array_filters, inserting: false, budget: Some(self.budget) };
                 for d in self.writable(c, spec.filter).take(if many { usize::MAX } else { 1 }) {
                     matched += 1;
                     if let Some(change) = self.updated(d, spec.update, &uctx)? {
@@ -532,6 +550,7 @@ impl<'a> Ctx<'a> {
         if !update.apply(&mut new_doc, uctx)? {
             return Ok(None);
         }
+        self.built.add(doc_bytes(&new_doc))?;
         self.perm.check_update(self.user, d, &new_doc)?;
         Ok(Some(match update {
             Update::Replace(_) => Change::Replace(new_doc),
@@ -540,7 +559,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn upserted(&self, c: &dyn CollectionView, spec: &WriteSpec) -> Result<Document, ServiceError> {
-        let uctx = UpdateCtx { query: None, array_filters: spec.array_filters, inserting: true };
+        let uctx = UpdateCtx { query: None, array_filters: spec.array_filters, inserting: true, budget: Some(self.budget) };
         let d = with_id(spec.update.upsert_document(spec.filter, &uctx)?);
         self.perm.check_insert(self.user, &d)?;
         if c.contains_id(d.get("_id").unwrap_or(&Bson::Null)) {
@@ -549,19 +568,20 @@ impl<'a> Ctx<'a> {
         Ok(d)
     }
 
-    /// Deletes the first (by `sort`) or every match the caller may delete; returns the deleted documents.
-    fn delete(&self, filter: &Filter, sort: Option<&SortSpec>, many: bool) -> Result<Vec<Document>, ServiceError> {
-        let mut deleted = Vec::new();
+    /// Deletes the first (by `sort`) or every match the caller may delete; returns how many, and
+    /// the first one deleted (what findOneAndDelete shows).
+    fn delete(&self, filter: &Filter, sort: Option<&SortSpec>, many: bool) -> Result<(usize, Option<Document>), ServiceError> {
+        let mut outcome = (0, None);
         self.write(&mut |c| {
             let mut hits: Vec<&Document> = self.writable(c, filter).filter(|d| self.perm.deletable(self.user, d)).collect();
             if let Some(s) = sort {
                 hits = self.sort_by_views(hits, s, Some(1));
             }
             hits.truncate(if many { usize::MAX } else { 1 });
-            deleted = hits.into_iter().cloned().collect();
-            deleted.iter().filter_map(|d| d.get("_id").cloned().map(Change::Delete)).collect()
+            outcome = (hits.len(), hits.first().map(|d| (*d).clone()));
+            hits.iter().filter_map(|d| d.get("_id").cloned().map(Change::Delete)).collect()
         })?;
-        Ok(deleted)
+        Ok(outcome)
     }
 
     /// findOneAndUpdate / findOneAndReplace / findOneAndDelete, atomically under the store's write lock.
@@ -579,7 +599,7 @@ impl<'a> Ctx<'a> {
         };
         // realm-web 2.0.1 sends findOneAndDelete as findOneAndReplace without `update`.
         if name == "findOneAndDelete" || (name == "findOneAndReplace" && args.present("update").is_none()) {
-            return show(self.delete(&filter, sort.as_ref(), false)?.into_iter().next());
+            return show(self.delete(&filter, sort.as_ref(), false)?.1);
         }
         let update = Update::parse(&args.doc_req("update")?)?;
         match (&update, name) {
@@ -600,7 +620,7 @@ impl<'a> Ctx<'a> {
                 if let Some(s) = &sort {
                     hits = self.sort_by_views(hits, s, Some(1));
                 }
-                let uctx = UpdateCtx { query: Some(&filter), array_filters: &[], inserting: false };
+                let uctx = UpdateCtx { query: Some(&filter), array_filters: &[], inserting: false, budget: Some(self.budget) };
                 match hits.first() {
                     Some(d) => {
                         let change = self.updated(d, &update, &uctx)?;
@@ -691,11 +711,14 @@ mod tests {
     }
 
     fn run(s: &RedbStore, rules: &RuleSet, user: &str, name: &str, arg: Document) -> Result<CallResult, ServiceError> {
-        call(s, rules, &UserContext::with_id(user), name, &[Bson::Document(arg)])
+        call_raw(s, rules, user, name, &[Bson::Document(arg)])
     }
 
     fn call_raw(s: &RedbStore, rules: &RuleSet, user: &str, name: &str, args: &[Bson]) -> Result<CallResult, ServiceError> {
-        call(s, rules, &UserContext::with_id(user), name, args)
+        let pool = crate::query::MemoryPool::new(usize::MAX);
+        let budget = Budget::new(&pool, usize::MAX);
+        let result = call(s, rules, &UserContext::with_id(user), name, args, &budget);
+        result
     }
 
     fn value(r: Result<CallResult, ServiceError>) -> Bson {
