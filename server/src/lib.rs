@@ -103,10 +103,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Connect info gives the login rate limiter the client's address.
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.settings.limits.clone();
+    http::serve(listener, router(state), &limits, shutdown).await
 }
 
 /// Serves the admin API for `state` on its own listener until `shutdown` resolves.
@@ -116,5 +114,6 @@ pub async fn serve_admin(
     token: String,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, admin_router(state, token)).with_graceful_shutdown(shutdown).await
+    let limits = state.settings.limits.clone();
+    http::serve(listener, admin_router(state, token), &limits, shutdown).await
 }

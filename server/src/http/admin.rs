@@ -40,7 +40,7 @@ pub fn admin_router(state: AppState, token: String) -> Router {
             }
         }))
         .layer(axum::middleware::map_response(json_errors))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(super::request_span))
 }
 
 async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<serde_json::Value>>, ApiError> {

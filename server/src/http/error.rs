@@ -58,7 +58,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::InvalidNamespace(m) => ApiError::new(StatusCode::BAD_REQUEST, "InvalidParameter", m),
-            StoreError::DuplicateKey { .. } | StoreError::MissingId | StoreError::TooLarge { .. } => {
+            StoreError::DuplicateKey { .. } | StoreError::MissingId | StoreError::TooLarge { .. } | StoreError::InvalidDocument(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "MongoDBError", e.to_string())
             }
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", other.to_string()),

@@ -13,11 +13,16 @@ use bson::{Bson, Document};
 /// A JSON object body decoded from (canonical or relaxed) extended JSON.
 pub struct EjsonBody(pub Document);
 
-impl<S: Send + Sync> FromRequest<S> for EjsonBody {
+impl FromRequest<AppState> for EjsonBody {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        // The whole body within --body-timeout: a client trickling bytes does not hold a slot.
+        let limit = state.settings.limits.body_timeout;
+        let read = tokio::time::timeout(limit, Bytes::from_request(req, state))
+            .await
+            .map_err(|_| ApiError::new(StatusCode::REQUEST_TIMEOUT, "RequestTimeout", format!("the request body did not arrive within {} s", limit.as_secs())))?;
+        let bytes = read.map_err(|rejection| {
             let status = rejection.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(status, "BadRequest", "request body too large")

@@ -26,15 +26,40 @@ pub struct Namespace {
     pub coll: String,
 }
 
+/// Longest database name (MongoDB: 64 bytes).
+const MAX_DB_NAME_BYTES: usize = 64;
+/// Longest `database.collection` (MongoDB: 255 bytes).
+const MAX_NAMESPACE_BYTES: usize = 255;
+
 impl Namespace {
-    /// Validates the names (non-empty, no NUL, no `$`, database without `.`).
+    /// Validates the names by MongoDB's rules: a database name is 1 to 64 bytes without
+    /// `/\. "$*<>:|?` or NUL; a collection name is non-empty, without `$` or NUL, not blank, does
+    /// not start with `system.` or a `.`, has no empty part between dots, and the whole namespace
+    /// is at most 255 bytes.
     pub fn new(db: &str, coll: &str) -> Result<Namespace, StoreError> {
-        let bad = |s: &str| s.is_empty() || s.contains('\0') || s.contains('$');
-        if bad(db) || db.contains('.') || db.contains('/') {
-            return Err(StoreError::InvalidNamespace(format!("invalid database name: {db:?}")));
+        let show = |s: &str| -> String {
+            let short: String = s.chars().take(64).collect();
+            if short.len() < s.len() { format!("{short:?}… ({} bytes)", s.len()) } else { format!("{short:?}") }
+        };
+        let db_ok = !db.is_empty() && db.len() <= MAX_DB_NAME_BYTES && !db.contains(|c: char| "/\\. \"$*<>:|?\0".contains(c) || c.is_control());
+        if !db_ok {
+            return Err(StoreError::InvalidNamespace(format!(
+                "invalid database name {}: use 1 to {MAX_DB_NAME_BYTES} bytes without /\\. \"$*<>:|? or control characters",
+                show(db)
+            )));
         }
-        if bad(coll) {
-            return Err(StoreError::InvalidNamespace(format!("invalid collection name: {coll:?}")));
+        let coll_ok = !coll.trim().is_empty()
+            && !coll.contains(|c: char| c == '$' || c.is_control())
+            && !coll.starts_with("system.")
+            && !coll.split('.').any(str::is_empty);
+        if !coll_ok {
+            return Err(StoreError::InvalidNamespace(format!(
+                "invalid collection name {}: it must not be blank, contain $ or control characters, start with 'system.', or have an empty part between dots",
+                show(coll)
+            )));
+        }
+        if db.len() + 1 + coll.len() > MAX_NAMESPACE_BYTES {
+            return Err(StoreError::InvalidNamespace(format!("namespace {}.{} is longer than {MAX_NAMESPACE_BYTES} bytes", show(db), show(coll))));
         }
         Ok(Namespace { db: db.to_string(), coll: coll.to_string() })
     }
@@ -81,9 +106,12 @@ pub enum StoreError {
     /// The database failed.
     #[error("storage error: {0}")]
     Backend(#[from] redb::Error),
-    /// A document could not be (de)serialised.
+    /// A stored document could not be decoded.
     #[error("document encoding error: {0}")]
     Encoding(String),
+    /// A document to write cannot be stored as BSON (a field name with a NUL byte, …).
+    #[error("invalid document: {0}")]
+    InvalidDocument(String),
     /// The in-memory state is unusable (a writer panicked).
     #[error("store lock poisoned")]
     Poisoned,

@@ -494,7 +494,7 @@ impl RedbStore {
 
 fn encode(seq: u64, doc: &Document) -> Result<Vec<u8>, StoreError> {
     let mut value = seq.to_be_bytes().to_vec();
-    doc.to_writer(&mut value).map_err(|e| StoreError::Encoding(e.to_string()))?;
+    doc.to_writer(&mut value).map_err(|e| StoreError::InvalidDocument(e.to_string()))?;
     if value.len() - 8 > MAX_DOCUMENT_BYTES {
         return Err(StoreError::TooLarge { size: value.len() - 8, max: MAX_DOCUMENT_BYTES });
     }
@@ -778,10 +778,18 @@ mod tests {
 
     #[test]
     fn namespace_validation() {
-        assert!(Namespace::new("", "c").is_err());
-        assert!(Namespace::new("a.b", "c").is_err());
-        assert!(Namespace::new("a", "$c").is_err());
-        assert!(Namespace::new("app", "users").is_ok());
+        let long = "x".repeat(8 * 1024 * 1024);
+        for (db, coll) in [
+            ("", "c"), ("a.b", "c"), ("a b", "c"), ("a/b", "c"), ("a\0", "c"), (long.as_str(), "c"), ("a", "$c"), ("a", ""),
+            ("a", " "), ("a", "\t"), ("a", ".."), ("a", ".c"), ("a", "c."), ("a", "c..d"), ("a", "system.users"), ("a", "c\0"),
+            ("a", long.as_str()), ("a", "c\n"),
+        ] {
+            let e = Namespace::new(db, coll).expect_err("refused");
+            assert!(e.to_string().len() < 400, "the message stays short: {e}");
+        }
+        for (db, coll) in [("app", "users"), ("app", "a.b"), ("app-1", "Orders_2024"), ("app", "système")] {
+            assert!(Namespace::new(db, coll).is_ok(), "{db}.{coll}");
+        }
     }
 
     #[test]
