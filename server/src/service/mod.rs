@@ -602,10 +602,8 @@ impl<'a> Ctx<'a> {
             return show(self.delete(&filter, sort.as_ref(), false)?.1);
         }
         let update = Update::parse(&args.doc_req("update")?)?;
+        // A replacement document in findOneAndUpdate replaces, as Atlas's service accepted it.
         match (&update, name) {
-            (Update::Replace(_), "findOneAndUpdate") => {
-                return Err(QueryError::BadValue("findOneAndUpdate requires an update document with operators ($set, …)".into()).into())
-            }
             (Update::Ops(_), "findOneAndReplace") => {
                 return Err(QueryError::BadValue("findOneAndReplace requires a replacement document without update operators".into()).into())
             }
@@ -957,6 +955,22 @@ mod tests {
         let strict = RuleSet::new(HashMap::new(), None);
         let denied = run(&s, &strict, "u1", "find", doc! {"database": "app", "collection": "teams"});
         assert!(matches!(denied, Err(ServiceError::Rule(RuleError::NoMatchingRule(ref ns))) if ns == "app.teams"), "{denied:?}");
+    }
+
+    #[test]
+    fn find_one_and_update_takes_a_replacement_as_atlas_did() {
+        let (_d, s, app) = setup();
+        let ns = |extra: Document| {
+            let mut d = doc! {"database": "db", "collection": "people"};
+            d.extend(extra);
+            d
+        };
+        value(run(&s, &app, "u", "insertOne", ns(doc! {"document": {"_id": 1, "name": "Bob", "age": 3}})));
+        let r = value(run(&s, &app, "u", "findOneAndUpdate", ns(doc! {"filter": {"name": "Bob"}, "update": {"name": "Bobby"}, "returnNewDocument": true})));
+        assert_eq!(r, Bson::Document(doc! {"_id": 1, "name": "Bobby"}), "the whole document is replaced, _id kept");
+        let r = value(run(&s, &app, "u", "findOneAndUpdate", ns(doc! {"filter": {"_id": 7}, "update": {"name": "New"}, "upsert": true, "returnNewDocument": true})));
+        assert_eq!(r, Bson::Document(doc! {"_id": 7, "name": "New"}), "upsert with a replacement takes the filter's _id");
+        assert!(run(&s, &app, "u", "findOneAndReplace", ns(doc! {"filter": {}, "update": {"$set": {"a": 1}}})).is_err(), "operators in a replacement stay refused");
     }
 
     #[test]
