@@ -83,8 +83,9 @@ pub fn open_state_with_clock(
     let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone(), options)?);
     let changes = Arc::new(watch::ChangeLog::new(settings.limits.change_log));
     store.set_observer(changes.clone());
-    let memory = Arc::new(query::MemoryPool::new(settings.limits.query_memory_bytes));
-    Ok(AppState { app, store, auth, listen_addr, settings: Arc::new(settings.clone()), rules, changes, memory })
+    let services = std::collections::HashMap::from([(app.mongo_service.clone(), rules)]);
+    let engine = Arc::new(service::Engine::new(store, services, (&settings.limits).into(), settings.limits.query_memory_bytes));
+    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, changes })
 }
 
 /// The line printed on stdout once the server accepts connections.

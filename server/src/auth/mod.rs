@@ -445,8 +445,11 @@ impl Auth {
         // several ids must not become every one of those users' custom data.
         let filter = Filter::parse(&doc! { "$expr": { "$eq": [format!("${}", cud.user_id_field), { "$literal": user_id }] } })
             .map_err(|e| AuthError::Internal(e.to_string()))?;
-        let mut found = None;
-        if let Some(ticket) = self.store.read(&ns, &mut |c| found = c.docs().find(|d| filter.matches(d)).cloned())? {
+        let snapshot = self.store.read(&ns)?;
+        let found = snapshot.view().docs().find(|d| filter.matches(d)).cloned();
+        let pending = snapshot.pending();
+        drop(snapshot);
+        if let Some(ticket) = pending {
             // Only durable custom data goes into a token.
             self.store.wait_durable(ticket)?;
         }

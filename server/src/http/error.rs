@@ -80,6 +80,7 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::BadArgument(m) => ApiError::new(StatusCode::BAD_REQUEST, "InvalidParameter", m),
             ServiceError::FunctionNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "FunctionNotFound", e.to_string()),
+            ServiceError::ServiceNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "ServiceNotFound", e.to_string()),
             ServiceError::NotSupported(_) => ApiError::new(StatusCode::BAD_REQUEST, "FunctionNotFound", e.to_string()),
             ServiceError::Query(q) => q.into(),
             ServiceError::Rule(r @ crate::rules::RuleError::NoMatchingRule(_)) => {

@@ -13,8 +13,7 @@ pub use serve::serve;
 
 use crate::auth::Auth;
 use crate::config::{AppConfig, ServerSettings};
-use crate::service;
-use crate::store::Store;
+use crate::service::{Caller, Engine, ServiceError};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,28 +34,16 @@ use tracing::Level;
 pub struct AppState {
     /// The served app.
     pub app: Arc<AppConfig>,
-    /// Document store.
-    pub store: Arc<dyn Store>,
     /// Authentication service.
     pub auth: Arc<Auth>,
     /// The bound address, used for `hostname` when a request has no usable Host header.
     pub listen_addr: SocketAddr,
     /// Server settings (CORS origins, body limit, …).
     pub settings: Arc<ServerSettings>,
-    /// Access rules of the served app.
-    pub rules: Arc<crate::rules::RuleSet>,
+    /// The MongoDB services: store, rules, budgets.
+    pub engine: Arc<Engine>,
     /// Change-event log feeding watch streams.
     pub changes: Arc<crate::watch::ChangeLog>,
-    /// The memory all requests' query work draws from.
-    pub memory: Arc<crate::query::MemoryPool>,
-}
-
-impl AppState {
-    /// A fresh budget for one request's MongoDB work.
-    pub(crate) fn budget(&self) -> crate::query::Budget<'_> {
-        let limits = &self.settings.limits;
-        crate::query::Budget::new(&self.memory, limits.max_stage_bytes).with_time_limit(limits.query_timeout)
-    }
 }
 
 /// Builds the full router (all routes, CORS, body limit, tracing, JSON error safety net).
@@ -211,32 +198,11 @@ async fn call_function(
         None | Some(Bson::Null) => None,
         Some(_) => return Err(ApiError::bad_request("'service' must be a string")),
     };
-    match service_name {
-        None => return Err(ApiError::new(StatusCode::NOT_FOUND, "FunctionNotFound", format!("function not found: '{name}'"))),
-        Some(s) if s != state.app.mongo_service => {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, "ServiceNotFound", format!("service not found: '{s}'")))
-        }
-        Some(_) => {}
-    }
-    let (store, rules) = (state.store.clone(), state.rules.clone());
-    let user = stream::user_context(&state, &claims).await?;
-    // Calls run against memory (no blocking-pool hop); a write's answer waits, asynchronously,
-    // for the group commit that makes it durable.
-    // An error may come with a ticket too (an ordered insertMany keeps the documents before the
-    // refused one): it is answered only once those are durable.
-    let (result, ticket) = {
-        let budget = state.budget();
-        service::call_deferred(store.as_ref(), &rules, &user, &name, &arguments, &budget)
+    let Some(service) = service_name else {
+        return Err(ServiceError::FunctionNotFound(name).into());
     };
-    if let Some(ticket) = ticket {
-        let mut progress = store.durability();
-        let state = progress
-            .wait_for(|p| p.durable >= ticket || p.failed.is_some())
-            .await
-            .map_err(|_| ApiError::from(crate::store::StoreError::Failed("the committer stopped".into())))?;
-        if let Some(failed) = state.failed.clone() {
-            return Err(crate::store::StoreError::Failed(failed).into());
-        }
-    }
-    Ok(Json(result?.into_json()))
+    let caller = Caller::User(stream::user_context(&state, &service, &claims).await?);
+    // Calls run against memory (no blocking-pool hop); the answer waits, asynchronously, for the
+    // group commit that makes what the call wrote or read durable.
+    Ok(Json(state.engine.call(&caller, &service, &name, &arguments).await?.into_json()))
 }

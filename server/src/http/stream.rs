@@ -28,13 +28,14 @@ pub(super) struct StreamQuery {
 }
 
 /// The rule context of the caller: custom data and profile are fetched only if the rules use them.
-pub(super) async fn user_context(state: &AppState, claims: &AccessClaims) -> Result<UserContext, ApiError> {
+pub(super) async fn user_context(state: &AppState, service: &str, claims: &AccessClaims) -> Result<UserContext, ApiError> {
+    let rules = state.engine.rules(service)?;
     let json_doc = |v: Option<&serde_json::Value>| match v.cloned().map(Bson::try_from) {
         Some(Ok(Bson::Document(d))) => d,
         _ => Document::new(),
     };
-    let custom_data = if state.rules.needs_custom_data() { json_doc(claims.user_data.as_ref()) } else { Document::new() };
-    let (data, identities) = if state.rules.needs_profile() {
+    let custom_data = if rules.needs_custom_data() { json_doc(claims.user_data.as_ref()) } else { Document::new() };
+    let (data, identities) = if rules.needs_profile() {
         // One redb read: cheaper inline than a blocking-pool hop (as for the token check).
         let profile = state.auth.profile(&claims.sub)?;
         let identities = match profile.get("identities").cloned().map(Bson::try_from) {
@@ -72,11 +73,11 @@ pub(super) async fn call_function_streaming(
     let claims = tokio::task::spawn_blocking(move || auth.verify_access_token(&token)).await??;
     let request = decode_request(query.baas_request.as_deref().ok_or_else(|| ApiError::bad_request("'baas_request' is required"))?)?;
     let name = request.get_str("name").map_err(|_| ApiError::bad_request("'name' must be a string"))?;
-    match request.get("service") {
-        Some(Bson::String(s)) if *s == state.app.mongo_service => {}
-        Some(Bson::String(s)) => return Err(ApiError::new(StatusCode::NOT_FOUND, "ServiceNotFound", format!("service not found: '{s}'"))),
+    let service = match request.get("service") {
+        Some(Bson::String(s)) => s.clone(),
         _ => return Err(ApiError::new(StatusCode::NOT_FOUND, "FunctionNotFound", format!("function not found: '{name}'"))),
-    }
+    };
+    let rules = state.engine.rules(&service)?.clone();
     if name != "watch" {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "FunctionNotFound", format!("streaming function not found: '{name}' (only watch streams)")));
     }
@@ -85,7 +86,7 @@ pub(super) async fn call_function_streaming(
         None => Vec::new(),
         Some(_) => return Err(ApiError::bad_request("'arguments' must be an array")),
     };
-    let spec = WatchSpec::parse(&state.rules, &arguments)?;
+    let spec = WatchSpec::parse(&rules, &arguments)?;
     let start = match &spec.resume_after {
         Some(token) => state
             .changes
@@ -93,8 +94,8 @@ pub(super) async fn call_function_streaming(
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "ChangeStreamHistoryLost", e.to_string()))?,
         None => state.changes.head(),
     };
-    let user = user_context(&state, &claims).await?;
-    let watcher = Watcher { log: state.changes.clone(), rules: state.rules.clone(), user, spec, cursor: start, queue: VecDeque::new(), opened: false, done: false };
+    let user = user_context(&state, &service, &claims).await?;
+    let watcher = Watcher { log: state.changes.clone(), rules, user, spec, cursor: start, queue: VecDeque::new(), opened: false, done: false };
     let body = Body::from_stream(futures_util::stream::unfold(watcher, |mut w| async move {
         let chunk = w.next_chunk().await?;
         Some((Ok::<Bytes, std::convert::Infallible>(Bytes::from(chunk)), w))

@@ -1,17 +1,30 @@
-//! MongoDB service functions end to end: arguments → rules → query/store → wire result.
+//! MongoDB service calls end to end, for any caller (the HTTP routes today; functions, triggers,
+//! endpoints and the Data API next): arguments → rules → query/store → durable → wire result.
 //!
-//! Every document a caller sees passes through the rules (`read_view`), every write through
-//! `check_insert` / `writable` + `check_update` / `deletable`. Filters match the caller's view of
-//! a document, so a query cannot probe fields the caller may not read.
+//! `Engine::call` is the one entry point. It answers only once everything the call wrote, and every
+//! write it read, is durable. Every document a caller sees passes through the rules (`read_view`),
+//! every write through `check_insert` / `writable` + `check_targets` + `check_update` / `deletable`;
+//! a system caller (functions run as system, triggers) bypasses the rules. Each call has a memory
+//! and time budget drawn from the engine's pool.
 
-use crate::query::{doc_bytes, parse_array_filters, type_rank, Budget, Filter, Meter, Pipeline, Projection, QueryError, SortSpec, Update, UpdateCtx};
-use crate::rules::{CollectionRules, RuleError, RuleSet, UserContext};
-use crate::store::{Change, CollectionView, Namespace, Store, StoreError};
-use bson::{doc, oid::ObjectId, Bson, Document};
-use std::borrow::Cow;
+mod args;
+mod plan;
+mod reads;
+mod watch;
+mod writes;
+
+pub use watch::WatchSpec;
+
+use crate::config::Limits;
+use crate::query::{Budget, MemoryPool, Meter, QueryError};
+use crate::rules::{CollectionRules, Role, RuleError, RuleSet, UserContext};
+use crate::store::{Namespace, Store, StoreError};
+use args::Args;
+use bson::Bson;
 use std::cell::Cell;
-use std::ops::Bound;
 use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 /// Functions of the `mongodb-atlas` service this server implements through `functions/call`.
 pub const SUPPORTED: &[&str] = &[
@@ -34,6 +47,9 @@ pub enum ServiceError {
     /// Unknown function name.
     #[error("function not found: '{0}'")]
     FunctionNotFound(String),
+    /// No data source of the app has this service name.
+    #[error("service not found: '{0}'")]
+    ServiceNotFound(String),
     /// Known to Atlas, not implemented (here).
     #[error("mongodb-atlas function '{0}' is not supported on this route by realm-wasm-server (supported: {list}; watch streams over GET)", list = SUPPORTED.join(", "))]
     NotSupported(String),
@@ -46,87 +62,6 @@ pub enum ServiceError {
     /// Storage failed or refused (duplicate key).
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// The arguments of one call, with Atlas's key names.
-pub struct Args {
-    /// The namespace.
-    pub ns: Namespace,
-    raw: Document,
-}
-
-impl Args {
-    /// Parses the single argument document (`database`, `collection`, …).
-    pub fn parse(arguments: &[Bson]) -> Result<Args, ServiceError> {
-        let raw = match arguments {
-            [Bson::Document(d)] => d.clone(),
-            [] => return Err(ServiceError::BadArgument("expected one argument document, got none".into())),
-            [_] => return Err(ServiceError::BadArgument("argument must be an object".into())),
-            _ => return Err(ServiceError::BadArgument("expected exactly one argument document".into())),
-        };
-        let name = |key: &str| match raw.get(key) {
-            Some(Bson::String(s)) => Ok(s.clone()),
-            Some(_) => Err(ServiceError::BadArgument(format!("'{key}' must be a string"))),
-            None => Err(ServiceError::BadArgument(format!("'{key}' is required"))),
-        };
-        let ns = Namespace::new(&name("database")?, &name("collection")?)?;
-        Ok(Args { ns, raw })
-    }
-
-    fn present(&self, key: &str) -> Option<&Bson> {
-        self.raw.get(key).filter(|v| !matches!(v, Bson::Null | Bson::Undefined))
-    }
-
-    fn doc_opt(&self, key: &str) -> Result<Option<Document>, ServiceError> {
-        match self.present(key) {
-            None => Ok(None),
-            Some(Bson::Document(d)) => Ok(Some(d.clone())),
-            Some(_) => Err(ServiceError::BadArgument(format!("'{key}' must be an object"))),
-        }
-    }
-
-    fn doc_req(&self, key: &str) -> Result<Document, ServiceError> {
-        self.doc_opt(key)?.ok_or_else(|| ServiceError::BadArgument(format!("'{key}' is required")))
-    }
-
-    fn array_opt(&self, key: &str) -> Result<Option<&Vec<Bson>>, ServiceError> {
-        match self.present(key) {
-            None => Ok(None),
-            Some(Bson::Array(a)) => Ok(Some(a)),
-            Some(_) => Err(ServiceError::BadArgument(format!("'{key}' must be an array"))),
-        }
-    }
-
-    fn filter(&self, key: &str) -> Result<Filter, ServiceError> {
-        Ok(Filter::parse(&self.doc_opt(key)?.unwrap_or_default())?)
-    }
-
-    fn limit(&self) -> Result<Option<usize>, ServiceError> {
-        let n = match self.present("limit") {
-            None => return Ok(None),
-            Some(Bson::Int32(i)) => i64::from(*i),
-            Some(Bson::Int64(i)) => *i,
-            Some(Bson::Double(d)) if d.fract() == 0.0 && d.abs() < 9e15 => *d as i64,
-            Some(_) => return Err(ServiceError::BadArgument("'limit' must be an integer".into())),
-        };
-        Ok(if n == 0 { None } else { Some(n.unsigned_abs() as usize) })
-    }
-
-    fn flag(&self, key: &str) -> Result<bool, ServiceError> {
-        match self.present(key) {
-            None => Ok(false),
-            Some(Bson::Boolean(b)) => Ok(*b),
-            Some(_) => Err(ServiceError::BadArgument(format!("'{key}' must be a boolean"))),
-        }
-    }
-
-    fn sort(&self) -> Result<Option<SortSpec>, ServiceError> {
-        Ok(self.doc_opt("sort")?.map(|s| SortSpec::parse(&s)).transpose()?)
-    }
-
-    fn projection(&self, key: &str) -> Result<Option<Projection>, ServiceError> {
-        Ok(self.doc_opt(key)?.map(|p| Projection::parse(&p)).transpose()?)
-    }
 }
 
 /// Result of a service call, before wire encoding.
@@ -146,186 +81,141 @@ impl CallResult {
             CallResult::Count(n) => serde_json::json!({ "$numberLong": n.to_string() }),
         }
     }
-}
 
-/// Runs one `mongodb-atlas` function for `user`; returns once its writes are durable.
-pub fn call(
-    store: &dyn Store,
-    rules: &RuleSet,
-    user: &UserContext,
-    name: &str,
-    arguments: &[Bson],
-    budget: &Budget,
-) -> Result<CallResult, ServiceError> {
-    let (result, ticket) = call_deferred(store, rules, user, name, arguments, budget);
-    if let Some(t) = ticket {
-        store.wait_durable(t)?;
+    /// The result as a BSON value (a count as a 64-bit integer).
+    pub fn into_bson(self) -> Bson {
+        match self {
+            CallResult::Value(v) => v,
+            CallResult::Count(n) => Bson::Int64(i64::try_from(n).unwrap_or(i64::MAX)),
+        }
     }
-    result
 }
 
-/// Runs one function and returns its result (or error) with the durability ticket of its writes
-/// (if any): the caller must not hand the answer out before that ticket is durable. An error can
-/// come with a ticket: an ordered `insertMany` keeps the documents before the one refused.
-pub fn call_deferred(
-    store: &dyn Store,
-    rules: &RuleSet,
-    user: &UserContext,
-    name: &str,
-    arguments: &[Bson],
-    budget: &Budget,
-) -> (Result<CallResult, ServiceError>, Option<u64>) {
-    let ticket = Cell::new(None);
-    let result = run_call(store, rules, user, name, arguments, &ticket, budget);
-    (result, ticket.get())
+/// Who a call runs as.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A logged-in user, as the rules see them.
+    User(UserContext),
+    /// The system: the rules do not apply (functions with `run_as_system`, triggers).
+    System,
 }
 
-fn run_call(
-    store: &dyn Store,
-    rules: &RuleSet,
-    user: &UserContext,
-    name: &str,
-    arguments: &[Bson],
-    ticket: &Cell<Option<u64>>,
-    budget: &Budget,
-) -> Result<CallResult, ServiceError> {
-    if !SUPPORTED.contains(&name) {
-        return Err(if NOT_YET.contains(&name) {
-            ServiceError::NotSupported(name.to_string())
-        } else {
-            ServiceError::FunctionNotFound(name.to_string())
-        });
+/// What one call may use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallLimits {
+    /// Bytes per result, write or aggregation stage.
+    pub max_stage_bytes: usize,
+    /// Longest a call may run.
+    pub timeout: Duration,
+}
+
+impl From<&Limits> for CallLimits {
+    fn from(l: &Limits) -> Self {
+        CallLimits { max_stage_bytes: l.max_stage_bytes, timeout: l.query_timeout }
     }
-    let args = Args::parse(arguments)?;
-    let perm = rules.for_namespace(&args.ns.db, &args.ns.coll)?;
-    let ctx = Ctx { store, perm, user, ns: &args.ns, ticket, budget, built: budget.meter("update") };
-    let result = match name {
-        "find" | "findOne" => {
-            let one = name == "findOne";
-            let filter = args.filter("query")?;
-            let projection = args.projection("project")?;
-            let sort = args.sort()?;
-            let limit = if one { Some(1) } else { args.limit()? };
-            let docs = ctx.find(&filter, sort.as_ref(), limit)?;
-            let docs: Vec<Document> = match &projection {
-                Some(p) => docs.iter().map(|d| p.apply(d, Some(&filter))).collect(),
-                None => docs,
-            };
-            Ok(CallResult::Value(if one {
-                docs.into_iter().next().map(Bson::Document).unwrap_or(Bson::Null)
+}
+
+/// What calls run against: the store, each MongoDB service's rules (by service name), and the
+/// memory pool every call's budget draws from.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    services: HashMap<String, Arc<RuleSet>>,
+    memory: MemoryPool,
+    limits: CallLimits,
+}
+
+/// The rules a system caller runs under: everything allowed.
+static SYSTEM_RULES: LazyLock<CollectionRules> = LazyLock::new(|| CollectionRules { roles: vec![Role::all_access("system")] });
+static SYSTEM_USER: LazyLock<UserContext> = LazyLock::new(|| UserContext::with_id(""));
+
+impl Engine {
+    /// An engine over `store` serving `services` (service name → its rules).
+    pub fn new(store: Arc<dyn Store>, services: HashMap<String, Arc<RuleSet>>, limits: CallLimits, memory_bytes: usize) -> Engine {
+        Engine { store, services, memory: MemoryPool::new(memory_bytes), limits }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The rules of a MongoDB service, or `ServiceNotFound`.
+    pub fn rules(&self, service: &str) -> Result<&Arc<RuleSet>, ServiceError> {
+        self.services.get(service).ok_or_else(|| ServiceError::ServiceNotFound(service.to_string()))
+    }
+
+    /// The query memory in use now (tests and diagnostics).
+    pub fn memory_in_use(&self) -> usize {
+        self.memory.used()
+    }
+
+    /// Runs `op` of `service` for `caller` and answers once everything it wrote, and every write
+    /// it read, is durable.
+    pub async fn call(&self, caller: &Caller, service: &str, op: &str, arguments: &[Bson]) -> Result<CallResult, ServiceError> {
+        let (result, ticket) = self.run(caller, service, op, arguments);
+        // An error can come with a ticket too: an ordered insertMany keeps the documents before
+        // the refused one, and is answered only once those are durable.
+        if let Some(ticket) = ticket {
+            self.durable(ticket).await?;
+        }
+        result
+    }
+
+    /// Waits for the store to make `ticket` durable.
+    async fn durable(&self, ticket: u64) -> Result<(), StoreError> {
+        let mut progress = self.store.durability();
+        let state = progress
+            .wait_for(|p| p.durable >= ticket || p.failed.is_some())
+            .await
+            .map_err(|_| StoreError::Failed("the committer stopped".into()))?;
+        match state.failed.clone() {
+            Some(failed) => Err(StoreError::Failed(failed)),
+            None => Ok(()),
+        }
+    }
+
+    /// The call's work against memory (no waiting): its result and the ticket to wait for.
+    fn run(&self, caller: &Caller, service: &str, op: &str, arguments: &[Bson]) -> (Result<CallResult, ServiceError>, Option<u64>) {
+        let ticket = Cell::new(None);
+        let budget = Budget::new(&self.memory, self.limits.max_stage_bytes).with_time_limit(self.limits.timeout);
+        let result = self.dispatch(caller, service, op, arguments, &ticket, &budget);
+        (result, ticket.get())
+    }
+
+    fn dispatch(&self, caller: &Caller, service: &str, op: &str, arguments: &[Bson], ticket: &Cell<Option<u64>>, budget: &Budget) -> Result<CallResult, ServiceError> {
+        let rules = self.rules(service)?;
+        if !SUPPORTED.contains(&op) {
+            return Err(if NOT_YET.contains(&op) {
+                ServiceError::NotSupported(op.to_string())
             } else {
-                Bson::Array(docs.into_iter().map(Bson::Document).collect())
-            }))
+                ServiceError::FunctionNotFound(op.to_string())
+            });
         }
-        "count" => {
-            let filter = args.filter("query")?;
-            let limit = args.limit()?.unwrap_or(usize::MAX);
-            let mut n = 0u64;
-            let seen = store.read(&args.ns, &mut |c| {
-                n = ctx.visible(c, &filter).take(limit).count() as u64;
-            })?;
-            ctx.must_await(seen);
-            Ok(CallResult::Count(n))
+        let args = Args::parse(arguments)?;
+        let ctx = Ctx::new(self, rules, caller, &args.ns, ticket, budget)?;
+        match op {
+            "find" => reads::find(&ctx, &args, false),
+            "findOne" => reads::find(&ctx, &args, true),
+            "count" => reads::count(&ctx, &args),
+            "aggregate" => reads::aggregate(&ctx, &args),
+            "insertOne" => writes::insert_one(&ctx, &args),
+            "insertMany" => writes::insert_many(&ctx, &args),
+            "updateOne" => writes::update(&ctx, &args, false),
+            "updateMany" => writes::update(&ctx, &args, true),
+            "deleteOne" => writes::delete(&ctx, &args, false),
+            "deleteMany" => writes::delete(&ctx, &args, true),
+            "findOneAndUpdate" | "findOneAndReplace" | "findOneAndDelete" => writes::find_one_and(&ctx, op, &args),
+            other => Err(ServiceError::FunctionNotFound(other.to_string())),
         }
-        "insertOne" => {
-            let doc = ctx.prepare_insert(args.doc_req("document")?)?;
-            let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
-            ctx.write(&mut |_| vec![Change::Insert(doc.clone())])?;
-            Ok(CallResult::Value(Bson::Document(doc! {"insertedId": id})))
-        }
-        "insertMany" => {
-            let docs = match args.array_opt("documents")? {
-                Some(items) if !items.is_empty() => items
-                    .iter()
-                    .map(|d| match d {
-                        Bson::Document(d) => ctx.prepare_insert(d.clone()),
-                        _ => Err(ServiceError::BadArgument("'documents' must contain only objects".into())),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-                Some(_) => return Err(ServiceError::BadArgument("'documents' must not be empty".into())),
-                None => return Err(ServiceError::BadArgument("'documents' is required".into())),
-            };
-            let ids: Vec<Bson> = docs.iter().map(|d| d.get("_id").cloned().unwrap_or(Bson::Null)).collect();
-            // Ordered, as MongoDB's default: the documents before a refused one stay inserted.
-            ctx.write_ordered(&mut |_| docs.iter().cloned().map(Change::Insert).collect())?;
-            Ok(CallResult::Value(Bson::Document(doc! {"insertedIds": ids})))
-        }
-        "updateOne" | "updateMany" => {
-            let filter = args.filter("query")?;
-            let update = Update::parse(&args.doc_req("update")?)?;
-            let array_filters = parse_array_filters(args.array_opt("arrayFilters")?.map(Vec::as_slice).unwrap_or(&[]))?;
-            check_identifiers(&update, &array_filters)?;
-            let spec = WriteSpec { filter: &filter, update: &update, array_filters: &array_filters, upsert: args.flag("upsert")? };
-            let (matched, modified, upserted) = ctx.update(&spec, name == "updateMany")?;
-            let mut result = doc! {"matchedCount": count_bson(matched), "modifiedCount": count_bson(modified)};
-            if let Some(id) = upserted {
-                result.insert("upsertedId", id);
-            }
-            Ok(CallResult::Value(Bson::Document(result)))
-        }
-        "deleteOne" | "deleteMany" => {
-            let filter = args.filter("query")?;
-            let (deleted, _) = ctx.delete(&filter, None, name == "deleteMany")?;
-            Ok(CallResult::Value(Bson::Document(doc! {"deletedCount": count_bson(deleted as i64)})))
-        }
-        "findOneAndUpdate" | "findOneAndReplace" | "findOneAndDelete" => ctx.find_one_and(name, &args),
-        "aggregate" => {
-            let stages = args.array_opt("pipeline")?.ok_or_else(|| ServiceError::BadArgument("'pipeline' is required".into()))?;
-            let pipeline = Pipeline::parse(stages)?;
-            let mut foreign = HashMap::new();
-            for coll in pipeline.foreign_collections() {
-                let ns = Namespace::new(&args.ns.db, &coll)?;
-                let fperm = rules.for_namespace(&ns.db, &ns.coll)?;
-                let fctx = Ctx { store, perm: fperm, user, ns: &ns, ticket, budget, built: budget.meter("update") };
-                foreign.insert(coll, fctx.find(&Filter::And(Vec::new()), None, None)?);
-            }
-            // A leading $match selects what is read (through the indexes), not the whole collection.
-            let (first_match, pipeline) = pipeline.split_leading_match();
-            let source = ctx.find(&first_match.unwrap_or(Filter::And(Vec::new())), None, None)?;
-            let out = pipeline.run(source, &foreign, budget)?;
-            if out.len() > MAX_RESULT_DOCS {
-                return Err(ServiceError::BadArgument(format!("aggregate result has more than {MAX_RESULT_DOCS} documents")));
-            }
-            Ok(CallResult::Value(Bson::Array(out.into_iter().map(Bson::Document).collect())))
-        }
-        other => Err(ServiceError::FunctionNotFound(other.to_string())),
-    };
-    result
-}
-
-fn check_identifiers(update: &Update, array_filters: &[(String, Filter)]) -> Result<(), ServiceError> {
-    let used = update.identifiers();
-    if let Some((unused, _)) = array_filters.iter().find(|(i, _)| !used.contains(i)) {
-        return Err(QueryError::BadValue(format!("The array filter for identifier '{unused}' was not used in the update")).into());
     }
-    Ok(())
 }
 
-fn count_bson(n: i64) -> Bson {
-    i32::try_from(n).map(Bson::Int32).unwrap_or(Bson::Int64(n))
-}
-
-fn with_id(doc: Document) -> Document {
-    if doc.contains_key("_id") {
-        return doc;
-    }
-    let mut out = doc! {"_id": ObjectId::new()};
-    out.extend(doc);
-    out
-}
-
-/// What an update call asks for.
-struct WriteSpec<'a> {
-    filter: &'a Filter,
-    update: &'a Update,
-    array_filters: &'a [(String, Filter)],
-    upsert: bool,
-}
-
-/// One call's view: store, the namespace's rules, the caller, the ticket of its writes, and its
-/// memory budget (with the meter of the documents its writes build).
+/// One call's view: the engine, the namespace's rules and the caller (or the system's), the ticket
+/// the answer waits for, and the call's budget (with the meter of what its writes build).
 struct Ctx<'a> {
-    store: &'a dyn Store,
+    engine: &'a Engine,
+    rules: &'a RuleSet,
+    caller: &'a Caller,
     perm: &'a CollectionRules,
     user: &'a UserContext,
     ns: &'a Namespace,
@@ -334,365 +224,27 @@ struct Ctx<'a> {
     built: Meter<'a, 'a>,
 }
 
-/// Documents to consider for `filter` (a superset of the matches: the caller applies the filter),
-/// and whether they already come in `sort` order: one `_id` lookup when the filter pins `_id`, one
-/// per value of an `_id` `$in`; an index walk in sort order when a single-key sort has a
-/// (non-multikey) index; an index range for an equality/range condition on an indexed path; one
-/// index lookup per value of an `$in` on an indexed path; else a scan in natural order.
-fn candidates<'c>(c: &'c dyn CollectionView, filter: &'c Filter, sort: Option<&SortSpec>) -> (Box<dyn Iterator<Item = &'c Document> + 'c>, bool) {
-    if let Some(id) = filter.id_equality() {
-        if !matches!(id, Bson::Document(_) | Bson::Array(_) | Bson::Null | Bson::RegularExpression(_)) {
-            return (Box::new(c.get(id).into_iter()), true);
-        }
-    }
-    let mut in_lists = filter.in_lists();
-    // Values in index order, so the documents come as MongoDB's index scan gives them.
-    for (_, values) in &mut in_lists {
-        values.sort_by(|a, b| crate::query::compare_values(a, b));
-    }
-    // Batch reads by `_id` (`{_id: {$in: ids}}`) are common: never a scan, even with a sort.
-    if let Some(at) = in_lists.iter().position(|(path, _)| *path == "_id") {
-        let (_, ids) = in_lists.swap_remove(at);
-        return (Box::new(distinct(ids.into_iter().filter_map(|id| c.get(id)))), false);
-    }
-    if let Some((path, asc)) = sort.and_then(SortSpec::single) {
-        if c.index_multikey(path) == Some(false) {
-            if let Some(walk) = c.index_range(path, Bound::Unbounded, Bound::Unbounded, !asc) {
-                return (Box::new(walk.map(|(_, d)| d)), true);
-            }
-        }
-    }
-    for b in filter.index_bounds() {
-        if let Some(range) = c.index_range(b.path, b.lower, b.upper, false) {
-            let rank = b.rank;
-            let docs = range
-                .skip_while(move |(k, _)| Some(type_rank(k)) < rank)
-                .take_while(move |(k, _)| Some(type_rank(k)) == rank)
-                .map(|(_, d)| d);
-            return (Box::new(docs), false);
-        }
-    }
-    for (path, values) in in_lists {
-        if c.index_multikey(path).is_none() {
-            continue; // no index on the path
-        }
-        let docs = values.into_iter().flat_map(move |v| {
-            let rank = type_rank(v);
-            c.index_range(path, Bound::Included(v), Bound::Included(v), false)
-                .into_iter()
-                .flatten()
-                .skip_while(move |(k, _)| type_rank(k) < rank)
-                .take_while(move |(k, _)| type_rank(k) == rank)
-                .map(|(_, d)| d)
-        });
-        return (Box::new(distinct(docs)), false);
-    }
-    (c.docs(), false)
-}
-
-/// `docs` without repeats (one document can match several `$in` values, through an array field
-/// or a repeated value).
-fn distinct<'c>(docs: impl Iterator<Item = &'c Document> + 'c) -> impl Iterator<Item = &'c Document> + 'c {
-    let mut seen = std::collections::HashSet::new();
-    docs.filter(move |d| seen.insert(std::ptr::from_ref::<Document>(d)))
-}
-
-/// Sorts and truncates: only the first `limit` are fully ordered (top-k), ties in natural order.
-/// Sort keys are extracted once per document.
-fn sort_limit<T>(items: Vec<T>, key: impl Fn(&T) -> &Document, sort: &SortSpec, limit: Option<usize>) -> Vec<T> {
-    let mut keyed: Vec<(Vec<Bson>, usize, T)> = items.into_iter().enumerate().map(|(i, t)| (sort.keys(key(&t)), i, t)).collect();
-    let cmp = |a: &(Vec<Bson>, usize, T), b: &(Vec<Bson>, usize, T)| sort.compare_keys(&a.0, &b.0).then(a.1.cmp(&b.1));
-    if let Some(k) = limit.filter(|k| *k > 0 && *k < keyed.len()) {
-        keyed.select_nth_unstable_by(k - 1, cmp);
-        keyed.truncate(k);
-    }
-    keyed.sort_by(cmp);
-    keyed.into_iter().map(|(_, _, t)| t).collect()
-}
-
 impl<'a> Ctx<'a> {
+    fn new(engine: &'a Engine, rules: &'a RuleSet, caller: &'a Caller, ns: &'a Namespace, ticket: &'a Cell<Option<u64>>, budget: &'a Budget<'a>) -> Result<Ctx<'a>, ServiceError> {
+        let (perm, user) = match caller {
+            Caller::User(user) => (rules.for_namespace(&ns.db, &ns.coll)?, user),
+            Caller::System => (&*SYSTEM_RULES, &*SYSTEM_USER),
+        };
+        Ok(Ctx { engine, rules, caller, perm, user, ns, ticket, budget, built: budget.meter("update") })
+    }
+
+    /// The same call on another namespace of the same service (a `$lookup` source).
+    fn with_namespace<'b>(&'b self, ns: &'b Namespace) -> Result<Ctx<'b>, ServiceError>
+    where
+        'a: 'b,
+    {
+        Ctx::new(self.engine, self.rules, self.caller, ns, self.ticket, self.budget)
+    }
+
     /// Remembers a ticket the answer must wait for (a write's, or the newest write a read saw).
     fn must_await(&self, ticket: Option<u64>) {
         if let Some(t) = ticket {
             self.ticket.set(Some(self.ticket.get().map_or(t, |old| old.max(t))));
-        }
-    }
-
-    /// Applies a write plan without waiting for durability; remembers the ticket to wait for.
-    fn write(&self, plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>) -> Result<(), StoreError> {
-        self.must_await(self.store.write_deferred(self.ns, plan)?);
-        Ok(())
-    }
-
-    /// Like `write`, applying the changes in order up to the first refused one (kept), whose
-    /// refusal is returned after the ticket of the applied ones is remembered.
-    fn write_ordered(&self, plan: &mut dyn FnMut(&dyn CollectionView) -> Vec<Change>) -> Result<(), StoreError> {
-        let (ticket, refused) = self.store.write_ordered_deferred(self.ns, plan)?;
-        self.must_await(ticket);
-        refused.map_or(Ok(()), Err)
-    }
-
-    /// The caller's views of the documents matching `filter`, in natural order.
-    fn visible<'c>(&'c self, c: &'c dyn CollectionView, filter: &'c Filter) -> impl Iterator<Item = Cow<'c, Document>> + 'c {
-        self.visible_sorted(c, filter, None).0
-    }
-
-    /// Like `visible`, using an index for `sort` when there is one (then the flag is true).
-    fn visible_sorted<'c>(&'c self, c: &'c dyn CollectionView, filter: &'c Filter, sort: Option<&SortSpec>) -> (impl Iterator<Item = Cow<'c, Document>> + 'c, bool) {
-        // An index walk gives the order of the stored values: only usable when the caller can read
-        // the sort field of every document, or the order would rank documents by a hidden value.
-        let index_sort = sort.filter(|s| s.single().is_some_and(|(path, _)| self.perm.always_readable(path)));
-        let (docs, sorted) = candidates(c, filter, index_sort);
-        let views = docs.filter_map(move |d| {
-            let view = self.perm.read_view(self.user, d)?;
-            filter.matches(&view).then_some(view)
-        });
-        (views, sorted)
-    }
-
-    fn find(&self, filter: &Filter, sort: Option<&SortSpec>, limit: Option<usize>) -> Result<Vec<Document>, ServiceError> {
-        let mut out: Result<Vec<Document>, ServiceError> = Err(ServiceError::BadArgument("unreachable".into()));
-        let meter = self.budget.meter("find");
-        // Each document returned is counted as it is copied out (and copies made to sort).
-        let keep = |d: Cow<Document>| -> Result<Document, ServiceError> {
-            meter.add(doc_bytes(&d))?;
-            Ok(d.into_owned())
-        };
-        let cap = limit.unwrap_or(usize::MAX).min(MAX_RESULT_DOCS + 1);
-        let seen = self.store.read(self.ns, &mut |c| {
-            out = match sort {
-                None => self.visible(c, filter).take(cap).map(keep).collect(),
-                Some(s) => match self.visible_sorted(c, filter, Some(s)) {
-                    (views, true) => views.take(cap).map(keep).collect(),
-                    (views, false) => (|| {
-                        let mut all: Vec<Cow<Document>> = Vec::new();
-                        for v in views {
-                            if let Cow::Owned(d) = &v {
-                                meter.add(doc_bytes(d))?;
-                            }
-                            all.push(v);
-                        }
-                        sort_limit(all, |d| d, s, limit).into_iter().map(keep).collect()
-                    })(),
-                },
-            };
-        })?;
-        self.must_await(seen);
-        let docs = out?;
-        if docs.len() > MAX_RESULT_DOCS {
-            return Err(ServiceError::BadArgument(format!("result has more than {MAX_RESULT_DOCS} documents; use a limit")));
-        }
-        Ok(docs)
-    }
-
-    /// Orders stored documents by the caller's views of them (a field the caller cannot read sorts
-    /// as missing), keeping the first `limit`.
-    fn sort_by_views<'c>(&self, docs: Vec<&'c Document>, sort: &SortSpec, limit: Option<usize>) -> Vec<&'c Document> {
-        let viewed: Vec<(Cow<'c, Document>, &'c Document)> =
-            docs.into_iter().map(|d| (self.perm.read_view(self.user, d).unwrap_or_default(), d)).collect();
-        sort_limit(viewed, |(view, _)| view, sort, limit).into_iter().map(|(_, d)| d).collect()
-    }
-
-    /// Gives the document an `_id` (first, as MongoDB does) if it has none, and checks the rules.
-    fn prepare_insert(&self, doc: Document) -> Result<Document, ServiceError> {
-        let doc = with_id(doc);
-        self.perm.check_insert(self.user, &doc)?;
-        Ok(doc)
-    }
-
-    /// Candidates for a write: matching the caller's view and writable by the caller.
-    fn writable<'c>(&'c self, c: &'c dyn CollectionView, filter: &'c Filter) -> impl Iterator<Item = &'c Document> + 'c {
-        candidates(c, filter, None).0.filter(move |d| {
-            self.perm.read_view(self.user, d).is_some_and(|v| filter.matches(&v)) && self.perm.writable(self.user, d)
-        })
-    }
-
-    /// Applies `spec` to the first (or every) match; returns (matched, modified, upserted id).
-    fn update(&self, spec: &WriteSpec, many: bool) -> Result<(i64, i64, Option<Bson>), ServiceError> {
-        let mut outcome: Result<(i64, i64, Option<Bson>), ServiceError> = Ok((0, 0, None));
-        self.write(&mut |c| {
-            let step = (|| {
-                let mut changes = Vec::new();
-                let (mut matched, mut modified) = (0i64, 0i64);
-                let uctx = UpdateCtx { query: Some(spec.filter), array_filters: spec.array_filters, inserting: false, budget: Some(self.budget) };
-                for d in self.writable(c, spec.filter).take(if many { usize::MAX } else { 1 }) {
-                    matched += 1;
-                    if let Some(change) = self.updated(d, spec.update, &uctx)? {
-                        modified += 1;
-                        changes.push(change);
-                    }
-                }
-                if matched == 0 && spec.upsert {
-                    let d = self.upserted(c, spec)?;
-                    let id = d.get("_id").cloned();
-                    return Ok((vec![Change::Insert(d)], (0, 0, id)));
-                }
-                Ok((changes, (matched, modified, None)))
-            })();
-            match step {
-                Ok((changes, counts)) => {
-                    outcome = Ok(counts);
-                    changes
-                }
-                Err(e) => {
-                    outcome = Err(e);
-                    Vec::new()
-                }
-            }
-        })?;
-        outcome
-    }
-
-    /// The change an update makes to `d`, if it changes it (checked against the rules).
-    fn updated(&self, d: &Document, update: &Update, uctx: &UpdateCtx) -> Result<Option<Change>, ServiceError> {
-        self.perm.check_targets(self.user, d, update.target_fields().as_deref())?;
-        let mut new_doc = d.clone();
-        if !update.apply(&mut new_doc, uctx)? {
-            return Ok(None);
-        }
-        self.built.add(doc_bytes(&new_doc))?;
-        self.perm.check_update(self.user, d, &new_doc)?;
-        Ok(Some(match update {
-            Update::Replace(_) => Change::Replace(new_doc),
-            Update::Ops(_) => Change::Update(new_doc),
-        }))
-    }
-
-    fn upserted(&self, c: &dyn CollectionView, spec: &WriteSpec) -> Result<Document, ServiceError> {
-        let uctx = UpdateCtx { query: None, array_filters: spec.array_filters, inserting: true, budget: Some(self.budget) };
-        let d = with_id(spec.update.upsert_document(spec.filter, &uctx)?);
-        self.perm.check_insert(self.user, &d)?;
-        if c.contains_id(d.get("_id").unwrap_or(&Bson::Null)) {
-            return Err(StoreError::DuplicateKey { ns: self.ns.to_string(), index: "_id".into(), key: d.get("_id").map(|v| v.to_string()).unwrap_or_default() }.into());
-        }
-        Ok(d)
-    }
-
-    /// Deletes the first (by `sort`) or every match the caller may delete; returns how many, and
-    /// the first one deleted (what findOneAndDelete shows).
-    fn delete(&self, filter: &Filter, sort: Option<&SortSpec>, many: bool) -> Result<(usize, Option<Document>), ServiceError> {
-        let mut outcome = (0, None);
-        self.write(&mut |c| {
-            let mut hits: Vec<&Document> = self.writable(c, filter).filter(|d| self.perm.deletable(self.user, d)).collect();
-            if let Some(s) = sort {
-                hits = self.sort_by_views(hits, s, Some(1));
-            }
-            hits.truncate(if many { usize::MAX } else { 1 });
-            outcome = (hits.len(), hits.first().map(|d| (*d).clone()));
-            hits.iter().filter_map(|d| d.get("_id").cloned().map(Change::Delete)).collect()
-        })?;
-        Ok(outcome)
-    }
-
-    /// findOneAndUpdate / findOneAndReplace / findOneAndDelete, atomically under the store's write lock.
-    fn find_one_and(&self, name: &str, args: &Args) -> Result<CallResult, ServiceError> {
-        let filter = args.filter("filter")?;
-        let sort = args.sort()?;
-        let projection = args.projection("projection")?;
-        let show = |d: Option<Document>| -> Result<CallResult, ServiceError> {
-            let d = d.and_then(|d| self.perm.read_view(self.user, &d).map(Cow::into_owned));
-            Ok(CallResult::Value(match (d, &projection) {
-                (Some(d), Some(p)) => Bson::Document(p.apply(&d, Some(&filter))),
-                (Some(d), None) => Bson::Document(d),
-                (None, _) => Bson::Null,
-            }))
-        };
-        // realm-web 2.0.1 sends findOneAndDelete as findOneAndReplace without `update`.
-        if name == "findOneAndDelete" || (name == "findOneAndReplace" && args.present("update").is_none()) {
-            return show(self.delete(&filter, sort.as_ref(), false)?.1);
-        }
-        let update = Update::parse(&args.doc_req("update")?)?;
-        // A replacement document in findOneAndUpdate replaces, as Atlas's service accepted it.
-        match (&update, name) {
-            (Update::Ops(_), "findOneAndReplace") => {
-                return Err(QueryError::BadValue("findOneAndReplace requires a replacement document without update operators".into()).into())
-            }
-            _ => {}
-        }
-        let (upsert, return_new) = (args.flag("upsert")?, args.flag("returnNewDocument")?);
-        let spec = WriteSpec { filter: &filter, update: &update, array_filters: &[], upsert };
-        let mut outcome: Result<Option<Document>, ServiceError> = Ok(None);
-        self.write(&mut |c| {
-            let step = (|| {
-                let mut hits: Vec<&Document> = self.writable(c, &filter).collect();
-                if let Some(s) = &sort {
-                    hits = self.sort_by_views(hits, s, Some(1));
-                }
-                let uctx = UpdateCtx { query: Some(&filter), array_filters: &[], inserting: false, budget: Some(self.budget) };
-                match hits.first() {
-                    Some(d) => {
-                        let change = self.updated(d, &update, &uctx)?;
-                        let after = match &change {
-                            Some(Change::Replace(n) | Change::Update(n)) => n.clone(),
-                            _ => (*d).clone(),
-                        };
-                        Ok((change.into_iter().collect(), Some(if return_new { after } else { (*d).clone() })))
-                    }
-                    None if upsert => {
-                        let d = self.upserted(c, &spec)?;
-                        Ok((vec![Change::Insert(d.clone())], return_new.then_some(d)))
-                    }
-                    None => Ok((Vec::new(), None)),
-                }
-            })();
-            match step {
-                Ok((changes, result)) => {
-                    outcome = Ok(result);
-                    changes
-                }
-                Err(e) => {
-                    outcome = Err(e);
-                    Vec::new()
-                }
-            }
-        })?;
-        show(outcome?)
-    }
-}
-
-/// A parsed `watch` request: namespace, optional `ids` and `filter`, optional resume point.
-pub struct WatchSpec {
-    /// The watched namespace.
-    pub ns: Namespace,
-    ids: Option<Vec<Bson>>,
-    filter: Option<Filter>,
-    /// `resumeAfter`: a resume token from an earlier event.
-    pub resume_after: Option<Bson>,
-}
-
-impl WatchSpec {
-    /// Parses watch arguments; the namespace must have rules (else `NoMatchingRule`).
-    pub fn parse(rules: &RuleSet, arguments: &[Bson]) -> Result<WatchSpec, ServiceError> {
-        let args = Args::parse(arguments)?;
-        rules.for_namespace(&args.ns.db, &args.ns.coll)?;
-        let ids = args.array_opt("ids")?.cloned();
-        let filter = args.doc_opt("filter")?.map(|f| Filter::parse(&f)).transpose()?;
-        let resume_after = args.present("resumeAfter").cloned();
-        Ok(WatchSpec { ns: args.ns, ids, filter, resume_after })
-    }
-
-    /// The change event `user` receives for `event`, if any (rules, `ids` and `filter` applied).
-    pub fn render(&self, rules: &RuleSet, user: &UserContext, event: &crate::watch::Event) -> Option<Document> {
-        if event.ns != self.ns {
-            return None;
-        }
-        let perm = rules.for_namespace(&self.ns.db, &self.ns.coll).ok()?;
-        // The caller must be able to see the document before or after the change.
-        let after = event.after.as_ref().and_then(|d| perm.read_view(user, d)).map(Cow::into_owned);
-        let before = event.before.as_ref().and_then(|d| perm.read_view(user, d));
-        if after.is_none() && before.is_none() {
-            return None;
-        }
-        let id = event.document_id();
-        if let Some(ids) = &self.ids {
-            if !ids.iter().any(|i| crate::query::values_equal(i, &id)) {
-                return None;
-            }
-        }
-        let change = event.to_change_event(after, before.as_deref());
-        match &self.filter {
-            Some(f) if !f.matches(&change) => None,
-            _ => Some(change),
         }
     }
 }
@@ -700,23 +252,34 @@ impl WatchSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::query::{Filter, SortSpec};
     use crate::store::{open_database, RedbStore};
+    use bson::{doc, Document};
+    use plan::candidates;
 
-    fn setup() -> (tempfile::TempDir, RedbStore, RuleSet) {
+    /// An engine over a fresh store in a temporary directory, serving `rules` as `mongodb-atlas`.
+    pub(crate) fn engine_with(store: RedbStore, rules: RuleSet) -> Engine {
+        let services = HashMap::from([("mongodb-atlas".to_string(), Arc::new(rules))]);
+        let limits = CallLimits { max_stage_bytes: usize::MAX, timeout: Duration::from_secs(3600) };
+        Engine::new(Arc::new(store), services, limits, usize::MAX)
+    }
+
+    fn setup() -> (tempfile::TempDir, Engine, ()) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = RedbStore::open(open_database(dir.path()).expect("db")).expect("store");
-        (dir, store, RuleSet::default_app())
+        (dir, engine_with(store, RuleSet::default_app()), ())
     }
 
-    fn run(s: &RedbStore, rules: &RuleSet, user: &str, name: &str, arg: Document) -> Result<CallResult, ServiceError> {
-        call_raw(s, rules, user, name, &[Bson::Document(arg)])
+    fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
     }
 
-    fn call_raw(s: &RedbStore, rules: &RuleSet, user: &str, name: &str, args: &[Bson]) -> Result<CallResult, ServiceError> {
-        let pool = crate::query::MemoryPool::new(usize::MAX);
-        let budget = Budget::new(&pool, usize::MAX);
-        let result = call(s, rules, &UserContext::with_id(user), name, args, &budget);
-        result
+    fn run(e: &Engine, _rules: &(), user: &str, name: &str, arg: Document) -> Result<CallResult, ServiceError> {
+        call_raw(e, &(), user, name, &[Bson::Document(arg)])
+    }
+
+    fn call_raw(e: &Engine, _rules: &(), user: &str, name: &str, args: &[Bson]) -> Result<CallResult, ServiceError> {
+        block_on(e.call(&Caller::User(UserContext::with_id(user)), "mongodb-atlas", name, args))
     }
 
     fn value(r: Result<CallResult, ServiceError>) -> Bson {
@@ -799,23 +362,22 @@ mod tests {
         let flags = crate::config::Flags::try_parse_from(["x", "--config", file.to_str().expect("utf8")]).expect("flags");
         let settings = crate::ServerSettings::resolve(flags).expect("settings");
         let store = RedbStore::open_with_indexes(open_database(dir.path()).expect("db"), settings.indexes).expect("store");
+        let engine = engine_with(store, RuleSet::default_app());
         let docs: Vec<Bson> = (0..100).map(|i| Bson::Document(doc! {"_id": i, "n": i % 10})).collect();
-        value(run(&store, &RuleSet::default_app(), "u", "insertMany", doc! {"database": "db", "collection": "c", "documents": docs}));
+        value(run(&engine, &(), "u", "insertMany", doc! {"database": "db", "collection": "c", "documents": docs}));
         let ns = Namespace::new("db", "c").expect("ns");
-        let (mut scanned, mut ordered) = (0, false);
-        store
-            .read(&ns, &mut |c| {
-                let filter = Filter::parse(&doc! {"n": 3}).expect("filter");
-                scanned = candidates(c, &filter, None).0.count();
-                let sort = SortSpec::parse(&doc! {"n": -1}).expect("sort");
-                ordered = candidates(c, &Filter::parse(&doc! {}).expect("filter"), Some(&sort)).1;
-            })
-            .expect("read");
+        let snapshot = engine.store().read(&ns).expect("read");
+        let c = snapshot.view();
+        let filter = Filter::parse(&doc! {"n": 3}).expect("filter");
+        let scanned = candidates(c, &filter, None).0.count();
+        let sort = SortSpec::parse(&doc! {"n": -1}).expect("sort");
+        let all = Filter::parse(&doc! {}).expect("filter");
+        let ordered = candidates(c, &all, Some(&sort)).1;
         assert_eq!(scanned, 10, "the equality filter reads only the index range, not all 100 documents");
         assert!(ordered, "the sort on n is given by the index");
         let count = |filter: Document| {
-            let mut n = 0;
-            store.read(&ns, &mut |c| n = candidates(c, &Filter::parse(&filter).expect("filter"), None).0.count()).expect("read");
+            let filter = Filter::parse(&filter).expect("filter");
+            let n = candidates(c, &filter, None).0.count();
             n
         };
         assert_eq!(count(doc! {"n": {"$in": [3, 4, 3]}}), 20, "an $in on an indexed path reads one index range per value, each document once");
@@ -828,7 +390,7 @@ mod tests {
         let (_d, plain, rules) = setup();
         let dir = tempfile::tempdir().expect("tempdir");
         let specs = crate::store::parse_indexes("db.c:n,db.c:tags").expect("specs");
-        let indexed = RedbStore::open_with_indexes(open_database(dir.path()).expect("db"), specs).expect("store");
+        let indexed = engine_with(RedbStore::open_with_indexes(open_database(dir.path()).expect("db"), specs).expect("store"), RuleSet::default_app());
         let docs: Vec<Bson> = (0..60)
             .map(|i| {
                 let mut d = doc! {"_id": i, "k": i % 7};
@@ -952,9 +514,17 @@ mod tests {
         ]};
         let r = value(run(&s, &rules, "u2", "aggregate", pipeline));
         assert_eq!(r, Bson::Array(vec![Bson::Document(doc! {"_id": "red", "members": [{"userID": "u2"}]})]), "only u2's own user document joins");
-        let strict = RuleSet::new(HashMap::new(), None);
-        let denied = run(&s, &strict, "u1", "find", doc! {"database": "app", "collection": "teams"});
+        let dir = tempfile::tempdir().expect("tempdir");
+        let strict = engine_with(RedbStore::open(open_database(dir.path()).expect("db")).expect("store"), RuleSet::new(HashMap::new(), None));
+        let denied = run(&strict, &(), "u1", "find", doc! {"database": "app", "collection": "teams"});
         assert!(matches!(denied, Err(ServiceError::Rule(RuleError::NoMatchingRule(ref ns))) if ns == "app.teams"), "{denied:?}");
+        // The system is not a user: the rules do not apply to it.
+        let found = block_on(strict.call(&Caller::System, "mongodb-atlas", "find", &[Bson::Document(doc! {"database": "app", "collection": "teams"})]));
+        assert_eq!(found.map(CallResult::into_bson).ok(), Some(Bson::Array(Vec::new())));
+        let system_sees_all = block_on(s.call(&Caller::System, "mongodb-atlas", "count", &[Bson::Document(doc! {"database": "app", "collection": "users"})]));
+        assert_eq!(system_sees_all.ok(), Some(CallResult::Count(2)), "both users' documents, whoever owns them");
+        let other = block_on(s.call(&Caller::System, "mongodb-other", "count", &[Bson::Document(doc! {"database": "app", "collection": "users"})]));
+        assert!(matches!(other, Err(ServiceError::ServiceNotFound(ref n)) if n == "mongodb-other"), "{other:?}");
     }
 
     #[test]

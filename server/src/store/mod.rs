@@ -188,13 +188,21 @@ pub trait ChangeObserver: Send + Sync {
     fn durable(&self, batch: u64);
 }
 
+/// One collection as it is at the moment of reading (an empty one if it does not exist); writers
+/// wait while it is held.
+pub trait Snapshot {
+    /// The documents.
+    fn view(&self) -> &dyn CollectionView;
+    /// The ticket of the newest write this snapshot shows when that write is not durable yet: what
+    /// was read from it must not be shown before that ticket is durable (a write whose commit then
+    /// fails is rolled back, and must never have been seen).
+    fn pending(&self) -> Option<u64>;
+}
+
 /// A document store. Writes are planned against a consistent view and applied atomically.
 pub trait Store: Send + Sync {
-    /// Runs `read` over the collection's documents (an empty view if it does not exist). Returns
-    /// the ticket of the newest write the read may have seen when that write is not durable yet:
-    /// what was read must not be shown before that ticket is durable (a write that then fails is
-    /// rolled back, and must never have been seen).
-    fn read(&self, ns: &Namespace, read: &mut dyn FnMut(&dyn CollectionView)) -> Result<Option<u64>, StoreError>;
+    /// The collection as it is now.
+    fn read<'s>(&'s self, ns: &Namespace) -> Result<Box<dyn Snapshot + 's>, StoreError>;
     /// Runs `plan` against the collection and durably applies the changes it returns before
     /// returning. No other write to the store interleaves between planning and applying.
     fn write(
@@ -231,6 +239,76 @@ pub trait Store: Send + Sync {
     /// Registers the observer of applied changes (replacing any previous one).
     fn set_observer(&self, observer: std::sync::Arc<dyn ChangeObserver>);
 }
+
+/// Typed writes over `Store`'s callbacks: the plan returns its changes with a value of its own,
+/// handed back beside the write's ticket.
+pub trait StoreExt: Store {
+    /// Plans with `plan` and applies its changes all-or-nothing, without waiting for durability.
+    fn transact<T, E: From<StoreError>>(
+        &self,
+        ns: &Namespace,
+        plan: impl FnOnce(&dyn CollectionView) -> Result<(Vec<Change>, T), E>,
+    ) -> Result<(T, Option<u64>), E> {
+        let (value, ticket, refused) = self.transact_with(ns, false, plan)?;
+        match refused {
+            Some(e) => Err(e.into()),
+            None => Ok((value, ticket)),
+        }
+    }
+
+    /// Like `transact`, with ordered-write semantics (`write_ordered_deferred`): also returns the
+    /// refusal that stopped the write after the changes before it were applied.
+    fn transact_ordered<T, E: From<StoreError>>(
+        &self,
+        ns: &Namespace,
+        plan: impl FnOnce(&dyn CollectionView) -> Result<(Vec<Change>, T), E>,
+    ) -> Result<(T, Option<u64>, Option<StoreError>), E> {
+        self.transact_with(ns, true, plan)
+    }
+
+    #[doc(hidden)]
+    fn transact_with<T, E: From<StoreError>>(
+        &self,
+        ns: &Namespace,
+        ordered: bool,
+        plan: impl FnOnce(&dyn CollectionView) -> Result<(Vec<Change>, T), E>,
+    ) -> Result<(T, Option<u64>, Option<StoreError>), E> {
+        // The store calls its callback exactly once, under its write lock; what the plan decides
+        // besides the changes comes out through `outcome`.
+        let mut plan = Some(plan);
+        let mut outcome: Option<Result<T, E>> = None;
+        let mut callback = |view: &dyn CollectionView| match plan.take().map(|p| p(view)) {
+            Some(Ok((changes, value))) => {
+                outcome = Some(Ok(value));
+                changes
+            }
+            Some(Err(e)) => {
+                outcome = Some(Err(e));
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let (ticket, refused) = if ordered {
+            self.write_ordered_deferred(ns, &mut callback)?
+        } else {
+            match self.write_deferred(ns, &mut callback) {
+                Ok(ticket) => (ticket, None),
+                // A refused change: nothing was applied; a planning error comes first.
+                Err(e) => match outcome {
+                    Some(Err(plan_error)) => return Err(plan_error),
+                    _ => return Err(e.into()),
+                },
+            }
+        };
+        match outcome {
+            Some(Ok(value)) => Ok((value, ticket, refused)),
+            Some(Err(e)) => Err(e),
+            None => Err(StoreError::Poisoned.into()),
+        }
+    }
+}
+
+impl<S: Store + ?Sized> StoreExt for S {}
 
 /// Largest BSON document accepted (as MongoDB).
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;

@@ -2,14 +2,14 @@
 //! written through a group commit.
 
 use super::index::{Index, IndexSpec, Key};
-use super::{Applied, Change, ChangeObserver, CollectionView, Durability, Namespace, Store, StoreError, MAX_DOCUMENT_BYTES};
+use super::{Applied, Change, ChangeObserver, CollectionView, Durability, Namespace, Snapshot, Store, StoreError, MAX_DOCUMENT_BYTES};
 use bson::{Bson, Document};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard};
 use tokio::sync::watch;
 
 const DOCS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("documents");
@@ -501,21 +501,42 @@ fn encode(seq: u64, doc: &Document) -> Result<Vec<u8>, StoreError> {
     Ok(value)
 }
 
+/// A collection under the store's read lock.
+struct RedbSnapshot<'s> {
+    inner: RwLockReadGuard<'s, Inner>,
+    name: String,
+    /// Stands in for a collection that does not exist (with its declared indexes).
+    empty: Option<Collection>,
+    pending: Option<u64>,
+}
+
+impl Snapshot for RedbSnapshot<'_> {
+    fn view(&self) -> &dyn CollectionView {
+        match (&self.empty, self.inner.collections.get(&self.name)) {
+            (None, Some(c)) => c,
+            (Some(empty), _) => empty,
+            // Not reachable: `read` sets `empty` exactly when the collection is missing.
+            (None, None) => &*EMPTY,
+        }
+    }
+
+    fn pending(&self) -> Option<u64> {
+        self.pending
+    }
+}
+
+static EMPTY: std::sync::LazyLock<Collection> = std::sync::LazyLock::new(Collection::default);
+
 impl Store for RedbStore {
-    fn read(&self, ns: &Namespace, read: &mut dyn FnMut(&dyn CollectionView)) -> Result<Option<u64>, StoreError> {
+    fn read<'s>(&'s self, ns: &Namespace) -> Result<Box<dyn Snapshot + 's>, StoreError> {
         let shared = &*self.shared;
         let inner = shared.inner.read().map_err(|_| StoreError::Poisoned)?;
         let name = ns.to_string();
-        match inner.collections.get(&name) {
-            Some(c) => {
-                read(c);
-                Ok((c.last_batch > shared.durable.load(Ordering::Acquire)).then_some(c.last_batch))
-            }
-            None => {
-                read(&Collection::with_indexes(shared.index_specs.get(&name).map(Vec::as_slice).unwrap_or(&[])));
-                Ok(None)
-            }
-        }
+        let (empty, pending) = match inner.collections.get(&name) {
+            Some(c) => (None, (c.last_batch > shared.durable.load(Ordering::Acquire)).then_some(c.last_batch)),
+            None => (Some(Collection::with_indexes(shared.index_specs.get(&name).map(Vec::as_slice).unwrap_or(&[]))), None),
+        };
+        Ok(Box::new(RedbSnapshot { inner, name, empty, pending }))
     }
 
     fn write_deferred(
@@ -568,8 +589,8 @@ mod tests {
     use bson::doc;
 
     fn all(store: &RedbStore, ns: &Namespace) -> Vec<Document> {
-        let mut out = Vec::new();
-        store.read(ns, &mut |c| out = c.docs().cloned().collect()).expect("read");
+        let snap = store.read(ns).expect("read");
+        let out = snap.view().docs().cloned().collect();
         out
     }
 
@@ -613,10 +634,8 @@ mod tests {
         ];
         store.write(&ns, &mut |_| docs.iter().cloned().map(Change::Insert).collect()).expect("insert");
         let ids = |lo: Bound<&Bson>, hi: Bound<&Bson>, rev: bool| {
-            let mut out = Vec::new();
-            store
-                .read(&ns, &mut |c| out = c.index_range("n", lo, hi, rev).expect("index").map(|(_, d)| d.get("_id").cloned()).collect())
-                .expect("read");
+            let snap = store.read(&ns).expect("read");
+            let out: Vec<Option<Bson>> = snap.view().index_range("n", lo, hi, rev).expect("index").map(|(_, d)| d.get("_id").cloned()).collect();
             out.into_iter().flatten().map(|b| b.as_i32().unwrap_or(-1)).collect::<Vec<_>>()
         };
         let five = Bson::Int32(5);
@@ -633,8 +652,7 @@ mod tests {
         assert_eq!(ids(Bound::Included(&five), Bound::Included(&five), false), Vec::<i32>::new());
         drop(store);
         let store = RedbStore::open_with_indexes(open_database(dir.path()).expect("db"), specs).expect("reopen");
-        let mut n = 0;
-        store.read(&ns, &mut |c| n = c.index_range("n", Bound::Unbounded, Bound::Unbounded, false).map(|i| i.count()).unwrap_or(0)).expect("read");
+        let n = store.read(&ns).expect("read").view().index_range("n", Bound::Unbounded, Bound::Unbounded, false).map(|i| i.count()).unwrap_or(0);
         assert_eq!(n, 4);
         assert!(crate::store::parse_indexes("db:x").is_err() && crate::store::parse_indexes("a.b:c:wat").is_err());
     }
@@ -721,17 +739,18 @@ mod tests {
         let store = Arc::new(store);
         let ns = Namespace::new("db", "c").expect("ns");
         store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 1})]).expect("first insert");
-        assert_eq!(store.read(&ns, &mut |_| {}).expect("read"), None, "everything read is durable");
+        assert_eq!(store.read(&ns).expect("read").pending(), None, "everything read is durable");
         disk.stall(true);
         let ticket = store.write_deferred(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 2})]).expect("applied").expect("ticket");
-        let mut seen = 0;
-        let must_wait = store.read(&ns, &mut |c| seen = c.len()).expect("read");
+        let snap = store.read(&ns).expect("read");
+        let (seen, must_wait) = (snap.view().len(), snap.pending());
+        drop(snap);
         assert_eq!((seen, must_wait), (2, Some(ticket)), "a read that saw the pending insert must wait for its commit");
         let other = Namespace::new("db", "quiet").expect("ns");
-        assert_eq!(store.read(&other, &mut |_| {}).expect("read"), None, "other collections need not wait");
+        assert_eq!(store.read(&other).expect("read").pending(), None, "other collections need not wait");
         disk.stall(false);
         store.wait_durable(ticket).expect("durable");
-        assert_eq!(store.read(&ns, &mut |_| {}).expect("read"), None);
+        assert_eq!(store.read(&ns).expect("read").pending(), None);
     }
 
     #[test]
@@ -744,8 +763,8 @@ mod tests {
         assert!(insert.is_err(), "the commit fails: {insert:?}");
         let update = store.write(&ns, &mut |_| vec![Change::Update(doc! {"_id": 1, "v": 2})]);
         assert!(matches!(update, Err(StoreError::Failed(_))), "writes are refused after a failure: {update:?}");
-        let mut docs = Vec::new();
-        let ticket = store.read(&ns, &mut |c| docs = c.docs().cloned().collect()).expect("read");
+        let snap = store.read(&ns).expect("read");
+        let (docs, ticket): (Vec<Document>, _) = (snap.view().docs().cloned().collect(), snap.pending());
         assert_eq!(docs, vec![doc! {"_id": 1, "v": 1}], "the failed insert is gone from memory");
         assert_eq!(ticket, None, "what is left is durable");
     }
@@ -771,8 +790,7 @@ mod tests {
         disk.fail.store(true, Ordering::SeqCst);
         disk.stall(false);
         assert!(store.wait_durable(first).is_err() && store.wait_durable(second).is_err());
-        let mut docs = Vec::new();
-        store.read(&ns, &mut |c| docs = c.docs().cloned().collect()).expect("read");
+        let docs: Vec<Document> = store.read(&ns).expect("read").view().docs().cloned().collect();
         assert_eq!(docs, vec![doc! {"_id": 1, "n": 0}], "every change after the last durable commit is taken back");
     }
 
