@@ -15,7 +15,5 @@ wasm.__setBson({
   get EJSON() { return BSON().EJSON; },
 });
 
-for (const name of Object.keys(wasm)) {
-  if (!name.startsWith("__")) exports[name] = wasm[name];
-}
+Object.assign(exports, wasm.__publicApi(wasm));
 Object.defineProperty(exports, "BSON", { enumerable: true, get: BSON });

@@ -60,13 +60,13 @@ else
 
   cp -R pkg-template/. pkg/
 
-  # The public names, as exported by the generated module (minus `__` internals).
+  # The public names, as the CommonJS entry exports them (`BSON` is exported apart in every entry).
   names=$(node -e '
     const m = require(process.argv[1]);
-    console.log(Object.keys(m).filter((k) => !k.startsWith("__")).sort().join(", "));
-  ' "$ROOT/pkg/node/realm_wasm.js")
+    console.log(Object.keys(m).filter((k) => k !== "BSON").sort().join(", "));
+  ' "$ROOT/pkg/index.cjs")
   if [ -z "$names" ]; then
-    echo "error: pkg/node/realm_wasm.js exports nothing public" >&2
+    echo "error: pkg/index.cjs exports nothing" >&2
     exit 1
   fi
   log "exports: $names, BSON"

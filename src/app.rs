@@ -78,6 +78,9 @@ pub(crate) struct AppState {
     device_id: RefCell<Option<String>>,
     storage: Rc<dyn Storage>,
     keys: Keys,
+    /// The user-id list as last read from or written to storage: when the storage holds something
+    /// else (cleared, or written by another client), a new App loads it afresh instead of sharing.
+    stored_ids: RefCell<Option<String>>,
     pub(crate) listeners: Listeners,
 }
 
@@ -110,7 +113,14 @@ impl AppState {
 
     fn persist_user_ids(&self) {
         let ids: Vec<Value> = self.users.borrow().iter().map(|u| Value::from(u.id())).collect();
-        self.storage.set(&self.keys.user_ids(), &ejson::to_canonical_string(&Value::Array(ids)));
+        let text = ejson::to_canonical_string(&Value::Array(ids));
+        self.storage.set(&self.keys.user_ids(), &text);
+        *self.stored_ids.borrow_mut() = Some(text);
+    }
+
+    /// True while the storage still holds the user list this state last read or wrote.
+    fn matches_storage(&self) -> bool {
+        self.storage.get(&self.keys.user_ids()) == *self.stored_ids.borrow()
     }
 
     fn forget_user(&self, user: &User) {
@@ -124,9 +134,9 @@ impl AppState {
     /// provider type cannot be rebuilt and is dropped.
     fn hydrate(&self, app: &App) {
         *self.device_id.borrow_mut() = self.storage.get(&self.keys.device_id());
-        let ids = self
-            .storage
-            .get(&self.keys.user_ids())
+        let stored = self.storage.get(&self.keys.user_ids());
+        *self.stored_ids.borrow_mut() = stored.clone();
+        let ids = stored
             .and_then(|json| ejson::parse(&json).ok())
             .and_then(|v| match v {
                 Value::Array(ids) => Some(ids.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect::<Vec<_>>()),
@@ -183,7 +193,9 @@ impl App {
     }
 
     /// Creates an app persisting sessions in `storage`. Apps with the same id, base URL, storage
-    /// root and storage object share their users; the first one loads them from storage.
+    /// root and storage object share their users; the first one loads them from storage, and so
+    /// does the first one after the stored user list changed behind their back (a test clearing
+    /// the storage between cases gets a fresh App, as with realm-web).
     pub fn with_storage(config: AppConfig, transport: Rc<dyn Transport>, storage: Rc<dyn Storage>) -> Result<App> {
         if config.id.is_empty() {
             return Err(Error::InvalidArgument(
@@ -196,6 +208,7 @@ impl App {
             let states = s.borrow();
             states.binary_search_by(|(k, _)| k.cmp(&key)).ok().map(|at| states[at].1.clone())
         });
+        let existing = existing.filter(|state| state.matches_storage());
         let fresh = existing.is_none();
         let state = existing.unwrap_or_else(|| {
             Rc::new(AppState {
@@ -203,6 +216,7 @@ impl App {
                 device_id: RefCell::new(None),
                 keys: Keys::new(&config.storage_root, &config.id),
                 storage,
+                stored_ids: RefCell::new(None),
                 listeners: Listeners::default(),
             })
         });
@@ -217,10 +231,11 @@ impl App {
             state.hydrate(&app);
             STATES.with(|s| {
                 let mut states = s.borrow_mut();
-                // (Present only if a JS storage made the same App while `hydrate` read it: then
-                // both stay and lookups find either, as before.)
-                let at = states.binary_search_by(|(k, _)| k.cmp(&key)).unwrap_or_else(|at| at);
-                states.insert(at, (key, state));
+                match states.binary_search_by(|(k, _)| k.cmp(&key)) {
+                    // A state whose storage changed under it: later Apps share the new one.
+                    Ok(at) => states[at].1 = state,
+                    Err(at) => states.insert(at, (key, state)),
+                }
             });
         }
         Ok(app)
@@ -662,6 +677,48 @@ mod tests {
         block_on(c.remove_user(&loaded)).unwrap();
         assert_eq!(copy.get("realm-web:app(my-app):userIds").as_deref(), Some(r#"["u2"]"#));
         assert_eq!(copy.get("realm-web:app(my-app):user(u1):profile"), None);
+    }
+
+    #[test]
+    fn an_app_made_after_the_storage_was_cleared_starts_afresh() {
+        let storage = Rc::new(MemoryStorage::default());
+        let state = Rc::new(crate::testing::FakeState::default());
+        let a = shared_app(&storage, &state);
+        let user = block_on(a.log_in(&Credentials::email_password("a@b.c", "pw"), true)).unwrap();
+        assert!(shared_app(&storage, &state).current_user().unwrap().ptr_eq(&user), "shared while storage agrees");
+        // What a test's `getEnvironment().defaultStorage.clear()` does between cases.
+        for key in ["userIds", "deviceId", "user(u1):accessToken", "user(u1):refreshToken", "user(u1):providerType", "user(u1):profile"] {
+            storage.remove(&format!("realm-web:app(my-app):{key}"));
+        }
+        let fresh = shared_app(&storage, &state);
+        assert!(fresh.current_user().is_none(), "a new App sees the cleared storage");
+        assert!(a.current_user().unwrap().ptr_eq(&user), "the old App keeps its users, as realm-web's does");
+        let again = block_on(fresh.log_in(&Credentials::anonymous(false), false)).unwrap();
+        assert!(shared_app(&storage, &state).current_user().unwrap().ptr_eq(&again), "later Apps share the new state");
+    }
+
+    #[test]
+    fn push_registration_routes() {
+        let (app, state) = fake_app(false);
+        let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"), false)).unwrap();
+        block_on(user.push_registration("gcm", Some("device-token"))).unwrap();
+        block_on(user.push_registration("gcm", None)).unwrap();
+        let sent: Vec<(Method, String, Option<String>, Option<String>)> = state
+            .requests
+            .borrow()
+            .iter()
+            .filter(|r| r.url.contains("/push/"))
+            .map(|r| (r.method, r.url.rsplit("v2.0").next().unwrap().to_owned(), r.body.clone(), r.header("Authorization").map(str::to_owned)))
+            .collect();
+        let path = "/app/my-app/push/providers/gcm/registration".to_owned();
+        let auth = Some(format!("Bearer {}", user.access_token().unwrap()));
+        assert_eq!(
+            sent,
+            vec![
+                (Method::Put, path.clone(), Some(r#"{"registrationToken":"device-token"}"#.to_owned()), auth.clone()),
+                (Method::Delete, path, None, auth),
+            ]
+        );
     }
 
     #[test]

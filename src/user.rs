@@ -400,6 +400,20 @@ impl User {
         fetcher::fetch_text(&app, Call { method: Method::Post, path, body, auth: Auth::Access, user: Some(self) }).await
     }
 
+    /// Registers `token` with the push service `service_name` (`Some`), or removes this device's
+    /// registration (`None`); realm-js's push client routes, with the access token.
+    pub async fn push_registration(&self, service_name: &str, token: Option<&str>) -> Result<()> {
+        let path = routes::push_registration(self.app().id(), service_name);
+        let (method, body) = match token {
+            Some(token) => {
+                let body = Value::Document(Document::new().with("registrationToken", token));
+                (Method::Put, Some(ejson::to_canonical_string(&body)))
+            }
+            None => (Method::Delete, None),
+        };
+        self.call(method, path, body, Auth::Access).await.map(|_| ())
+    }
+
     /// A MongoDB service client, e.g. `mongo_client("mongodb-atlas")`.
     pub fn mongo_client(&self, service_name: &str) -> MongoDBService {
         MongoDBService::new(self.clone(), service_name)

@@ -2,6 +2,7 @@
 //! JS classes wrapping the core, the fetch transport, storage adapters, JS ↔ EJSON
 //! conversion, errors → JS, and the TypeScript declarations the generated `.d.ts` needs.
 
+mod api;
 mod classes;
 mod codec;
 mod convert;
@@ -15,7 +16,6 @@ mod user;
 
 pub use classes::{Credentials, EmailPasswordAuth, JsApp};
 pub use convert::set_bson;
-pub use errors::{MongoDBRealmError, WatchError};
 pub use mongo::{ChangeStream, MongoDB, MongoDBCollection, MongoDBDatabase};
 pub use user::{ApiKeyAuth, User};
 
