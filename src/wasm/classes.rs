@@ -9,10 +9,10 @@ use std::rc::Rc;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::convert::{to_document, to_js, to_value};
 use super::errors::{install_panic_hook, to_js_error};
+use super::executor::future_to_promise;
 use super::fetch::FetchTransport;
 use super::storage;
 use super::user::{user_to_js, User};

@@ -7,6 +7,7 @@ mod classes;
 mod codec;
 mod convert;
 mod errors;
+mod executor;
 mod fetch;
 mod mongo;
 pub(crate) mod number;
