@@ -426,7 +426,7 @@ fn parse_double(s: &str) -> Option<f64> {
             .bytes()
             .all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'e' | b'E'));
     if looks_numeric {
-        float_from_str(s)
+        crate::float::parse(s)
     } else {
         None
     }
@@ -607,30 +607,8 @@ pub fn format_double(n: f64) -> String {
     } else if n == f64::NEG_INFINITY {
         "-Infinity".to_owned()
     } else {
-        shortest_text(n)
+        crate::float::shortest_text(n)
     }
-}
-
-// In the wasm build the JS engine formats and parses doubles (wasm/number.rs): core's float code
-// is ~40 KB of wasm. Natively these are `{:?}` and `str::parse`; the wasm ones name the same doubles.
-#[cfg(target_arch = "wasm32")]
-use crate::wasm::number::format_double as shortest_text;
-
-#[cfg(not(target_arch = "wasm32"))]
-fn shortest_text(n: f64) -> String {
-    format!("{n:?}")
-}
-
-/// `s`, made only of digits, signs, `.`, `e` and `E`, as `str::parse::<f64>` reads it.
-#[cfg(target_arch = "wasm32")]
-pub(crate) fn float_from_str(s: &str) -> Option<f64> {
-    let n = crate::wasm::number::parse_double(s);
-    (!n.is_nan()).then_some(n)
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn float_from_str(s: &str) -> Option<f64> {
-    s.parse::<f64>().ok()
 }
 
 /// Appends `s` as a JSON string literal.

@@ -10,7 +10,6 @@ mod errors;
 mod executor;
 mod fetch;
 mod mongo;
-pub(crate) mod number;
 mod storage;
 mod types;
 mod user;
