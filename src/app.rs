@@ -7,13 +7,14 @@ use std::rc::Rc;
 use crate::credentials::{Credentials, ANONYMOUS};
 use crate::ejson::{self, Document, ObjectId, Value};
 use crate::error::{Error, Result};
-use crate::fetcher::{self, Auth, Call};
+use crate::fetcher::{self, Auth, Call, Location};
 use crate::flight::SingleFlight;
 use crate::listeners::Listeners;
 use crate::routes;
 use crate::storage::{Keys, MemoryStorage, Storage};
 use crate::transport::{Method, Transport};
-use crate::user::{LoginResponse, Profile, User, UserState};
+use crate::transport::LocalBoxFuture;
+use crate::user::{LoginResponse, Profile, User, UserApp, UserState};
 
 /// The default base URL of Atlas App Services.
 pub const DEFAULT_BASE_URL: &str = "https://services.cloud.mongodb.com";
@@ -132,7 +133,7 @@ impl AppState {
 
     /// Rebuilds the user list from storage (no network traffic). A user without a stored
     /// provider type cannot be rebuilt and is dropped.
-    fn hydrate(&self, app: &App) {
+    fn hydrate(&self, app: &Rc<AppInner>) {
         *self.device_id.borrow_mut() = self.storage.get(&self.keys.device_id());
         let stored = self.storage.get(&self.keys.user_ids());
         *self.stored_ids.borrow_mut() = stored.clone();
@@ -165,6 +166,93 @@ pub(crate) struct AppInner {
     location: RefCell<Option<String>>,
     location_flight: SingleFlight<Result<String>>,
     state: Rc<AppState>,
+}
+
+impl AppInner {
+    /// The location URL: `base_url` with `skip_location_request`, else fetched once and cached;
+    /// concurrent first calls share one request, a failure is not cached (§1).
+    async fn location(&self) -> Result<String> {
+        if self.config.skip_location_request {
+            return Ok(self.config.base_url.clone());
+        }
+        if let Some(location) = self.location.borrow().clone() {
+            return Ok(location);
+        }
+        self.location_flight
+            .run(|| async {
+                let url = format!("{}{}", self.config.base_url, routes::location(&self.config.id));
+                let body = fetcher::send(self, Method::Get, &url, None, None).await?;
+                let hostname = body
+                    .as_ref()
+                    .and_then(Value::as_document)
+                    .and_then(|d| d.get("hostname"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| Error::decode("the location response: expected a 'hostname' string"))?
+                    .to_owned();
+                *self.location.borrow_mut() = Some(hostname.clone());
+                Ok(hostname)
+            })
+            .await
+    }
+
+    /// The login's `options.device` (§2.2).
+    fn device(&self) -> Document {
+        let d = &self.config.device;
+        let mut device = Document::new()
+            .with("sdkVersion", Value::from(env!("CARGO_PKG_VERSION")))
+            .with("platform", Value::from(d.platform.as_str()))
+            .with("platformVersion", Value::from(d.platform_version.as_str()));
+        if let Some((name, version)) = &self.config.local_app {
+            if let Some(name) = name {
+                device.insert("appId", name.as_str());
+            }
+            if let Some(version) = version {
+                device.insert("appVersion", version.as_str());
+            }
+        }
+        if let Some(id) = self.state.device_id.borrow().as_deref() {
+            if let Ok(oid) = ObjectId::parse_hex(id) {
+                device.insert("deviceId", Value::ObjectId(oid));
+            }
+        }
+        device
+    }
+}
+
+impl Location for AppInner {
+    fn transport(&self) -> Rc<dyn Transport> {
+        self.transport.clone()
+    }
+    fn timeout_ms(&self) -> Option<u32> {
+        self.config.timeout_ms
+    }
+    fn location(&self) -> LocalBoxFuture<'_, Result<String>> {
+        Box::pin(AppInner::location(self))
+    }
+    fn cached_location(&self) -> Option<String> {
+        if self.config.skip_location_request {
+            return Some(self.config.base_url.clone());
+        }
+        self.location.borrow().clone()
+    }
+}
+
+impl UserApp for AppInner {
+    fn app_id(&self) -> &str {
+        &self.config.id
+    }
+    fn device(&self) -> Document {
+        AppInner::device(self)
+    }
+    fn persist(&self, user: &User) {
+        self.state.persist_user(user);
+    }
+    fn changed(&self) {
+        self.state.listeners.emit();
+    }
+    fn as_any(self: Rc<Self>) -> Rc<dyn std::any::Any> {
+        self
+    }
 }
 
 /// An App Services app; cheap to clone (shared state).
@@ -228,7 +316,7 @@ impl App {
             state: state.clone(),
         }));
         if fresh {
-            state.hydrate(&app);
+            state.hydrate(&app.0);
             STATES.with(|s| {
                 let mut states = s.borrow_mut();
                 match states.binary_search_by(|(k, _)| k.cmp(&key)) {
@@ -260,6 +348,7 @@ impl App {
         &self.0.state.listeners
     }
 
+    #[cfg(test)]
     pub(crate) fn transport(&self) -> Rc<dyn Transport> {
         self.0.transport.clone()
     }
@@ -309,7 +398,7 @@ impl App {
     /// unlike realm-web, §9.4), then removes it locally.
     pub async fn delete_user(&self, user: &User) -> Result<()> {
         fetcher::fetch(
-            self,
+            &*self.0,
             Call { method: Method::Delete, path: routes::delete_user(), body: None, auth: Auth::Access, user: Some(user) },
         )
         .await?;
@@ -318,63 +407,20 @@ impl App {
         Ok(())
     }
 
-    /// The location URL if it is known without a request (for the wasm fast path).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn cached_location(&self) -> Option<String> {
-        if self.0.config.skip_location_request {
-            return Some(self.0.config.base_url.clone());
-        }
-        self.0.location.borrow().clone()
-    }
-
     /// The location URL: `base_url` with `skip_location_request`, else fetched once and cached;
     /// concurrent first calls share one request, a failure is not cached (§1).
     pub async fn location(&self) -> Result<String> {
-        if self.0.config.skip_location_request {
-            return Ok(self.0.config.base_url.clone());
-        }
-        if let Some(location) = self.0.location.borrow().clone() {
-            return Ok(location);
-        }
-        self.0
-            .location_flight
-            .run(|| async {
-                let url = format!("{}{}", self.0.config.base_url, routes::location(self.id()));
-                let body = fetcher::send(self, Method::Get, &url, None, None).await?;
-                let hostname = body
-                    .as_ref()
-                    .and_then(Value::as_document)
-                    .and_then(|d| d.get("hostname"))
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| Error::decode("the location response: expected a 'hostname' string"))?
-                    .to_owned();
-                *self.0.location.borrow_mut() = Some(hostname.clone());
-                Ok(hostname)
-            })
-            .await
+        self.0.location().await
     }
 
     /// The login's `options.device` (§2.2).
     pub(crate) fn device(&self) -> Document {
-        let d = &self.0.config.device;
-        let mut device = Document::new()
-            .with("sdkVersion", Value::from(env!("CARGO_PKG_VERSION")))
-            .with("platform", Value::from(d.platform.as_str()))
-            .with("platformVersion", Value::from(d.platform_version.as_str()));
-        if let Some((name, version)) = &self.0.config.local_app {
-            if let Some(name) = name {
-                device.insert("appId", name.as_str());
-            }
-            if let Some(version) = version {
-                device.insert("appVersion", version.as_str());
-            }
-        }
-        if let Some(id) = self.state().device_id.borrow().as_deref() {
-            if let Ok(oid) = ObjectId::parse_hex(id) {
-                device.insert("deviceId", Value::ObjectId(oid));
-            }
-        }
-        device
+        self.0.device()
+    }
+
+    /// The App a user's requests go through.
+    pub fn of_user(user: &User) -> Option<App> {
+        user.host().as_any().downcast::<AppInner>().ok().map(App)
     }
 
     /// Logs in (§2): anonymous credentials with `reuse` switch to a known active anonymous user;
@@ -390,7 +436,7 @@ impl App {
                 .find(|u| u.provider_type() == ANONYMOUS && u.state() == UserState::Active)
                 .cloned();
             if let Some(user) = existing {
-                user.use_app(self);
+                user.use_app(self.0.clone());
                 self.move_to_front(&user)?;
                 if fetch_profile {
                     user.refresh_profile().await?;
@@ -401,7 +447,7 @@ impl App {
         }
         let body = credentials.login_body(self.device());
         let response = fetcher::fetch(
-            self,
+            &*self.0,
             Call {
                 method: Method::Post,
                 path: routes::login(self.id(), &credentials.provider_name),
@@ -423,13 +469,13 @@ impl App {
         }
         let user = match existing {
             Some(user) => {
-                user.set_tokens(self, login.access_token, login.refresh_token);
+                user.set_tokens(self.0.clone(), login.access_token, login.refresh_token);
                 self.move_to_front(&user)?;
                 user
             }
             None => {
                 let user = User::new(
-                    self.clone(),
+                    self.0.clone(),
                     login.user_id,
                     credentials.provider_type.clone(),
                     Some(login.access_token),
@@ -453,13 +499,13 @@ impl App {
     pub(crate) async fn email_password_call(&self, route: &str, body: Document) -> Result<()> {
         let current = self.current_user();
         fetcher::fetch(
-            self,
+            &*self.0,
             Call {
                 method: Method::Post,
                 path: routes::email_password(self.id(), route),
                 body: Some(ejson::to_canonical_string(&Value::Document(body))),
                 auth: Auth::Access,
-                user: current.as_ref(),
+                user: current.as_ref().map(|u| u as &dyn fetcher::Session),
             },
         )
         .await?;

@@ -233,7 +233,11 @@ impl User {
     /// logged in with (the same object each time for a user, not necessarily that one).
     #[wasm_bindgen(getter, unchecked_return_type = "App")]
     pub fn app(&self) -> JsValue {
-        self.app.borrow_mut().get_or_insert_with(|| JsApp::of(self.inner.app()).into()).clone()
+        let mut slot = self.app.borrow_mut();
+        if slot.is_none() {
+            *slot = crate::App::of_user(&self.inner).map(|app| JsApp::of(app).into());
+        }
+        slot.clone().unwrap_or(JsValue::NULL)
     }
 
     /// The push client of the push service `serviceName`: `register(token)` / `deregister()`.
