@@ -8,13 +8,18 @@ extern "C" {
     #[wasm_bindgen(js_name = publicApi)]
     fn public_api(glue: &JsValue, default_base_url: &str) -> JsValue;
 
+    // These two read an environment the user may have set (`setEnvironment`): they can throw.
+    // (Being `catch`, they also go through the glue rather than being imported from the snippet
+    // directly: wasm-bindgen lists a snippet once per direct import in the web glue's imports
+    // object, and bundlers warn about the repeated key.)
+
     /// `getEnvironment().defaultStorage`.
-    #[wasm_bindgen(js_name = defaultStorage)]
-    pub(crate) fn default_storage() -> JsValue;
+    #[wasm_bindgen(js_name = defaultStorage, catch)]
+    pub(crate) fn default_storage() -> Result<JsValue, JsValue>;
 
     /// `[platform, platformVersion]` of the environment.
-    #[wasm_bindgen(js_name = platform)]
-    pub(crate) fn platform() -> js_sys::Array;
+    #[wasm_bindgen(js_name = platform, catch)]
+    pub(crate) fn platform() -> Result<js_sys::Array, JsValue>;
 
     #[wasm_bindgen(js_name = deviceInformation)]
     pub(crate) fn device_information(fields: &JsValue) -> JsValue;

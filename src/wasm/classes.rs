@@ -128,10 +128,11 @@ pub(crate) fn rest_args(args: &Array) -> Result<Vec<Value>> {
 }
 
 /// The environment's platform (`getEnvironment()`, which `setEnvironment` replaces).
-fn device_info() -> app::DeviceInfo {
-    let platform = super::api::platform();
+fn device_info() -> Result<app::DeviceInfo> {
+    let platform = super::api::platform()
+        .map_err(|e| Error::InvalidArgument(format!("getEnvironment() failed: {}", super::convert::describe(&e))))?;
     let text = |i| platform.get(i).as_string().unwrap_or_default();
-    app::DeviceInfo { platform: text(0), platform_version: text(1) }
+    Ok(app::DeviceInfo { platform: text(0), platform_version: text(1) })
 }
 
 fn optional_string(target: &JsValue, key: &str, what: &str) -> Result<Option<String>> {
@@ -162,7 +163,7 @@ fn parse_config(id_or_config: &JsValue) -> Result<Parsed> {
     };
     let c = &config_object;
     let mut config = app::AppConfig::new(id);
-    config.device = device_info();
+    config.device = device_info()?;
     if let Some(url) = optional_string(c, "baseUrl", "App config `baseUrl`")? {
         config.base_url = url;
     }

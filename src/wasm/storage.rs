@@ -173,7 +173,9 @@ impl Storage for FileStorage {
 /// The storage for the App config's `storage` value.
 pub(crate) fn choose(option: &JsValue) -> Result<Rc<dyn Storage>> {
     if option.is_undefined() || option.is_null() {
-        return object_storage(&super::api::default_storage()).ok_or_else(|| {
+        let environment = super::api::default_storage()
+            .map_err(|e| Error::InvalidArgument(format!("getEnvironment() failed: {}", super::convert::describe(&e))))?;
+        return object_storage(&environment).ok_or_else(|| {
             Error::InvalidArgument("getEnvironment().defaultStorage must be an object with get(key), set(key, value) and remove(key)".to_owned())
         });
     }

@@ -116,6 +116,10 @@ test("setEnvironment swaps the default storage and the platform for Apps created
     assert.equal(entries.get(`app(${server.appId}):user(${user.id}):refreshToken`), user.refreshToken);
     const login = log.find((r) => r.url.endsWith("/login"));
     assert.match(login.body, /"platform":"drop-in-test","platformVersion":"9\.9\.9"/);
+    // An environment without a usable store: a clear error when an App needs it.
+    setEnvironment({ ...saved, defaultStorage: 42 });
+    assert.throws(() => new App({ id: server.appId, baseUrl: server.baseUrl }), { name: "TypeError", message: /getEnvironment\(\)\.defaultStorage must be an object/ });
+    assert.ok(new App({ id: server.appId, baseUrl: server.baseUrl, storage: storage }), "an App given a storage does not need it");
   } finally {
     setEnvironment(saved);
   }
