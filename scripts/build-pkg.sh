@@ -4,6 +4,7 @@
 #      size first; the shared `release` profile stays as the server wants it),
 #   2. wasm-bindgen for Node (pkg/node, CommonJS) and for browsers/bundlers (pkg/web, ES module),
 #   3. wasm-opt -Oz --converge (npm binaryen from node_modules/.bin, never Debian's) on both .wasm files,
+#      then short import/export names in each .wasm and its glue (scripts/minify-wasm-names.mjs),
 #   4. pkg-template/* copied over, with the export lists filled in from the generated module,
 #   5. node_modules/realm-wasm -> ../pkg, so examples and tests import the package by name,
 #   6. a smoke check: require() and import() of pkg/ from Node.
@@ -30,7 +31,7 @@ cargo build --profile wasm-release --target wasm32-unknown-unknown -p realm-wasm
 WASM=target/wasm32-unknown-unknown/wasm-release/realm_wasm.wasm
 
 STAMP_FILE=pkg/.build-stamp
-stamp=$( { sha256sum "$WASM" scripts/build-pkg.sh; find pkg-template -type f -print0 | sort -z | xargs -0 sha256sum; wasm-bindgen --version; } | sha256sum | cut -d' ' -f1)
+stamp=$( { sha256sum "$WASM" scripts/build-pkg.sh scripts/minify-wasm-names.mjs; find pkg-template -type f -print0 | sort -z | xargs -0 sha256sum; wasm-bindgen --version; } | sha256sum | cut -d' ' -f1)
 
 if [ -f "$STAMP_FILE" ] && [ "$(cat "$STAMP_FILE")" = "$stamp" ] && [ -f pkg/index.cjs ]; then
   log "pkg/ is up to date"
@@ -54,6 +55,10 @@ else
     "$WASM_OPT" -Oz --converge --strip-producers --strip-target-features "${WASM_OPT_FEATURES[@]}" "$file" -o "$file.opt"
     mv "$file.opt" "$file"
     log "wasm-opt $file: $before -> $(stat -c %s "$file") bytes"
+    # binaryen's short names for imports and exports, and the glue rewritten from its mapping; the
+    # wasm's own typings of its exports would name the old ones.
+    node scripts/minify-wasm-names.mjs "$file" "pkg/$dir/realm_wasm.js"
+    rm -f "pkg/$dir/realm_wasm_bg.wasm.d.ts"
     # Internal setup functions (`__setBson`, …) stay callable but are not part of the typings.
     sed -i -E '/^export function __[A-Za-z0-9_]*\(.*;$/d' "pkg/$dir/realm_wasm.d.ts"
   done
