@@ -19,9 +19,7 @@ impl ObjectId {
     pub fn parse_hex(hex: &str) -> Result<ObjectId> {
         let bytes = hex.as_bytes();
         if bytes.len() != 24 {
-            return Err(Error::decode(format!(
-                "ObjectId: expected 24 hex digits, got {hex:?}"
-            )));
+            return Err(Error::decode(format!("ObjectId: expected 24 hex digits, got {}", quoted(hex))));
         }
         let mut out = [0u8; 12];
         for (i, pair) in bytes.chunks(2).enumerate() {
@@ -30,9 +28,7 @@ impl ObjectId {
             match (hi, lo) {
                 (Some(hi), Some(lo)) => out[i] = hi << 4 | lo,
                 _ => {
-                    return Err(Error::decode(format!(
-                        "ObjectId: expected 24 hex digits, got {hex:?}"
-                    )))
+                    return Err(Error::decode(format!("ObjectId: expected 24 hex digits, got {}", quoted(hex))))
                 }
             }
         }
@@ -609,6 +605,14 @@ pub fn format_double(n: f64) -> String {
     } else {
         crate::float::shortest_text(n)
     }
+}
+
+/// `s` in double quotes, escaped as JSON: for error messages (what `{:?}` gives for ordinary text,
+/// without core's `Debug` escaping, ~0.5 KB of wasm).
+pub(crate) fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    write_json_string(&mut out, s);
+    out
 }
 
 /// Appends `s` as a JSON string literal.

@@ -374,8 +374,9 @@ fn check_response(method: Method, url: &str, response: Response) -> Result<Optio
             }
         }
         Some(other) => Err(Error::decode(format!(
-            "the response of {} {url}: expected JSON, got content type {other:?}",
-            method.as_str()
+            "the response of {} {url}: expected JSON, got content type {}",
+            method.as_str(),
+            ejson::quoted(other)
         ))),
     }
 }

@@ -300,6 +300,15 @@ class DeviceInformation {
   }
 }
 
+/** `String(value)` for error messages; never throws (a Symbol or an object whose toString throws). */
+export function stringOf(value) {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 /** `app.deviceInformation` from the login's device document. */
 export function deviceInformation(fields) {
   return new DeviceInformation(fields);

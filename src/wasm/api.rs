@@ -21,6 +21,10 @@ extern "C" {
     #[wasm_bindgen(js_name = platform, catch)]
     pub(crate) fn platform() -> Result<js_sys::Array, JsValue>;
 
+    /// `String(value)` (or its `Object.prototype.toString` when that throws).
+    #[wasm_bindgen(js_name = stringOf)]
+    pub(crate) fn string_of(value: &JsValue) -> String;
+
     #[wasm_bindgen(js_name = deviceInformation)]
     pub(crate) fn device_information(fields: &JsValue) -> JsValue;
 
