@@ -26,8 +26,13 @@ fi
 WASM_OPT_FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
                    --enable-mutable-globals --enable-reference-types --enable-multivalue)
 
-log "cargo build --profile wasm-release --target wasm32-unknown-unknown -p realm-wasm"
-cargo build --profile wasm-release --target wasm32-unknown-unknown -p realm-wasm
+# Without reference types (on by default for this target since Rust 1.82): wasm-bindgen then keeps JS
+# values in its JS-side heap instead of an externref table, and the download is 1.1 KB smaller
+# gzipped (wasm -1.6 KB, glue +0.45 KB; issue 15). Only this profile's artifacts are built with the
+# flag, so the wasm-pack test builds (profile dev) keep their cache.
+log "cargo build --profile wasm-release --target wasm32-unknown-unknown -p realm-wasm (reference types off)"
+RUSTFLAGS="${RUSTFLAGS:-} -Ctarget-feature=-reference-types" \
+  cargo build --profile wasm-release --target wasm32-unknown-unknown -p realm-wasm
 WASM=target/wasm32-unknown-unknown/wasm-release/realm_wasm.wasm
 
 STAMP_FILE=pkg/.build-stamp
@@ -39,8 +44,12 @@ else
   rm -rf pkg
   mkdir -p pkg
   log "wasm-bindgen $(wasm-bindgen --version | cut -d' ' -f2): node + web"
-  wasm-bindgen --target nodejs --out-dir pkg/node --out-name realm_wasm "$WASM"
-  wasm-bindgen --target web --out-dir pkg/web --out-name realm_wasm "$WASM"
+  # The standard library is prebuilt with reference types, so the linked module's target-features
+  # section still claims them, and wasm-bindgen would emit externref glue: strip it first.
+  STRIPPED="$ROOT/target/realm_wasm.stripped.wasm"
+  "$WASM_OPT" "$WASM" "${WASM_OPT_FEATURES[@]}" --strip-target-features -o "$STRIPPED"
+  wasm-bindgen --target nodejs --out-dir pkg/node --out-name realm_wasm "$STRIPPED"
+  wasm-bindgen --target web --out-dir pkg/web --out-name realm_wasm "$STRIPPED"
   # JS snippets (src/wasm/codec.js) are ES modules; the CommonJS build `require`s them, which
   # Node before 20.19 cannot do for ESM, so the Node copies become CommonJS.
   find pkg/node/snippets -name '*.js' -print0 2>/dev/null | while IFS= read -r -d '' snippet; do
