@@ -90,7 +90,9 @@ function typed(v) {
   if (v === null || typeof v !== "object") return v === undefined ? v : { t: typeof v, v: Object.is(v, -0) ? "-0" : v };
   if (Array.isArray(v)) return v.map(typed);
   if (v instanceof Date) return { t: "Date", v: v.getTime() };
-  if (v._bsontype) return { t: v._bsontype, v: BSON.EJSON.stringify(v, { relaxed: false }) };
+  // Each value's own canonical form: the SDKs ship different bson versions (realm-wasm 6, realm-web 4),
+  // whose EJSON refuses the other's values; "ObjectID" is bson 4's spelling.
+  if (v._bsontype) return { t: v._bsontype === "ObjectID" ? "ObjectId" : v._bsontype, v: JSON.stringify(v.toExtendedJSON({ relaxed: false })) };
   return Object.fromEntries(Object.keys(v).map((k) => [k, typed(v[k])]));
 }
 function agree(what, a, b) {

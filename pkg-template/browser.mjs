@@ -1,7 +1,7 @@
 // realm-wasm entry for browsers and bundlers: an ES module that instantiates the wasm with a
 // top-level await, so importers can use the API right away (no manual init call).
 import init, * as wasm from "./web/realm_wasm.js";
-import * as BSON from "bson";
+import * as BSON from "./bson.mjs";
 import { Decimal128, EJSON, Long, ObjectId } from "bson";
 
 await init({ module_or_path: new URL("./web/realm_wasm_bg.wasm", import.meta.url) });
