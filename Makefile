@@ -14,11 +14,11 @@ WITH_SERVER := node scripts/server.mjs --
 WASM_PACK_TEST := wasm-pack test --mode no-install
 
 .PHONY: help setup build build-server build-pkg demo test test-rust test-wasm-node test-wasm-chrome \
-        test-node test-tsc test-www bench
+        test-node test-jest test-tsc test-www bench
 
 help:
 	@echo "make demo    build, then run examples/custom-user-data.{cjs,mjs} against a fresh server"
-	@echo "make test    build, then run every test (cargo, wasm-pack node+chrome, node, tsc, www)"
+	@echo "make test    build, then run every test (cargo, wasm-pack node+chrome, node, jest, tsc, www)"
 	@echo "make setup, make build, make bench (bench/run.mjs starts its own server)"
 
 setup:
@@ -42,7 +42,7 @@ demo: build
 
 # --keep-going: every suite runs and reports even when an earlier one failed; the result still fails.
 test: build
-	$(MAKE) --no-print-directory --keep-going test-rust test-wasm-node test-wasm-chrome test-node test-tsc test-www
+	$(MAKE) --no-print-directory --keep-going test-rust test-wasm-node test-wasm-chrome test-node test-jest test-tsc test-www
 	@echo "make test: all suites passed"
 
 test-rust:
@@ -57,6 +57,10 @@ test-wasm-chrome:
 
 test-node:
 	node --test tests/node/
+
+# The SDK under Jest's and sinon's fake timers (tests/jest), against a fresh server.
+test-jest:
+	$(WITH_SERVER) jest --config tests/jest/jest.config.cjs --ci
 
 test-tsc:
 	tsc -p tests/tsc

@@ -122,10 +122,12 @@ function typed(v) {
     return o;
   }
   if (v instanceof Date) return { t: "Date", v: v.getTime() };
-  const bsontype = v._bsontype;
+  // The SDKs ship different bson versions (realm-wasm 6, realm-web 4), whose EJSON refuses the
+  // other's values: each value writes its own canonical form; "ObjectID" is bson 4's spelling.
+  const bsontype = v._bsontype === "ObjectID" ? "ObjectId" : v._bsontype;
   let text;
   try {
-    text = BSON.EJSON.stringify(v, { relaxed: false });
+    text = JSON.stringify(v.toExtendedJSON({ relaxed: false }));
   } catch {
     text = String(v);
   }

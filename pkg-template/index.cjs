@@ -6,8 +6,12 @@ const wasm = require("./node/realm_wasm.js");
 
 // `bson` takes longer to load than the SDK itself, and many calls (log-in, functions without BSON
 // values) never need it: it is loaded on first use, through this facade and the `BSON` getter.
+// `BSON` is the module plus realm-web's `ObjectID` alias (bson 4 had it; bson 5 dropped it).
 let bson;
-const BSON = () => (bson ??= require("bson"));
+const BSON = () => (bson ??= withObjectID(require("bson")));
+function withObjectID(module) {
+  return { ...module, ObjectID: module.ObjectId };
+}
 wasm.__setBson({
   get ObjectId() { return BSON().ObjectId; },
   get Long() { return BSON().Long; },
@@ -15,7 +19,5 @@ wasm.__setBson({
   get EJSON() { return BSON().EJSON; },
 });
 
-for (const name of Object.keys(wasm)) {
-  if (!name.startsWith("__")) exports[name] = wasm[name];
-}
+Object.assign(exports, wasm.__publicApi(wasm));
 Object.defineProperty(exports, "BSON", { enumerable: true, get: BSON });

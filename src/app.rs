@@ -7,13 +7,14 @@ use std::rc::Rc;
 use crate::credentials::{Credentials, ANONYMOUS};
 use crate::ejson::{self, Document, ObjectId, Value};
 use crate::error::{Error, Result};
-use crate::fetcher::{self, Auth, Call};
+use crate::fetcher::{self, Auth, Call, Location};
 use crate::flight::SingleFlight;
 use crate::listeners::Listeners;
 use crate::routes;
 use crate::storage::{Keys, MemoryStorage, Storage};
 use crate::transport::{Method, Transport};
-use crate::user::{LoginResponse, Profile, User, UserState};
+use crate::transport::LocalBoxFuture;
+use crate::user::{LoginResponse, Profile, User, UserApp, UserState};
 
 /// The default base URL of Atlas App Services.
 pub const DEFAULT_BASE_URL: &str = "https://services.cloud.mongodb.com";
@@ -78,6 +79,9 @@ pub(crate) struct AppState {
     device_id: RefCell<Option<String>>,
     storage: Rc<dyn Storage>,
     keys: Keys,
+    /// The user-id list as last read from or written to storage: when the storage holds something
+    /// else (cleared, or written by another client), a new App loads it afresh instead of sharing.
+    stored_ids: RefCell<Option<String>>,
     pub(crate) listeners: Listeners,
 }
 
@@ -110,7 +114,14 @@ impl AppState {
 
     fn persist_user_ids(&self) {
         let ids: Vec<Value> = self.users.borrow().iter().map(|u| Value::from(u.id())).collect();
-        self.storage.set(&self.keys.user_ids(), &ejson::to_canonical_string(&Value::Array(ids)));
+        let text = ejson::to_canonical_string(&Value::Array(ids));
+        self.storage.set(&self.keys.user_ids(), &text);
+        *self.stored_ids.borrow_mut() = Some(text);
+    }
+
+    /// True while the storage still holds the user list this state last read or wrote.
+    fn matches_storage(&self) -> bool {
+        self.storage.get(&self.keys.user_ids()) == *self.stored_ids.borrow()
     }
 
     fn forget_user(&self, user: &User) {
@@ -122,11 +133,11 @@ impl AppState {
 
     /// Rebuilds the user list from storage (no network traffic). A user without a stored
     /// provider type cannot be rebuilt and is dropped.
-    fn hydrate(&self, app: &App) {
+    fn hydrate(&self, app: &Rc<AppInner>) {
         *self.device_id.borrow_mut() = self.storage.get(&self.keys.device_id());
-        let ids = self
-            .storage
-            .get(&self.keys.user_ids())
+        let stored = self.storage.get(&self.keys.user_ids());
+        *self.stored_ids.borrow_mut() = stored.clone();
+        let ids = stored
             .and_then(|json| ejson::parse(&json).ok())
             .and_then(|v| match v {
                 Value::Array(ids) => Some(ids.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect::<Vec<_>>()),
@@ -157,6 +168,93 @@ pub(crate) struct AppInner {
     state: Rc<AppState>,
 }
 
+impl AppInner {
+    /// The location URL: `base_url` with `skip_location_request`, else fetched once and cached;
+    /// concurrent first calls share one request, a failure is not cached (§1).
+    async fn location(&self) -> Result<String> {
+        if self.config.skip_location_request {
+            return Ok(self.config.base_url.clone());
+        }
+        if let Some(location) = self.location.borrow().clone() {
+            return Ok(location);
+        }
+        self.location_flight
+            .run(|| async {
+                let url = format!("{}{}", self.config.base_url, routes::location(&self.config.id));
+                let body = fetcher::send(self, Method::Get, &url, None, None).await?;
+                let hostname = body
+                    .as_ref()
+                    .and_then(Value::as_document)
+                    .and_then(|d| d.get("hostname"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| Error::decode("the location response: expected a 'hostname' string"))?
+                    .to_owned();
+                *self.location.borrow_mut() = Some(hostname.clone());
+                Ok(hostname)
+            })
+            .await
+    }
+
+    /// The login's `options.device` (§2.2).
+    fn device(&self) -> Document {
+        let d = &self.config.device;
+        let mut device = Document::new()
+            .with("sdkVersion", Value::from(env!("CARGO_PKG_VERSION")))
+            .with("platform", Value::from(d.platform.as_str()))
+            .with("platformVersion", Value::from(d.platform_version.as_str()));
+        if let Some((name, version)) = &self.config.local_app {
+            if let Some(name) = name {
+                device.insert("appId", name.as_str());
+            }
+            if let Some(version) = version {
+                device.insert("appVersion", version.as_str());
+            }
+        }
+        if let Some(id) = self.state.device_id.borrow().as_deref() {
+            if let Ok(oid) = ObjectId::parse_hex(id) {
+                device.insert("deviceId", Value::ObjectId(oid));
+            }
+        }
+        device
+    }
+}
+
+impl Location for AppInner {
+    fn transport(&self) -> Rc<dyn Transport> {
+        self.transport.clone()
+    }
+    fn timeout_ms(&self) -> Option<u32> {
+        self.config.timeout_ms
+    }
+    fn location(&self) -> LocalBoxFuture<'_, Result<String>> {
+        Box::pin(AppInner::location(self))
+    }
+    fn cached_location(&self) -> Option<String> {
+        if self.config.skip_location_request {
+            return Some(self.config.base_url.clone());
+        }
+        self.location.borrow().clone()
+    }
+}
+
+impl UserApp for AppInner {
+    fn app_id(&self) -> &str {
+        &self.config.id
+    }
+    fn device(&self) -> Document {
+        AppInner::device(self)
+    }
+    fn persist(&self, user: &User) {
+        self.state.persist_user(user);
+    }
+    fn changed(&self) {
+        self.state.listeners.emit();
+    }
+    fn as_any(self: Rc<Self>) -> Rc<dyn std::any::Any> {
+        self
+    }
+}
+
 /// An App Services app; cheap to clone (shared state).
 #[derive(Clone)]
 pub struct App(pub(crate) Rc<AppInner>);
@@ -183,7 +281,9 @@ impl App {
     }
 
     /// Creates an app persisting sessions in `storage`. Apps with the same id, base URL, storage
-    /// root and storage object share their users; the first one loads them from storage.
+    /// root and storage object share their users; the first one loads them from storage, and so
+    /// does the first one after the stored user list changed behind their back (a test clearing
+    /// the storage between cases gets a fresh App, as with realm-web).
     pub fn with_storage(config: AppConfig, transport: Rc<dyn Transport>, storage: Rc<dyn Storage>) -> Result<App> {
         if config.id.is_empty() {
             return Err(Error::InvalidArgument(
@@ -196,6 +296,7 @@ impl App {
             let states = s.borrow();
             states.binary_search_by(|(k, _)| k.cmp(&key)).ok().map(|at| states[at].1.clone())
         });
+        let existing = existing.filter(|state| state.matches_storage());
         let fresh = existing.is_none();
         let state = existing.unwrap_or_else(|| {
             Rc::new(AppState {
@@ -203,6 +304,7 @@ impl App {
                 device_id: RefCell::new(None),
                 keys: Keys::new(&config.storage_root, &config.id),
                 storage,
+                stored_ids: RefCell::new(None),
                 listeners: Listeners::default(),
             })
         });
@@ -214,13 +316,14 @@ impl App {
             state: state.clone(),
         }));
         if fresh {
-            state.hydrate(&app);
+            state.hydrate(&app.0);
             STATES.with(|s| {
                 let mut states = s.borrow_mut();
-                // (Present only if a JS storage made the same App while `hydrate` read it: then
-                // both stay and lookups find either, as before.)
-                let at = states.binary_search_by(|(k, _)| k.cmp(&key)).unwrap_or_else(|at| at);
-                states.insert(at, (key, state));
+                match states.binary_search_by(|(k, _)| k.cmp(&key)) {
+                    // A state whose storage changed under it: later Apps share the new one.
+                    Ok(at) => states[at].1 = state,
+                    Err(at) => states.insert(at, (key, state)),
+                }
             });
         }
         Ok(app)
@@ -245,6 +348,7 @@ impl App {
         &self.0.state.listeners
     }
 
+    #[cfg(test)]
     pub(crate) fn transport(&self) -> Rc<dyn Transport> {
         self.0.transport.clone()
     }
@@ -294,7 +398,7 @@ impl App {
     /// unlike realm-web, §9.4), then removes it locally.
     pub async fn delete_user(&self, user: &User) -> Result<()> {
         fetcher::fetch(
-            self,
+            &*self.0,
             Call { method: Method::Delete, path: routes::delete_user(), body: None, auth: Auth::Access, user: Some(user) },
         )
         .await?;
@@ -303,63 +407,20 @@ impl App {
         Ok(())
     }
 
-    /// The location URL if it is known without a request (for the wasm fast path).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn cached_location(&self) -> Option<String> {
-        if self.0.config.skip_location_request {
-            return Some(self.0.config.base_url.clone());
-        }
-        self.0.location.borrow().clone()
-    }
-
     /// The location URL: `base_url` with `skip_location_request`, else fetched once and cached;
     /// concurrent first calls share one request, a failure is not cached (§1).
     pub async fn location(&self) -> Result<String> {
-        if self.0.config.skip_location_request {
-            return Ok(self.0.config.base_url.clone());
-        }
-        if let Some(location) = self.0.location.borrow().clone() {
-            return Ok(location);
-        }
-        self.0
-            .location_flight
-            .run(|| async {
-                let url = format!("{}{}", self.0.config.base_url, routes::location(self.id()));
-                let body = fetcher::send(self, Method::Get, &url, None, None).await?;
-                let hostname = body
-                    .as_ref()
-                    .and_then(Value::as_document)
-                    .and_then(|d| d.get("hostname"))
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| Error::decode("the location response: expected a 'hostname' string"))?
-                    .to_owned();
-                *self.0.location.borrow_mut() = Some(hostname.clone());
-                Ok(hostname)
-            })
-            .await
+        self.0.location().await
     }
 
     /// The login's `options.device` (§2.2).
     pub(crate) fn device(&self) -> Document {
-        let d = &self.0.config.device;
-        let mut device = Document::new()
-            .with("sdkVersion", Value::from(env!("CARGO_PKG_VERSION")))
-            .with("platform", Value::from(d.platform.as_str()))
-            .with("platformVersion", Value::from(d.platform_version.as_str()));
-        if let Some((name, version)) = &self.0.config.local_app {
-            if let Some(name) = name {
-                device.insert("appId", name.as_str());
-            }
-            if let Some(version) = version {
-                device.insert("appVersion", version.as_str());
-            }
-        }
-        if let Some(id) = self.state().device_id.borrow().as_deref() {
-            if let Ok(oid) = ObjectId::parse_hex(id) {
-                device.insert("deviceId", Value::ObjectId(oid));
-            }
-        }
-        device
+        self.0.device()
+    }
+
+    /// The App a user's requests go through.
+    pub fn of_user(user: &User) -> Option<App> {
+        user.host().as_any().downcast::<AppInner>().ok().map(App)
     }
 
     /// Logs in (§2): anonymous credentials with `reuse` switch to a known active anonymous user;
@@ -375,7 +436,7 @@ impl App {
                 .find(|u| u.provider_type() == ANONYMOUS && u.state() == UserState::Active)
                 .cloned();
             if let Some(user) = existing {
-                user.use_app(self);
+                user.use_app(self.0.clone());
                 self.move_to_front(&user)?;
                 if fetch_profile {
                     user.refresh_profile().await?;
@@ -386,7 +447,7 @@ impl App {
         }
         let body = credentials.login_body(self.device());
         let response = fetcher::fetch(
-            self,
+            &*self.0,
             Call {
                 method: Method::Post,
                 path: routes::login(self.id(), &credentials.provider_name),
@@ -408,13 +469,13 @@ impl App {
         }
         let user = match existing {
             Some(user) => {
-                user.set_tokens(self, login.access_token, login.refresh_token);
+                user.set_tokens(self.0.clone(), login.access_token, login.refresh_token);
                 self.move_to_front(&user)?;
                 user
             }
             None => {
                 let user = User::new(
-                    self.clone(),
+                    self.0.clone(),
                     login.user_id,
                     credentials.provider_type.clone(),
                     Some(login.access_token),
@@ -438,13 +499,13 @@ impl App {
     pub(crate) async fn email_password_call(&self, route: &str, body: Document) -> Result<()> {
         let current = self.current_user();
         fetcher::fetch(
-            self,
+            &*self.0,
             Call {
                 method: Method::Post,
                 path: routes::email_password(self.id(), route),
                 body: Some(ejson::to_canonical_string(&Value::Document(body))),
                 auth: Auth::Access,
-                user: current.as_ref(),
+                user: current.as_ref().map(|u| u as &dyn fetcher::Session),
             },
         )
         .await?;
@@ -662,6 +723,48 @@ mod tests {
         block_on(c.remove_user(&loaded)).unwrap();
         assert_eq!(copy.get("realm-web:app(my-app):userIds").as_deref(), Some(r#"["u2"]"#));
         assert_eq!(copy.get("realm-web:app(my-app):user(u1):profile"), None);
+    }
+
+    #[test]
+    fn an_app_made_after_the_storage_was_cleared_starts_afresh() {
+        let storage = Rc::new(MemoryStorage::default());
+        let state = Rc::new(crate::testing::FakeState::default());
+        let a = shared_app(&storage, &state);
+        let user = block_on(a.log_in(&Credentials::email_password("a@b.c", "pw"), true)).unwrap();
+        assert!(shared_app(&storage, &state).current_user().unwrap().ptr_eq(&user), "shared while storage agrees");
+        // What a test's `getEnvironment().defaultStorage.clear()` does between cases.
+        for key in ["userIds", "deviceId", "user(u1):accessToken", "user(u1):refreshToken", "user(u1):providerType", "user(u1):profile"] {
+            storage.remove(&format!("realm-web:app(my-app):{key}"));
+        }
+        let fresh = shared_app(&storage, &state);
+        assert!(fresh.current_user().is_none(), "a new App sees the cleared storage");
+        assert!(a.current_user().unwrap().ptr_eq(&user), "the old App keeps its users, as realm-web's does");
+        let again = block_on(fresh.log_in(&Credentials::anonymous(false), false)).unwrap();
+        assert!(shared_app(&storage, &state).current_user().unwrap().ptr_eq(&again), "later Apps share the new state");
+    }
+
+    #[test]
+    fn push_registration_routes() {
+        let (app, state) = fake_app(false);
+        let user = block_on(app.log_in(&Credentials::email_password("a@b.c", "pw"), false)).unwrap();
+        block_on(user.push_registration("gcm", Some("device-token"))).unwrap();
+        block_on(user.push_registration("gcm", None)).unwrap();
+        let sent: Vec<(Method, String, Option<String>, Option<String>)> = state
+            .requests
+            .borrow()
+            .iter()
+            .filter(|r| r.url.contains("/push/"))
+            .map(|r| (r.method, r.url.rsplit("v2.0").next().unwrap().to_owned(), r.body.clone(), r.header("Authorization").map(str::to_owned)))
+            .collect();
+        let path = "/app/my-app/push/providers/gcm/registration".to_owned();
+        let auth = Some(format!("Bearer {}", user.access_token().unwrap()));
+        assert_eq!(
+            sent,
+            vec![
+                (Method::Put, path.clone(), Some(r#"{"registrationToken":"device-token"}"#.to_owned()), auth.clone()),
+                (Method::Delete, path, None, auth),
+            ]
+        );
     }
 
     #[test]

@@ -19,9 +19,7 @@ impl ObjectId {
     pub fn parse_hex(hex: &str) -> Result<ObjectId> {
         let bytes = hex.as_bytes();
         if bytes.len() != 24 {
-            return Err(Error::decode(format!(
-                "ObjectId: expected 24 hex digits, got {hex:?}"
-            )));
+            return Err(Error::decode(format!("ObjectId: expected 24 hex digits, got {}", quoted(hex))));
         }
         let mut out = [0u8; 12];
         for (i, pair) in bytes.chunks(2).enumerate() {
@@ -30,9 +28,7 @@ impl ObjectId {
             match (hi, lo) {
                 (Some(hi), Some(lo)) => out[i] = hi << 4 | lo,
                 _ => {
-                    return Err(Error::decode(format!(
-                        "ObjectId: expected 24 hex digits, got {hex:?}"
-                    )))
+                    return Err(Error::decode(format!("ObjectId: expected 24 hex digits, got {}", quoted(hex))))
                 }
             }
         }
@@ -426,7 +422,7 @@ fn parse_double(s: &str) -> Option<f64> {
             .bytes()
             .all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'e' | b'E'));
     if looks_numeric {
-        float_from_str(s)
+        crate::float::parse(s)
     } else {
         None
     }
@@ -607,30 +603,16 @@ pub fn format_double(n: f64) -> String {
     } else if n == f64::NEG_INFINITY {
         "-Infinity".to_owned()
     } else {
-        shortest_text(n)
+        crate::float::shortest_text(n)
     }
 }
 
-// In the wasm build the JS engine formats and parses doubles (wasm/number.rs): core's float code
-// is ~40 KB of wasm. Natively these are `{:?}` and `str::parse`; the wasm ones name the same doubles.
-#[cfg(target_arch = "wasm32")]
-use crate::wasm::number::format_double as shortest_text;
-
-#[cfg(not(target_arch = "wasm32"))]
-fn shortest_text(n: f64) -> String {
-    format!("{n:?}")
-}
-
-/// `s`, made only of digits, signs, `.`, `e` and `E`, as `str::parse::<f64>` reads it.
-#[cfg(target_arch = "wasm32")]
-pub(crate) fn float_from_str(s: &str) -> Option<f64> {
-    let n = crate::wasm::number::parse_double(s);
-    (!n.is_nan()).then_some(n)
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn float_from_str(s: &str) -> Option<f64> {
-    s.parse::<f64>().ok()
+/// `s` in double quotes, escaped as JSON: for error messages (what `{:?}` gives for ordinary text,
+/// without core's `Debug` escaping, ~0.5 KB of wasm).
+pub(crate) fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    write_json_string(&mut out, s);
+    out
 }
 
 /// Appends `s` as a JSON string literal.

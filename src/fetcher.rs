@@ -2,15 +2,50 @@
 //! (protocol §4.3), sets the headers (§0.2), decodes the answer (§0.4), turns error answers into
 //! [`Error::Service`] (§10), refreshes shortly before the access token expires and
 //! refreshes-and-retries once on 401 `InvalidSession` (§4.4).
+//!
+//! Like realm-web's `Fetcher`, it sees an app and a user only through two narrow contexts,
+//! [`Location`] (where requests go) and [`Session`] (whose tokens they carry), so that it depends
+//! on neither `app` nor `user`, which both call it.
 
 use std::rc::Rc;
 
-use crate::app::App;
 use crate::ejson::{self, Value};
 use crate::error::{Error, Result};
+use crate::flight::SingleFlight;
 use crate::routes;
-use crate::transport::{ByteStream, LocalBoxFuture, Method, Request, Response, Streamed};
-use crate::user::{User, UserState};
+use crate::transport::{ByteStream, LocalBoxFuture, Method, Request, Response, Streamed, Transport};
+
+/// Where an app's requests go: what the fetcher needs of an app.
+pub(crate) trait Location {
+    /// How requests are sent.
+    fn transport(&self) -> Rc<dyn Transport>;
+    /// The app's per-request timeout.
+    fn timeout_ms(&self) -> Option<u32>;
+    /// The location URL requests are prefixed with (fetched once, §1).
+    fn location(&self) -> LocalBoxFuture<'_, Result<String>>;
+    /// The location URL if it is known without a request (for the wasm fast path).
+    fn cached_location(&self) -> Option<String>;
+}
+
+/// Whose tokens a request carries: what the fetcher needs of a user.
+pub(crate) trait Session {
+    /// Logged in (has a refresh token and is in its app's list).
+    fn is_active(&self) -> bool;
+    /// Taken out of its app: no request may go out for it.
+    fn is_removed(&self) -> bool;
+    fn access_token(&self) -> Option<String>;
+    /// `exp` of the access token (seconds since the epoch), if it is a JWT.
+    fn access_token_exp(&self) -> Option<f64>;
+    fn refresh_token(&self) -> Option<String>;
+    /// Stores a refreshed access token (and persists it).
+    fn set_access_token(&self, token: String);
+    /// Drops the tokens after the server refused the refresh token.
+    fn mark_logged_out(&self);
+    /// Shares one refresh among concurrent calls.
+    fn refresh_flight(&self) -> &SingleFlight<Result<()>>;
+    /// The app this user's requests (its refreshes included) go through.
+    fn location_context(&self) -> Rc<dyn Location>;
+}
 
 /// Which token goes into `Authorization` (§4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +67,7 @@ pub(crate) struct Call<'a> {
     pub body: Option<String>,
     pub auth: Auth,
     /// The user in context (the call's user, or the app's current user for app-level calls).
-    pub user: Option<&'a User>,
+    pub user: Option<&'a dyn Session>,
 }
 
 /// Refresh this long before the access token's `exp`, so a call never goes out with a token
@@ -40,13 +75,13 @@ pub(crate) struct Call<'a> {
 const REFRESH_MARGIN_MS: f64 = 10_000.0;
 
 /// Sends a call; `Ok(None)` means a 2xx answer without JSON content.
-pub(crate) async fn fetch(app: &App, call: Call<'_>) -> Result<Option<Value>> {
+pub(crate) async fn fetch(app: &dyn Location, call: Call<'_>) -> Result<Option<Value>> {
     parse_json(fetch_text(app, call).await?)
 }
 
 /// Like [`fetch`], but hands back the JSON text undecoded (the wasm layer decodes large
 /// answers in the JS engine).
-pub(crate) async fn fetch_text(app: &App, call: Call<'_>) -> Result<Option<String>> {
+pub(crate) async fn fetch_text(app: &dyn Location, call: Call<'_>) -> Result<Option<String>> {
     let location = app.location().await?;
     let url = &format!("{location}{}", call.path);
     with_auth(app, call.auth, call.user, None, Attempt::Text(call.method, url, &call.body)).await?.text()
@@ -57,7 +92,7 @@ fn parse_json(text: Option<String>) -> Result<Option<Value>> {
 }
 
 /// Opens a server-sent-events stream (§6.3) with the user's access token.
-pub(crate) async fn stream(app: &App, path: &str, user: &User) -> Result<Rc<dyn ByteStream>> {
+pub(crate) async fn stream(app: &dyn Location, path: &str, user: &dyn Session) -> Result<Rc<dyn ByteStream>> {
     let location = app.location().await?;
     let url = &format!("{location}{path}");
     match with_auth(app, Auth::Access, Some(user), None, Attempt::Stream(url)).await? {
@@ -91,7 +126,7 @@ impl Answer {
 }
 
 impl Attempt<'_> {
-    async fn run(self, app: &App, token: Option<String>) -> Result<Answer> {
+    async fn run(self, app: &dyn Location, token: Option<String>) -> Result<Answer> {
         let url = match self {
             Attempt::Text(method, url, body) => {
                 return Ok(Answer::Text(send_text(app, method, url, body.clone(), token.as_deref()).await?))
@@ -102,7 +137,7 @@ impl Attempt<'_> {
         if let Some(token) = token {
             headers.push(("Authorization", format!("Bearer {token}")));
         }
-        let request = Request { method: Method::Get, url: url.to_owned(), headers, body: None, timeout_ms: app.config().timeout_ms };
+        let request = Request { method: Method::Get, url: url.to_owned(), headers, body: None, timeout_ms: app.timeout_ms() };
         match app.transport().stream(request).await? {
             Streamed::Body(body) => Ok(Answer::Stream(body)),
             Streamed::Failed(response) => match decode_response(Method::Get, url, response) {
@@ -119,8 +154,8 @@ impl Attempt<'_> {
 /// timeout as the transport does) and hands anything but a plain 2xx JSON answer to
 /// [`resume_text`]. `None`: take the usual path.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-pub(crate) fn ready_token(user: &User) -> Option<(String, f64)> {
-    if user.state() != UserState::Active {
+pub(crate) fn ready_token(user: &dyn Session) -> Option<(String, f64)> {
+    if !user.is_active() {
         return None;
     }
     let token = user.access_token()?;
@@ -133,8 +168,8 @@ pub(crate) fn ready_token(user: &User) -> Option<(String, f64)> {
 /// after its first attempt (error answers, one refresh-and-retry on 401 `InvalidSession`).
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) async fn resume_text(
-    app: &App,
-    user: &User,
+    app: &dyn Location,
+    user: &dyn Session,
     url: &str,
     body: String,
     token: String,
@@ -150,9 +185,9 @@ pub(crate) async fn resume_text(
 /// `first`: the token and outcome of a first attempt already made (after the checks before it),
 /// so only what follows it is left to do. Not generic and boxed: one copy for every kind of call.
 fn with_auth<'a>(
-    app: &'a App,
+    app: &'a dyn Location,
     auth: Auth,
-    user: Option<&'a User>,
+    user: Option<&'a dyn Session>,
     first: Option<(Option<String>, Result<Answer>)>,
     attempt: Attempt<'a>,
 ) -> LocalBoxFuture<'a, Result<Answer>> {
@@ -160,14 +195,14 @@ fn with_auth<'a>(
 }
 
 async fn with_auth_inner(
-    app: &App,
+    app: &dyn Location,
     auth: Auth,
-    user: Option<&User>,
+    user: Option<&dyn Session>,
     mut first: Option<(Option<String>, Result<Answer>)>,
     attempt: Attempt<'_>,
 ) -> Result<Answer> {
     if first.is_none() {
-        if user.is_some_and(|u| u.state() == UserState::Removed) {
+        if user.is_some_and(|u| u.is_removed()) {
             return Err(Error::UserRemoved);
         }
         if let (Auth::Access, Some(user), Some(now)) = (auth, user, app.transport().now_ms()) {
@@ -223,18 +258,18 @@ async fn with_auth_inner(
 
 /// `POST /auth/session` with the refresh token; concurrent refreshes of one user share one
 /// request. A 401 `InvalidSession` logs the user out (§4.4).
-pub(crate) async fn refresh_access_token(user: &User) -> Result<()> {
+pub(crate) async fn refresh_access_token(user: &dyn Session) -> Result<()> {
     let flight = user.refresh_flight();
     flight
         .run(|| async {
-            if user.state() == UserState::Removed {
+            if user.is_removed() {
                 return Err(Error::UserRemoved);
             }
-            let app = user.app();
+            let app = user.location_context();
             let refresh_token = user.refresh_token().ok_or(Error::NotLoggedIn)?;
             let location = app.location().await?;
             let url = format!("{location}{}", routes::session());
-            match send(&app, Method::Post, &url, None, Some(&refresh_token)).await {
+            match send(&*app, Method::Post, &url, None, Some(&refresh_token)).await {
                 Ok(body) => {
                     let token = body
                         .as_ref()
@@ -260,7 +295,7 @@ pub(crate) async fn refresh_access_token(user: &User) -> Result<()> {
 
 /// Sends one request without any retry logic.
 pub(crate) async fn send(
-    app: &App,
+    app: &dyn Location,
     method: Method,
     url: &str,
     body: Option<String>,
@@ -271,7 +306,7 @@ pub(crate) async fn send(
 
 /// [`send`] without decoding the JSON text of a 2xx answer.
 async fn send_text(
-    app: &App,
+    app: &dyn Location,
     method: Method,
     url: &str,
     body: Option<String>,
@@ -290,7 +325,7 @@ async fn send_text(
         url: url.to_owned(),
         headers,
         body,
-        timeout_ms: app.config().timeout_ms,
+        timeout_ms: app.timeout_ms(),
     };
     let response = app.transport().send(request).await?;
     check_response(method, url, response)
@@ -339,8 +374,9 @@ fn check_response(method: Method, url: &str, response: Response) -> Result<Optio
             }
         }
         Some(other) => Err(Error::decode(format!(
-            "the response of {} {url}: expected JSON, got content type {other:?}",
-            method.as_str()
+            "the response of {} {url}: expected JSON, got content type {}",
+            method.as_str(),
+            ejson::quoted(other)
         ))),
     }
 }
@@ -397,7 +433,8 @@ mod tests {
 
     use crate::credentials::Credentials;
     use crate::testing::{block_on, fake_app, join2};
-    use crate::user::UserState;
+    use crate::user::{User, UserState};
+    use crate::App;
 
     fn logged_in(yield_first: bool) -> (App, std::rc::Rc<crate::testing::FakeState>, User) {
         let (app, state) = fake_app(yield_first);

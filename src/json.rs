@@ -346,7 +346,7 @@ impl Parser<'_> {
                 return Ok(Json::Int(n));
             }
         }
-        match crate::ejson::float_from_str(text) {
+        match crate::float::parse(text) {
             Some(n) if n.is_finite() => Ok(Json::Float(n)),
             _ => Err(self.error("number out of range")),
         }

@@ -28,6 +28,7 @@ pub mod ejson;
 mod error;
 mod fetcher;
 mod flight;
+mod float;
 pub mod json;
 pub mod jwt;
 mod listeners;

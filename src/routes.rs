@@ -25,6 +25,11 @@ pub fn email_password(app_id: &str, route: &str) -> String {
     format!("{}/auth/providers/local-userpass/{route}", app(app_id))
 }
 
+/// A push service's registration of this device (`PUT` registers a token, `DELETE` removes it).
+pub fn push_registration(app_id: &str, service_name: &str) -> String {
+    format!("{}/push/providers/{service_name}/registration", app(app_id))
+}
+
 /// Email/password registration (§8.1).
 pub fn register(app_id: &str) -> String {
     email_password(app_id, "register")

@@ -226,6 +226,12 @@ impl FakeState {
                     None => Response::json(200, r#"{"matchedCount":{"$numberInt":"1"},"modifiedCount":{"$numberInt":"1"}}"#),
                 }
             }
+            (Method::Put | Method::Delete, "/api/client/v2.0/app/my-app/push/providers/gcm/registration") => {
+                if !access_ok(req) {
+                    return Self::invalid_session();
+                }
+                Response::json(200, "{}")
+            }
             _ => Response::json(404, r#"{"error":"no route","error_code":"NotFound"}"#),
         }
     }

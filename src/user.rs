@@ -4,17 +4,30 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use crate::app::App;
 use crate::credentials::Credentials;
 use crate::ejson::{self, Document, Value};
 use crate::error::{Error, Result};
-use crate::fetcher::{self, Auth, Call};
+use crate::fetcher::{self, Auth, Call, Location, Session};
 use crate::flight::SingleFlight;
 use crate::jwt;
 use crate::listeners::Listeners;
-use crate::mongo::MongoDBService;
 use crate::routes;
 use crate::transport::Method;
+
+/// What a user needs of its app — where its requests go, and where it is persisted and announced
+/// — so that `user` does not depend on `app` (which makes users).
+pub(crate) trait UserApp: Location {
+    /// The app id.
+    fn app_id(&self) -> &str;
+    /// The login's `options.device` (for linking).
+    fn device(&self) -> Document;
+    /// Writes the user's tokens and profile to the app's storage.
+    fn persist(&self, user: &User);
+    /// Tells the app's listeners that something changed.
+    fn changed(&self);
+    /// The app itself, for callers that know its type (`App::of_user`).
+    fn as_any(self: Rc<Self>) -> Rc<dyn std::any::Any>;
+}
 
 /// Where a user is in its life cycle (§9.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +142,7 @@ impl Profile {
 
 pub(crate) struct UserInner {
     /// The app whose transport this user's calls use (the one that logged it in or loaded it).
-    app: RefCell<App>,
+    app: RefCell<Rc<dyn UserApp>>,
     id: String,
     provider_type: String,
     access_token: RefCell<Option<String>>,
@@ -167,7 +180,7 @@ fn token_exp(token: &str) -> Option<f64> {
 
 impl User {
     pub(crate) fn new(
-        app: App,
+        app: Rc<dyn UserApp>,
         id: String,
         provider_type: String,
         access_token: Option<String>,
@@ -194,7 +207,7 @@ impl User {
     }
 
     /// The app this user's requests go through.
-    pub fn app(&self) -> App {
+    pub(crate) fn host(&self) -> Rc<dyn UserApp> {
         self.0.app.borrow().clone()
     }
 
@@ -261,23 +274,23 @@ impl User {
     /// Tells the listeners of the user and of its app that something changed.
     fn changed(&self) {
         self.0.listeners.emit();
-        self.app().state().listeners.emit();
+        self.host().changed();
     }
 
     pub(crate) fn set_access_token(&self, token: String) {
         self.0.access_exp.set(token_exp(&token));
         *self.0.access_token.borrow_mut() = Some(token);
-        self.app().state().persist_user(self);
+        self.host().persist(self);
         self.changed();
     }
 
     /// Sends this user's later requests through `app` (the App object it was last logged in with).
-    pub(crate) fn use_app(&self, app: &App) {
-        *self.0.app.borrow_mut() = app.clone();
+    pub(crate) fn use_app(&self, app: Rc<dyn UserApp>) {
+        *self.0.app.borrow_mut() = app;
     }
 
     /// Stores new tokens after a login (the refresh token is kept when none is given).
-    pub(crate) fn set_tokens(&self, app: &App, access_token: String, refresh_token: Option<String>) {
+    pub(crate) fn set_tokens(&self, app: Rc<dyn UserApp>, access_token: String, refresh_token: Option<String>) {
         self.use_app(app);
         self.0.access_exp.set(token_exp(&access_token));
         *self.0.access_token.borrow_mut() = Some(access_token);
@@ -291,7 +304,7 @@ impl User {
 
     pub(crate) fn set_profile(&self, profile: Profile) {
         *self.0.profile.borrow_mut() = Some(profile);
-        self.app().state().persist_user(self);
+        self.host().persist(self);
     }
 
     /// Drops both tokens; the user stays in the app's list (§4.2).
@@ -302,7 +315,7 @@ impl User {
         if self.state() == UserState::Active {
             self.0.state.set(UserState::LoggedOut);
         }
-        self.app().state().persist_user(self);
+        self.host().persist(self);
         self.changed();
     }
 
@@ -315,8 +328,8 @@ impl User {
     }
 
     async fn call(&self, method: Method, path: String, body: Option<String>, auth: Auth) -> Result<Option<Value>> {
-        let app = self.app();
-        fetcher::fetch(&app, Call { method, path, body, auth, user: Some(self) }).await
+        let app = self.host();
+        fetcher::fetch(&*app, Call { method, path, body, auth, user: Some(self) }).await
     }
 
     /// Fetches the profile (`GET /auth/profile`) and stores it.
@@ -363,9 +376,9 @@ impl User {
     /// Links another identity (§2.4): `POST …/login?link=true` with this user's access token;
     /// the answer must be for this user. Only the access token is replaced; the profile is re-fetched.
     pub async fn link_credentials(&self, credentials: &Credentials) -> Result<()> {
-        let app = self.app();
+        let app = self.host();
         let body = credentials.login_body(app.device());
-        let path = routes::link(app.id(), &credentials.provider_name);
+        let path = routes::link(app.app_id(), &credentials.provider_name);
         let response = self
             .call(Method::Post, path, Some(ejson::to_canonical_string(&body)), Auth::Access)
             .await?;
@@ -394,15 +407,24 @@ impl User {
         if let Some(service) = service {
             body.insert("service", service);
         }
-        let path = routes::functions_call(self.app().id());
+        let app = self.host();
+        let path = routes::functions_call(app.app_id());
         let body = Some(ejson::to_canonical_string(&Value::Document(body)));
-        let app = self.app();
-        fetcher::fetch_text(&app, Call { method: Method::Post, path, body, auth: Auth::Access, user: Some(self) }).await
+        fetcher::fetch_text(&*app, Call { method: Method::Post, path, body, auth: Auth::Access, user: Some(self) }).await
     }
 
-    /// A MongoDB service client, e.g. `mongo_client("mongodb-atlas")`.
-    pub fn mongo_client(&self, service_name: &str) -> MongoDBService {
-        MongoDBService::new(self.clone(), service_name)
+    /// Registers `token` with the push service `service_name` (`Some`), or removes this device's
+    /// registration (`None`); realm-js's push client routes, with the access token.
+    pub async fn push_registration(&self, service_name: &str, token: Option<&str>) -> Result<()> {
+        let path = routes::push_registration(self.host().app_id(), service_name);
+        let (method, body) = match token {
+            Some(token) => {
+                let body = Value::Document(Document::new().with("registrationToken", token));
+                (Method::Put, Some(ejson::to_canonical_string(&body)))
+            }
+            None => (Method::Delete, None),
+        };
+        self.call(method, path, body, Auth::Access).await.map(|_| ())
     }
 
     /// Creates an API key (§8.2): `{_id, key, name, disabled}`; the secret `key` is only returned here.
@@ -443,6 +465,37 @@ impl User {
             ApiKeyCall::Enable(id, enabled) => (Method::Put, routes::api_key_toggle(&id, enabled), None, Value::Null),
         };
         Ok(self.call(method, path, body, Auth::Refresh).await?.unwrap_or(empty))
+    }
+}
+
+// The fetcher's view of a user (inherent methods of the same names win inside, so these forward).
+impl Session for User {
+    fn is_active(&self) -> bool {
+        self.state() == UserState::Active
+    }
+    fn is_removed(&self) -> bool {
+        self.state() == UserState::Removed
+    }
+    fn access_token(&self) -> Option<String> {
+        User::access_token(self)
+    }
+    fn access_token_exp(&self) -> Option<f64> {
+        User::access_token_exp(self)
+    }
+    fn refresh_token(&self) -> Option<String> {
+        User::refresh_token(self)
+    }
+    fn set_access_token(&self, token: String) {
+        User::set_access_token(self, token);
+    }
+    fn mark_logged_out(&self) {
+        User::mark_logged_out(self);
+    }
+    fn refresh_flight(&self) -> &SingleFlight<Result<()>> {
+        User::refresh_flight(self)
+    }
+    fn location_context(&self) -> Rc<dyn Location> {
+        self.host()
     }
 }
 

@@ -1,6 +1,6 @@
 //! The collection methods and their option types (protocol §7).
 
-use super::layout::Part;
+use super::layout::{layout, Part};
 use super::watch::ChangeStream;
 use crate::ejson::{self, Document, Value};
 use crate::error::Result;
@@ -176,28 +176,28 @@ impl MongoDBCollection {
     /// `None`: take the usual path.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn ready(&self) -> Option<Ready> {
-        let app = self.user.app();
+        let app = self.user.host();
         let location = app.cached_location()?;
         let (token, fresh_until_ms) = crate::fetcher::ready_token(&self.user)?;
-        Some(Ready { location, token, fresh_until_ms, timeout_ms: app.config().timeout_ms })
+        Some(Ready { location, token, fresh_until_ms, timeout_ms: app.timeout_ms() })
     }
 
     /// For the wasm fast path: the `functions/call` URL at `location`.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn call_url(&self, location: &str) -> String {
-        format!("{location}{}", crate::routes::functions_call(self.user.app().id()))
+        format!("{location}{}", crate::routes::functions_call(self.user.host().app_id()))
     }
 
     /// For the wasm fast path: the app's timeout, for the error of a first attempt that timed out.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn timeout_ms(&self) -> Option<u32> {
-        self.user.app().config().timeout_ms
+        self.user.host().timeout_ms()
     }
 
     /// For the wasm fast path: the transport of the user's app.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn transport(&self) -> std::rc::Rc<dyn crate::transport::Transport> {
-        self.user.app().transport()
+        self.user.host().transport()
     }
 
     /// For the wasm fast path: finishes a call sent with what [`Self::ready`] gave, whose first
@@ -205,119 +205,157 @@ impl MongoDBCollection {
     /// [`Self::call`] would have.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) async fn resume(&self, url: &str, body: String, token: String, first: Result<crate::transport::Response>) -> Result<Reply> {
-        let app = self.user.app();
-        Ok(Reply(crate::fetcher::resume_text(&app, &self.user, url, body, token, first).await?))
+        let app = self.user.host();
+        Ok(Reply(crate::fetcher::resume_text(&*app, &self.user, url, body, token, first).await?))
     }
 
-    /// For the wasm layer: method `name` with its wire fields `parts` (in [`layout`] order, see
-    /// `super::layout`), as the method itself sends it.
+    /// Method `name` with its wire fields `parts` (in [`layout`] order), as the wasm layer reads
+    /// them from JS arguments and the typed methods below make them.
     ///
     /// [`layout`]: super::layout::layout
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) async fn call_parts(&self, name: &str, parts: Vec<(&'static str, Value)>) -> Result<Reply> {
         let mut a = self.args();
         for (key, value) in parts {
             a.insert(key, value);
         }
-        self.call(name, a).await
+        let text = self.user.call_function_text(name, vec![Value::Document(a)], Some(&self.service)).await?;
+        Ok(Reply(text))
     }
 
-    async fn call(&self, name: &str, args: Document) -> Result<Reply> {
-        let text = self.user.call_function_text(name, vec![Value::Document(args)], Some(&self.service)).await?;
-        Ok(Reply(text))
+    /// Method `name` with, for each argument of its layout (`super::layout`, the one description
+    /// of the wire format, which the wasm fast path writes bodies from too), the value `value_of`
+    /// gives for it (`None`: left out).
+    async fn send(&self, name: &str, mut value_of: impl FnMut(Part) -> Option<Value>) -> Result<Reply> {
+        let parts = layout(name)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|(key, part)| value_of(*part).map(|value| (*key, value)))
+            .collect();
+        self.call_parts(name, parts).await
     }
 
     /// Documents matching `filter`.
     pub async fn find(&self, filter: Option<Value>, options: FindOptions) -> Result<Reply> {
-        let mut a = self.args().with("query", or_empty(filter));
-        put(&mut a, "project", options.projection);
-        put(&mut a, "sort", options.sort);
-        put(&mut a, "limit", options.limit);
-        self.call("find", a).await
+        let FindOptions { mut projection, mut sort, mut limit } = options;
+        let mut filter = Some(or_empty(filter));
+        self.send("find", |part| match part {
+            Part::Filter => filter.take(),
+            Part::Value("projection") => projection.take(),
+            Part::Value("sort") => sort.take(),
+            Part::Value("limit") => limit.take(),
+            _ => None,
+        })
+        .await
     }
 
     /// The first document matching `filter`, or null.
     pub async fn find_one(&self, filter: Option<Value>, options: FindOneOptions) -> Result<Reply> {
-        let mut a = self.args().with("query", or_empty(filter));
-        put(&mut a, "project", options.projection);
-        put(&mut a, "sort", options.sort);
-        self.call("findOne", a).await
+        let FindOneOptions { mut projection, mut sort } = options;
+        let mut filter = Some(or_empty(filter));
+        self.send("findOne", |part| match part {
+            Part::Filter => filter.take(),
+            Part::Value("projection") => projection.take(),
+            Part::Value("sort") => sort.take(),
+            _ => None,
+        })
+        .await
     }
 
     /// The number of documents matching `filter`.
     pub async fn count(&self, filter: Option<Value>, options: CountOptions) -> Result<Reply> {
-        let mut a = self.args().with("query", or_empty(filter));
-        put(&mut a, "limit", options.limit);
-        self.call("count", a).await
+        let mut limit = options.limit;
+        let mut filter = Some(or_empty(filter));
+        self.send("count", |part| match part {
+            Part::Filter => filter.take(),
+            Part::Value("limit") => limit.take(),
+            _ => None,
+        })
+        .await
     }
 
     /// Inserts one document: `{insertedId}`.
     pub async fn insert_one(&self, document: Value) -> Result<Reply> {
-        self.call("insertOne", self.args().with("document", document)).await
+        let mut document = Some(document);
+        self.send("insertOne", |_| document.take()).await
     }
 
     /// Inserts documents: `{insertedIds}`.
     pub async fn insert_many(&self, documents: Value) -> Result<Reply> {
-        self.call("insertMany", self.args().with("documents", documents)).await
+        let mut documents = Some(documents);
+        self.send("insertMany", |_| documents.take()).await
     }
 
     /// Deletes the first match: `{deletedCount}`.
     pub async fn delete_one(&self, filter: Option<Value>) -> Result<Reply> {
-        self.call("deleteOne", self.args().with("query", or_empty(filter))).await
+        let mut filter = Some(or_empty(filter));
+        self.send("deleteOne", |_| filter.take()).await
     }
 
     /// Deletes every match: `{deletedCount}`.
     pub async fn delete_many(&self, filter: Option<Value>) -> Result<Reply> {
-        self.call("deleteMany", self.args().with("query", or_empty(filter))).await
+        let mut filter = Some(or_empty(filter));
+        self.send("deleteMany", |_| filter.take()).await
     }
 
-    fn update_args(&self, filter: Value, update: Value, options: UpdateOptions) -> Document {
-        let mut a = self.args().with("query", filter).with("update", update);
-        put(&mut a, "upsert", options.upsert.map(Value::Bool));
-        put(&mut a, "arrayFilters", options.array_filters);
-        a
+    async fn update(&self, name: &str, filter: Value, update: Value, options: UpdateOptions) -> Result<Reply> {
+        let (mut filter, mut update) = (Some(filter), Some(update));
+        let UpdateOptions { upsert, mut array_filters } = options;
+        self.send(name, |part| match part {
+            Part::Filter => filter.take(),
+            Part::Document(_) => update.take(),
+            Part::Flag("upsert") => upsert.map(Value::Bool),
+            Part::Value("arrayFilters") => array_filters.take(),
+            _ => None,
+        })
+        .await
     }
 
     /// Updates the first match: `{matchedCount, modifiedCount, upsertedId?}`.
     pub async fn update_one(&self, filter: Value, update: Value, options: UpdateOptions) -> Result<Reply> {
-        self.call("updateOne", self.update_args(filter, update, options)).await
+        self.update("updateOne", filter, update, options).await
     }
 
     /// Updates every match: `{matchedCount, modifiedCount, upsertedId?}`.
     pub async fn update_many(&self, filter: Value, update: Value, options: UpdateOptions) -> Result<Reply> {
-        self.call("updateMany", self.update_args(filter, update, options)).await
+        self.update("updateMany", filter, update, options).await
     }
 
-    fn modify_args(&self, filter: Option<Value>, update: Option<Value>, options: FindOneAndModifyOptions) -> Document {
-        let mut a = self.args().with("filter", or_empty(filter));
-        put(&mut a, "update", update);
-        put(&mut a, "sort", options.sort);
-        put(&mut a, "projection", options.projection);
-        put(&mut a, "upsert", options.upsert.map(Value::Bool));
-        put(&mut a, "returnNewDocument", options.return_new_document.map(Value::Bool));
-        a
+    /// `findOneAnd*`: the layout of `name` says which of the options it sends.
+    async fn modify(&self, name: &str, filter: Option<Value>, update: Option<Value>, options: FindOneAndModifyOptions) -> Result<Reply> {
+        let (mut filter, mut update) = (Some(or_empty(filter)), update);
+        let FindOneAndModifyOptions { mut sort, mut projection, upsert, return_new_document } = options;
+        self.send(name, |part| match part {
+            Part::Filter => filter.take(),
+            Part::Document(_) => update.take(),
+            Part::Value("sort") => sort.take(),
+            Part::Value("projection") => projection.take(),
+            Part::Flag("upsert") => upsert.map(Value::Bool),
+            Part::Flag("returnNewDocument") => return_new_document.map(Value::Bool),
+            _ => None,
+        })
+        .await
     }
 
     /// Updates the first match and returns it (before or, with `returnNewDocument`, after), or null.
     pub async fn find_one_and_update(&self, filter: Option<Value>, update: Value, options: FindOneAndModifyOptions) -> Result<Reply> {
-        self.call("findOneAndUpdate", self.modify_args(filter, Some(update), options)).await
+        self.modify("findOneAndUpdate", filter, Some(update), options).await
     }
 
     /// Replaces the first match and returns it (before or after), or null.
     pub async fn find_one_and_replace(&self, filter: Option<Value>, replacement: Value, options: FindOneAndModifyOptions) -> Result<Reply> {
-        self.call("findOneAndReplace", self.modify_args(filter, Some(replacement), options)).await
+        self.modify("findOneAndReplace", filter, Some(replacement), options).await
     }
 
     /// Deletes the first match and returns it, or null; sent as `findOneAndDelete` (realm-web
-    /// sends `findOneAndReplace`, §7).
+    /// sends `findOneAndReplace`, §7). Its layout has no update, upsert or returnNewDocument.
     pub async fn find_one_and_delete(&self, filter: Option<Value>, options: FindOneAndModifyOptions) -> Result<Reply> {
-        let options = FindOneAndModifyOptions { upsert: None, return_new_document: None, ..options };
-        self.call("findOneAndDelete", self.modify_args(filter, None, options)).await
+        self.modify("findOneAndDelete", filter, None, options).await
     }
 
     /// Runs an aggregation pipeline: an array of documents.
     pub async fn aggregate(&self, pipeline: Value) -> Result<Reply> {
-        self.call("aggregate", self.args().with("pipeline", pipeline)).await
+        let mut pipeline = Some(pipeline);
+        self.send("aggregate", |_| pipeline.take()).await
     }
 
     /// Opens a change stream (§11) of this collection.

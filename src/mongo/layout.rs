@@ -1,6 +1,7 @@
-//! Where each argument of a single-request collection method goes in its `functions/call` body,
-//! for the wasm fast path, which writes that body itself around arguments encoded in the JS
-//! engine. The order is the one the methods in `collection` write (pinned by its tests).
+//! Where each argument of a single-request collection method goes in its `functions/call` body:
+//! the one description of the collection wire format. The typed methods of `collection` send
+//! from it, the wasm layer reads JS arguments by it, and the wasm fast path writes bodies from it
+//! around arguments encoded in the JS engine.
 
 /// Where one argument's value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,6 +17,14 @@ pub(crate) use layout::{layout, Part};
 
 use crate::user::User;
 
+impl User {
+    /// A MongoDB service client, e.g. `mongo_client("mongodb-atlas")` (defined here, so that
+    /// `user` does not depend on `mongo`).
+    pub fn mongo_client(&self, service_name: &str) -> MongoDBService {
+        MongoDBService::new(self.clone(), service_name)
+    }
+}
+
 /// `user.mongoClient(serviceName)`.
 #[derive(Debug, Clone)]
 pub struct MongoDBService {

@@ -93,9 +93,9 @@ impl ChangeStream {
             .with("name", "watch")
             .with("arguments", vec![Value::Document(args)])
             .with("service", self.0.service.as_str());
-        let app = self.0.user.app();
-        let path = routes::functions_call_streaming(app.id(), &ejson::to_canonical_string(&Value::Document(request)));
-        fetcher::stream(&app, &path, &self.0.user).await
+        let app = self.0.user.host();
+        let path = routes::functions_call_streaming(app.app_id(), &ejson::to_canonical_string(&Value::Document(request)));
+        fetcher::stream(&*app, &path, &self.0.user).await
     }
 
     /// The next change event; `None` once the stream is closed.

@@ -6,13 +6,13 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Object, Promise, Proxy, Reflect};
+use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::convert::{to_document, to_js, to_value};
 use super::errors::{install_panic_hook, to_js_error};
+use super::executor::future_to_promise;
 use super::fetch::FetchTransport;
 use super::storage;
 use super::user::{user_to_js, User};
@@ -23,6 +23,11 @@ use crate::{app, credentials};
 thread_local! {
     /// `App.getApp(id)` instances (a list: a hash map costs ~5 KB of wasm).
     static APPS: RefCell<Vec<(String, JsValue)>> = const { RefCell::new(Vec::new()) };
+    /// The `Credentials` class, for `App.Credentials`.
+    static CREDENTIALS_CLASS: JsValue = {
+        let instance = JsValue::from(Credentials { inner: credentials::Credentials::anonymous(true) });
+        get(&Object::get_prototype_of(&instance).into(), "constructor")
+    };
 }
 
 /// Runs a core future as a JS promise; errors become JS errors (see `errors`).
@@ -122,39 +127,12 @@ pub(crate) fn rest_args(args: &Array) -> Result<Vec<Value>> {
         .collect()
 }
 
-/// Installs `prototype[name](first, ...rest)` as a call to `this[target](first, rest)`:
-/// wasm-bindgen exports fixed arities only, and a Proxy `apply` trap sees the argument list.
-pub(crate) fn install_rest_method(instance: &JsValue, name: &str, target: &'static str) {
-    let proto = Object::get_prototype_of(instance);
-    if Reflect::has(&proto, &JsValue::from_str(name)).unwrap_or(true) {
-        return;
-    }
-    let trap = Closure::<dyn Fn(JsValue, JsValue, Array) -> std::result::Result<JsValue, JsValue>>::new(
-        move |_target: JsValue, this: JsValue, args: Array| {
-            let f: Function = get(&this, target)
-                .dyn_into()
-                .map_err(|_| JsValue::from(js_sys::TypeError::new("called on an object of the wrong type")))?;
-            f.call2(&this, &args.get(0), &args.slice(1, args.length()))
-        },
-    );
-    let handler = Object::new();
-    let _ = Reflect::set(&handler, &"apply".into(), trap.as_ref());
-    // One trap per method name for the life of the module.
-    trap.forget();
-    let callable = get(&Object::new().into(), "valueOf");
-    let proxy = Proxy::new(&callable, &handler);
-    let _ = Reflect::set(&proto, &JsValue::from_str(name), &proxy);
-}
-
-fn device_info() -> app::DeviceInfo {
-    let global = super::global_this();
-    let process = get(&global, "process");
-    let release_name = get(&get(&process, "release"), "name").as_string();
-    let node_version = get(&get(&process, "versions"), "node").as_string();
-    match (release_name, node_version) {
-        (Some(name), Some(version)) => app::DeviceInfo { platform: name, platform_version: version },
-        _ => app::DeviceInfo { platform: "web".to_owned(), platform_version: "0.0.0".to_owned() },
-    }
+/// The environment's platform (`getEnvironment()`, which `setEnvironment` replaces).
+fn device_info() -> Result<app::DeviceInfo> {
+    let platform = super::api::platform()
+        .map_err(|e| Error::InvalidArgument(format!("getEnvironment() failed: {}", super::convert::describe(&e))))?;
+    let text = |i| platform.get(i).as_string().unwrap_or_default();
+    Ok(app::DeviceInfo { platform: text(0), platform_version: text(1) })
 }
 
 fn optional_string(target: &JsValue, key: &str, what: &str) -> Result<Option<String>> {
@@ -169,7 +147,7 @@ fn optional_string(target: &JsValue, key: &str, what: &str) -> Result<Option<Str
 struct Parsed {
     config: app::AppConfig,
     fetch: Option<Function>,
-    storage: storage::Chosen,
+    storage: Rc<dyn crate::Storage>,
 }
 
 fn parse_config(id_or_config: &JsValue) -> Result<Parsed> {
@@ -185,7 +163,7 @@ fn parse_config(id_or_config: &JsValue) -> Result<Parsed> {
     };
     let c = &config_object;
     let mut config = app::AppConfig::new(id);
-    config.device = device_info();
+    config.device = device_info()?;
     if let Some(url) = optional_string(c, "baseUrl", "App config `baseUrl`")? {
         config.base_url = url;
     }
@@ -215,7 +193,6 @@ fn parse_config(id_or_config: &JsValue) -> Result<Parsed> {
         })?)
     };
     let storage = storage::choose(&get(c, "storage"))?;
-    config.storage_root = storage.root.to_owned();
     Ok(Parsed { config, fetch, storage })
 }
 
@@ -223,6 +200,13 @@ fn parse_config(id_or_config: &JsValue) -> Result<Parsed> {
 #[wasm_bindgen(js_name = App)]
 pub struct JsApp {
     inner: app::App,
+}
+
+impl JsApp {
+    /// An App object for a core app (`user.app`).
+    pub(crate) fn of(inner: app::App) -> JsApp {
+        JsApp { inner }
+    }
 }
 
 #[wasm_bindgen(js_class = App)]
@@ -235,7 +219,7 @@ impl JsApp {
         install_panic_hook();
         let parsed = parse_config(&id_or_config).map_err(to_js_error)?;
         let transport = Rc::new(FetchTransport { fetch: parsed.fetch });
-        let inner = app::App::with_storage(parsed.config, transport, parsed.storage.storage).map_err(to_js_error)?;
+        let inner = app::App::with_storage(parsed.config, transport, parsed.storage).map_err(to_js_error)?;
         Ok(JsApp { inner })
     }
 
@@ -251,10 +235,30 @@ impl JsApp {
         Ok(app)
     }
 
+    /// The `Credentials` class (as realm-web's `App.Credentials`).
+    #[wasm_bindgen(getter = Credentials, unchecked_return_type = "typeof Credentials")]
+    pub fn credentials_class() -> JsValue {
+        CREDENTIALS_CLASS.with(JsValue::clone)
+    }
+
     /// The app id.
     #[wasm_bindgen(getter, unchecked_return_type = "string")]
     pub fn id(&self) -> JsValue {
         JsValue::from_str(self.inner.id())
+    }
+
+    /// The URL requests go to: the server's answer to the location request (made once), or
+    /// `baseUrl` with `skipLocationRequest`.
+    #[wasm_bindgen(getter = locationUrl, unchecked_return_type = "Promise<string>")]
+    pub fn location_url(&self) -> Promise {
+        let app = self.inner.clone();
+        promise(async move { Ok(JsValue::from_str(&app.location().await?)) })
+    }
+
+    /// What the next login sends about this device, SDK and app.
+    #[wasm_bindgen(getter = deviceInformation, unchecked_return_type = "DeviceInformation")]
+    pub fn device_information(&self) -> JsValue {
+        super::api::device_information(&to_js(&Value::Document(self.inner.device())))
     }
 
     /// The most recently logged-in active user, or null.
@@ -447,6 +451,12 @@ impl Credentials {
         JsValue::from_str(&self.inner.provider_name)
     }
 
+    /// For anonymous credentials: log in as a known anonymous user rather than a new one.
+    #[wasm_bindgen(getter)]
+    pub fn reuse(&self) -> bool {
+        self.inner.reuse
+    }
+
     /// Provider type, e.g. "local-userpass".
     #[wasm_bindgen(getter = providerType, unchecked_return_type = "string")]
     pub fn provider_type(&self) -> JsValue {
@@ -538,8 +548,6 @@ impl EmailPasswordAuth {
 
 impl EmailPasswordAuth {
     pub(crate) fn into_js(self) -> JsValue {
-        let js = JsValue::from(self);
-        install_rest_method(&js, "callResetPasswordFunction", "__callResetPasswordFunction");
-        js
+        JsValue::from(self)
     }
 }

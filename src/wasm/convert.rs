@@ -103,7 +103,8 @@ pub(crate) fn describe(e: &JsValue) -> String {
     match (message, cause_text) {
         (Some(m), Some(c)) => format!("{m} ({c})"),
         (Some(m), None) => m,
-        (None, _) => format!("{e:?}"),
+        // `String(e)` (JsValue's `Debug` would bring wasm-bindgen's debug-string machinery along).
+        (None, _) => super::api::string_of(e),
     }
 }
 

@@ -2,20 +2,20 @@
 //! JS classes wrapping the core, the fetch transport, storage adapters, JS ↔ EJSON
 //! conversion, errors → JS, and the TypeScript declarations the generated `.d.ts` needs.
 
+mod api;
 mod classes;
 mod codec;
 mod convert;
 mod errors;
+mod executor;
 mod fetch;
 mod mongo;
-pub(crate) mod number;
 mod storage;
 mod types;
 mod user;
 
 pub use classes::{Credentials, EmailPasswordAuth, JsApp};
 pub use convert::set_bson;
-pub use errors::{MongoDBRealmError, WatchError};
 pub use mongo::{ChangeStream, MongoDB, MongoDBCollection, MongoDBDatabase};
 pub use user::{ApiKeyAuth, User};
 

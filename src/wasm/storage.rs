@@ -1,7 +1,9 @@
-//! Where sessions are persisted (protocol §9.1): `localStorage` in browsers (root `realm-web:`,
-//! so realm-web's saved sessions are shared), one in-memory store per Node process by default,
-//! a JSON file in a directory, or any JS object with `get/set/remove`. Nothing here runs at
-//! import time, so importing the package never touches `window` (SSR-safe).
+//! Where sessions are persisted (protocol §9.1): by default the environment's `defaultStorage`
+//! (`api.js`: `localStorage` under `realm-web:` in browsers, so realm-web's saved sessions are
+//! shared, one in-memory store per Node process; `setEnvironment` swaps it), a JSON file in a
+//! directory, or any JS object with `get/set/remove`. Keys are realm-web's: `app(<id>):…` in the
+//! store given. Nothing here runs at import time, so importing the package never touches `window`
+//! (SSR-safe).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -13,16 +15,9 @@ use wasm_bindgen::JsCast;
 use crate::ejson::write_json_string;
 use crate::error::{Error, Result};
 use crate::json::{self, Json};
-use crate::storage::{MemoryStorage, Storage};
-
-/// The storage an App uses and the key root that goes with it.
-pub(crate) struct Chosen {
-    pub storage: Rc<dyn Storage>,
-    pub root: &'static str,
-}
+use crate::storage::Storage;
 
 thread_local! {
-    static DEFAULT: RefCell<Option<(Rc<dyn Storage>, &'static str)>> = const { RefCell::new(None) };
     /// Adapters by JS object, so Apps given the same object share their users.
     static OBJECTS: RefCell<Vec<(JsValue, Rc<dyn Storage>)>> = const { RefCell::new(Vec::new()) };
     static DIRECTORIES: RefCell<Vec<(String, Rc<dyn Storage>)>> = const { RefCell::new(Vec::new()) };
@@ -38,11 +33,6 @@ fn get(target: &JsValue, key: &str) -> JsValue {
 
 fn method(target: &JsValue, name: &str) -> Option<Function> {
     get(target, name).dyn_into::<Function>().ok()
-}
-
-/// True in Node (where realm-web uses keys without the `realm-web:` root).
-pub(crate) fn is_node() -> bool {
-    get(&get(&get(&super::global_this(), "process"), "versions"), "node").is_string()
 }
 
 /// A JS store: `{get, set, remove}` or the Web Storage API (`getItem`, `setItem`, `removeItem`).
@@ -180,37 +170,14 @@ impl Storage for FileStorage {
     }
 }
 
-fn root() -> &'static str {
-    if is_node() {
-        ""
-    } else {
-        "realm-web:"
-    }
-}
-
-/// The platform default: `localStorage` in browsers (when usable), else one memory store.
-fn default_storage() -> Chosen {
-    let (storage, root) = DEFAULT.with(|d| {
-        d.borrow_mut()
-            .get_or_insert_with(|| {
-                if !is_node() {
-                    // Reading `localStorage` throws in sandboxed frames; then memory it is.
-                    let local = Reflect::get(&super::global_this(), &"localStorage".into()).unwrap_or(JsValue::UNDEFINED);
-                    if let Some(s) = JsStorage::from(&local) {
-                        return (Rc::new(s) as Rc<dyn Storage>, "realm-web:");
-                    }
-                }
-                (Rc::new(MemoryStorage::default()) as Rc<dyn Storage>, root())
-            })
-            .clone()
-    });
-    Chosen { storage, root }
-}
-
 /// The storage for the App config's `storage` value.
-pub(crate) fn choose(option: &JsValue) -> Result<Chosen> {
+pub(crate) fn choose(option: &JsValue) -> Result<Rc<dyn Storage>> {
     if option.is_undefined() || option.is_null() {
-        return Ok(default_storage());
+        let environment = super::api::default_storage()
+            .map_err(|e| Error::InvalidArgument(format!("getEnvironment() failed: {}", super::convert::describe(&e))))?;
+        return object_storage(&environment).ok_or_else(|| {
+            Error::InvalidArgument("getEnvironment().defaultStorage must be an object with get(key), set(key, value) and remove(key)".to_owned())
+        });
     }
     if let Some(dir) = option.as_string() {
         let existing = DIRECTORIES.with(|d| d.borrow().iter().find(|(p, _)| *p == dir).map(|(_, s)| s.clone()));
@@ -222,18 +189,22 @@ pub(crate) fn choose(option: &JsValue) -> Result<Chosen> {
                 s
             }
         };
-        return Ok(Chosen { storage, root: root() });
+        return Ok(storage);
     }
-    let existing = OBJECTS.with(|o| o.borrow().iter().find(|(obj, _)| js_sys::Object::is(obj, option)).map(|(_, s)| s.clone()));
-    if let Some(storage) = existing {
-        return Ok(Chosen { storage, root: root() });
-    }
-    let adapter = JsStorage::from(option).ok_or_else(|| {
+    object_storage(option).ok_or_else(|| {
         Error::InvalidArgument(
             "App config `storage` must be a directory path (Node) or an object with get(key), set(key, value) and remove(key)".to_owned(),
         )
-    })?;
-    let storage: Rc<dyn Storage> = Rc::new(adapter);
+    })
+}
+
+/// The adapter of a JS store (one per object, so Apps given the same object share their users).
+fn object_storage(option: &JsValue) -> Option<Rc<dyn Storage>> {
+    let existing = OBJECTS.with(|o| o.borrow().iter().find(|(obj, _)| js_sys::Object::is(obj, option)).map(|(_, s)| s.clone()));
+    if existing.is_some() {
+        return existing;
+    }
+    let storage: Rc<dyn Storage> = Rc::new(JsStorage::from(option)?);
     OBJECTS.with(|o| o.borrow_mut().push((option.clone(), storage.clone())));
-    Ok(Chosen { storage, root: root() })
+    Some(storage)
 }

@@ -32,8 +32,6 @@ export interface AppConfiguration {
   app?: { name?: string; version?: string };
 }
 
-/** Life-cycle state of a user. */
-export type UserState = "active" | "logged-out" | "removed";
 
 /** Profile data of a user (realm-web's key names). */
 export interface UserProfile {
@@ -76,6 +74,83 @@ export interface User {
 export interface EmailPasswordAuth {
   /** Runs the custom password reset function with the new password and extra arguments. */
   callResetPasswordFunction(details: { email: string; password: string }, ...args: unknown[]): Promise<void>;
+}
+"#;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_JS_API: &'static str = r#"
+/** The default base URL of Atlas App Services. */
+export declare const DEFAULT_BASE_URL: "https://services.cloud.mongodb.com";
+
+/** Life-cycle states of a user (realm-web's enum: `user.state === UserState.Active`). */
+export declare const UserState: { readonly Active: "active"; readonly LoggedOut: "logged-out"; readonly Removed: "removed" };
+/** Life-cycle state of a user. */
+export type UserState = (typeof UserState)[keyof typeof UserState];
+/** Who created a user (realm-web's enum). */
+export declare const UserType: { readonly Normal: "normal"; readonly Server: "server" };
+/** Who created a user. */
+export type UserType = (typeof UserType)[keyof typeof UserType];
+
+/** A session store as the environment has it (realm-web's `Storage`). */
+export interface RealmStorage {
+  get(key: string): string | null;
+  set(key: string, value: string): void;
+  remove(key: string): void;
+  /** A view of this store whose keys all start with `<keyPart>:`. */
+  prefix(keyPart: string): RealmStorage;
+  /** Removes every entry, or those whose key starts with `prefix`. */
+  clear(prefix?: string): void;
+  addListener(listener: () => void): void;
+  removeListener(listener: () => void): void;
+}
+
+/** The browser's `localStorage` as a `RealmStorage`. */
+export declare class LocalStorage implements RealmStorage {
+  /** Throws where there is no global `localStorage`. */
+  constructor();
+  get(key: string): string | null;
+  set(key: string, value: string): void;
+  remove(key: string): void;
+  prefix(keyPart: string): RealmStorage;
+  clear(prefix?: string): void;
+  addListener(listener: () => void): void;
+  removeListener(listener: () => void): void;
+}
+
+/** What the SDK takes from its surroundings (realm-web's `Environment`). */
+export interface Environment {
+  /** Where Apps created without a `storage` option keep sessions. */
+  defaultStorage: RealmStorage;
+  /** Opens a browser window (OAuth 2.0 redirect logins). */
+  openWindow: (url: string) => { close(): void; closed: boolean } | null;
+  /** Sent on login, e.g. "node". */
+  platform: string;
+  /** Sent on login, e.g. "20.20.2". */
+  platformVersion: string;
+  TextDecoder: new (...args: any[]) => { decode(input?: any, options?: { stream?: boolean }): string };
+}
+
+/** The environment in use (made on first use: memory storage in Node, `localStorage` in browsers). */
+export function getEnvironment(): Environment;
+/** Replaces the environment; Apps created afterwards use its storage and platform. */
+export function setEnvironment(environment: Environment): void;
+/** The shared App of `id` (the same object on every call), as `App.getApp(id)`. */
+export function getApp(id: string): App;
+/** On an OAuth 2.0 redirect page: stores the login result for the opener. Throws in Node. */
+export function handleAuthRedirect(location?: { hash: string }, storage?: RealmStorage): void;
+
+/** `app.deviceInformation`: what a login sends about the device, SDK and app. */
+export interface DeviceInformation {
+  readonly sdkVersion: string;
+  readonly platform: string;
+  readonly platformVersion: string;
+  readonly appId?: string;
+  readonly appVersion?: string;
+  readonly deviceId?: import("bson").ObjectId;
+  /** The fields that have a value. */
+  toJSON(): Record<string, unknown>;
+  /** Base64 of the JSON text. */
+  encode(): string;
 }
 "#;
 

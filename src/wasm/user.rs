@@ -9,8 +9,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::classes::{
-    add_js_listener, get, install_rest_method, promise, promise_void, rejected, remove_js_listener, rest_args, string_arg,
-    Credentials,
+    add_js_listener, get, promise, promise_void, rejected, remove_js_listener, rest_args, string_arg, Credentials, JsApp,
 };
 use super::convert::to_js;
 use super::errors::to_js_error;
@@ -38,8 +37,7 @@ pub(crate) fn user_to_js(user: &user::User) -> JsValue {
         // take both objects once the app's code lets go (a Node process logging in and removing
         // many users would otherwise keep every one of them).
         users.retain(|(known, _)| known.state() != user::UserState::Removed);
-        let js = JsValue::from(User { inner: user.clone(), functions: RefCell::new(None) });
-        install_rest_method(&js, "callFunction", "__callFunction");
+        let js = JsValue::from(User { inner: user.clone(), functions: RefCell::new(None), app: RefCell::new(None) });
         users.push((user.clone(), js.clone()));
         js
     })
@@ -72,6 +70,7 @@ fn functions_handler() -> Object {
 pub struct User {
     inner: user::User,
     functions: RefCell<Option<JsValue>>,
+    app: RefCell<Option<JsValue>>,
 }
 
 fn nullable(s: Option<String>) -> JsValue {
@@ -230,6 +229,26 @@ impl User {
         proxy
     }
 
+    /// The app of the user: an `App` object sharing the state (users, listeners) of the one the user
+    /// logged in with (the same object each time for a user, not necessarily that one).
+    #[wasm_bindgen(getter, unchecked_return_type = "App")]
+    pub fn app(&self) -> JsValue {
+        let mut slot = self.app.borrow_mut();
+        if slot.is_none() {
+            *slot = crate::App::of_user(&self.inner).map(|app| JsApp::of(app).into());
+        }
+        slot.clone().unwrap_or(JsValue::NULL)
+    }
+
+    /// The push client of the push service `serviceName`: `register(token)` / `deregister()`.
+    pub fn push(
+        &self,
+        #[wasm_bindgen(js_name = "serviceName", unchecked_param_type = "string")] service_name: JsValue,
+    ) -> std::result::Result<PushClient, JsValue> {
+        let service = string_arg(&service_name, "push(serviceName): serviceName").map_err(to_js_error)?;
+        Ok(PushClient { user: self.inner.clone(), service })
+    }
+
     /// The user's API keys.
     #[wasm_bindgen(getter = apiKeys)]
     pub fn api_keys(&self) -> ApiKeyAuth {
@@ -348,5 +367,37 @@ impl ApiKeyAuth {
             let value = user.api_key_call(call).await?;
             Ok(if answer { to_js(&value) } else { JsValue::UNDEFINED })
         })
+    }
+}
+
+/// `user.push(serviceName)`: registers this device's token with a push service.
+#[wasm_bindgen]
+pub struct PushClient {
+    user: user::User,
+    service: String,
+}
+
+#[wasm_bindgen]
+impl PushClient {
+    /// Registers the device's push `token` (`PUT …/push/providers/<service>/registration`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn register(&self, #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue) -> Promise {
+        match string_arg(&token, "push(serviceName).register(token): token") {
+            Ok(token) => self.run(Some(token)),
+            Err(e) => rejected(e),
+        }
+    }
+
+    /// Removes the device's registration.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn deregister(&self) -> Promise {
+        self.run(None)
+    }
+}
+
+impl PushClient {
+    fn run(&self, token: Option<String>) -> Promise {
+        let (user, service) = (self.user.clone(), self.service.clone());
+        promise_void(async move { user.push_registration(&service, token.as_deref()).await })
     }
 }

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import * as RealmWasm from "realm-wasm";
-import { useServer, newCredentials, rejection } from "./helpers.mjs";
+import { useServer, newCredentials, rejection, typed } from "./helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const RealmWeb = require("realm-web");
@@ -81,7 +81,8 @@ test("documents written by realm-web read the same through realm-wasm", async ()
   const readByWeb = sortByN(await webColl.find({}));
   const readByWasm = sortByN(await wasmColl.find({}));
   assert.equal(readByWeb.length, 2);
-  assert.deepStrictEqual(readByWasm, readByWeb);
+  // The same values and BSON types (realm-wasm's bson 6 classes, realm-web's bson 4 ones).
+  assert.deepStrictEqual(typed(readByWasm), typed(readByWeb));
   assert.ok(readByWasm[0].oid instanceof RealmWasm.BSON.ObjectId);
   assert.ok(readByWasm[0].decimal instanceof RealmWasm.BSON.Decimal128);
   assert.ok(readByWasm[0].date instanceof Date);
@@ -90,9 +91,27 @@ test("documents written by realm-web read the same through realm-wasm", async ()
   await wasmColl.insertOne({ n: 3, oid: new RealmWasm.BSON.ObjectId(), when: new Date(0), dec: RealmWasm.BSON.Decimal128.fromString("9.99") });
   const web3 = await webColl.findOne({ n: 3 });
   const wasm3 = await wasmColl.findOne({ n: 3 });
-  assert.deepStrictEqual(wasm3, web3);
+  assert.deepStrictEqual(typed(wasm3), typed(web3));
 });
 
-test("the realm-wasm and realm-web packages share the same bson classes", () => {
-  assert.equal(RealmWasm.BSON.ObjectId, RealmWeb.BSON.ObjectId);
+test("BSON is bson 6 with realm-web's ObjectID alias, and values from realm-web's bson 4 are taken as input", async () => {
+  assert.equal(RealmWasm.BSON.ObjectID, RealmWasm.BSON.ObjectId);
+  assert.notEqual(RealmWasm.BSON.ObjectId, RealmWeb.BSON.ObjectId, "two bson versions in this test");
+  const wasm = await new RealmWasm.App({ id: server.appId, baseUrl: server.baseUrl }).logIn(RealmWasm.Credentials.anonymous(false));
+  const coll = wasm.mongoClient("mongodb-atlas").db("compat").collection(`bson4_${wasm.id}`);
+  const B4 = RealmWeb.BSON;
+  // bson 4 spells ObjectId's _bsontype "ObjectID"; the others as bson 6 does.
+  assert.equal(new B4.ObjectId()._bsontype, "ObjectID");
+  const doc = {
+    _id: new B4.ObjectId("65a1b2c3d4e5f6a7b8c9d0e1"),
+    long: B4.Long.fromString("9007199254740993"),
+    decimal: B4.Decimal128.fromString("-1.5E+3"),
+    binary: new B4.Binary(Buffer.from("bytes"), 0),
+    int: new B4.Int32(7),
+    double: new B4.Double(2),
+  };
+  await coll.insertOne(doc);
+  const read = await coll.findOne({ _id: doc._id });
+  assert.ok(read._id instanceof RealmWasm.BSON.ObjectId);
+  assert.deepStrictEqual(typed(read), typed({ ...doc, int: 7, double: 2 }));
 });

@@ -59,3 +59,21 @@ export async function rejection(promise) {
   }
   throw new Error("expected the promise to reject");
 }
+
+/**
+ * `v` with every BSON value replaced by its type and canonical text, and Dates by their time: for
+ * comparing values across bson versions (realm-wasm's bson 6 with realm-web's bson 4).
+ */
+export function typed(v) {
+  if (v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map(typed);
+  if (v instanceof Date) return { $date: v.getTime() };
+  const type = v._bsontype;
+  if (type !== undefined) {
+    const kind = type === "ObjectID" ? "ObjectId" : type;
+    if (kind === "ObjectId") return { $bson: kind, value: v.toHexString() };
+    if (kind === "Binary") return { $bson: kind, value: `${v.sub_type}:${Buffer.from(v.buffer.subarray(0, v.position)).toString("base64")}` };
+    return { $bson: kind, value: String(v) };
+  }
+  return Object.fromEntries(Object.keys(v).map((k) => [k, typed(v[k])]));
+}

@@ -1,7 +1,8 @@
-// Doubles ↔ decimal text by the JS engine, so the wasm carries none of core's float formatting and
-// parsing (~40 KB of wasm with its tables). Parsing gives exactly what `str::parse::<f64>` gives;
-// formatting gives Rust's `{:?}` text, except that where two shortest digit strings both read back as
-// `n` (about 1 in 8,000 random doubles) V8 may end in the other digit: both name the same double.
+// The wasm build's float hook (src/float.rs): doubles ↔ decimal text by the JS engine, so the wasm
+// carries none of core's float formatting and parsing (~40 KB of wasm with its tables). Parsing
+// gives exactly what `str::parse::<f64>` gives; formatting gives Rust's `{:?}` text, except that
+// where two shortest digit strings both read back as `n` (about 1 in 8,000 random doubles) V8 may
+// end in the other digit: both name the same double.
 
 // Finite `n` in the form of Rust's `{:?}`: shortest round-trip digits, plain between 1e-4 and 1e16
 // with at least one fractional digit (5.0, 0.0001, -0.0), else exponential without `+` (1e16, 1.5e-7).
