@@ -393,7 +393,7 @@ async fn hostile_requests_answer_4xx_and_the_server_stays_up() {
         ("insertMany", coll(json!({"documents": {}}))),
         ("insertMany", coll(json!({"documents": [{"n": 1}, 5]}))),
         ("findOneAndReplace", coll(json!({"filter": {"n": 1}, "update": {"$set": {"a": 1}}}))),
-        ("findOneAndUpdate", coll(json!({"filter": {"n": 1}, "update": {"n": 1}}))),
+        ("findOneAndUpdate", coll(json!({"filter": {"n": 1}, "update": {"n": 1, "$set": {"x": 1}}}))),
     ];
     for (i, (op, arg)) in refused.iter().enumerate() {
         let req = c.post(&call).bearer_auth(&at).header("content-type", "application/json").body(call_body(op, arg.clone()).to_string());

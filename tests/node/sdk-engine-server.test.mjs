@@ -268,7 +268,9 @@ test("watch: `ids` and `filter` select events; both together narrow further", { 
 });
 
 test("watch: break closes the connection (seen by the proxy in front of the server); return() ends a pending next()", { timeout: 30_000 }, async () => {
-  const proxy = await createProxy(server.baseUrl);
+  const proxy = await createProxy();
+  const proxied = await startServer({ extraArgs: ["--public-url", proxy.url] });
+  proxy.release(proxied.baseUrl);
   try {
     const { app, opened, watches } = instrumentedApp(proxy.url);
     const user = await app.logIn(Credentials.anonymous());
@@ -302,6 +304,7 @@ test("watch: break closes the connection (seen by the proxy in front of the serv
     assert.equal(watches.length, 2);
   } finally {
     await proxy.close();
+    await proxied.stop();
   }
 });
 
@@ -346,8 +349,9 @@ test("watch: with resume: false a cut connection ends the stream with an error",
 
 test("watch: resuming across a server restart (the change log is in memory) fails clearly, never silently skips", { timeout: 30_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "realm-wasm-restart-"));
-  const first = await startServer({ dataDir });
-  const proxy = await createProxy(first.baseUrl);
+  const proxy = await createProxy();
+  const first = await startServer({ dataDir, extraArgs: ["--public-url", proxy.url] });
+  proxy.release(first.baseUrl);
   let second;
   try {
     const { app, opened, watches } = instrumentedApp(proxy.url);
@@ -366,7 +370,7 @@ test("watch: resuming across a server restart (the change log is in memory) fail
     const exited = new Promise((r) => first.process.once("exit", r));
     first.process.kill("SIGKILL");
     await exited;
-    second = await startServer({ dataDir });
+    second = await startServer({ dataDir, extraArgs: ["--public-url", proxy.url] });
     const direct = new App({ id: second.appId, baseUrl: second.baseUrl, storage: memoryStorage() });
     const other = (await direct.logIn(Credentials.anonymous())).mongoClient("mongodb-atlas").db("engine").collection("restart");
     for (const id of [2, 3, 4]) await other.insertOne({ _id: id });
