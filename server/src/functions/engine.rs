@@ -1,0 +1,497 @@
+//! One QuickJS runtime on its own thread, and one call on it: a fresh context per call (nothing
+//! outlives a call), the prelude, the function, then an event loop that runs promise jobs, host
+//! completions and timers until the function's result settles, its time runs out, or nothing is
+//! left that could settle it.
+
+use super::convert::{Budget, ConvError, Converter};
+use super::http::HttpClients;
+use super::natives::{self, Slot};
+use super::{AppInfo, FunctionDef, FunctionError, FunctionHost, HostError, Limits, RequestInfo, RunAs, UserInfo, Values};
+use bson::Bson;
+use rquickjs::context::EvalOptions;
+use rquickjs::function::Rest;
+use rquickjs::promise::PromiseState;
+use rquickjs::{Context, Ctx, Function, Module, Object, Runtime, Value};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
+
+/// The prelude (JS globals), compiled once to bytecode.
+const PRELUDE: &str = include_str!("prelude.js");
+
+/// A function source wrapped so that evaluating it yields a factory: called with
+/// `(exports, module, require)` it runs the source once and returns what the source exported.
+/// The source starts on the wrapper's first line, so error line numbers match the file.
+pub fn wrap(source: &str) -> String {
+    format!("(function (exports, module, require) {{{source}\n;return typeof exports === 'function' ? exports : module.exports;\n}})")
+}
+
+fn sloppy() -> EvalOptions {
+    let mut o = EvalOptions::default();
+    o.strict = false;
+    o
+}
+
+/// What every worker shares: the functions, values, app, host and limits.
+pub struct Shared {
+    /// Function name → wrapped source.
+    pub sources: HashMap<String, String>,
+    /// Function name → wrapped `run_as_user_id_script_source`.
+    pub run_as_scripts: HashMap<String, String>,
+    /// The definitions (settings).
+    pub defs: HashMap<String, FunctionDef>,
+    /// `context.values` / `context.environment`.
+    pub values: Values,
+    /// `context.app`.
+    pub app: AppInfo,
+    /// MongoDB (and user look-ups) for the functions.
+    pub host: Arc<dyn FunctionHost>,
+    /// Limits.
+    pub limits: Limits,
+    /// `context.http`'s clients.
+    pub http: HttpClients,
+    /// The prelude's bytecode (QuickJS reads it in place: it lives as long as the workers).
+    pub prelude: Vec<u8>,
+}
+
+impl Shared {
+    /// Evaluates function `name` in `ctx` and returns what it exports (`context.functions.execute`).
+    pub fn load<'js>(&self, ctx: &Ctx<'js>, name: &str) -> Result<Function<'js>, ScriptFailure> {
+        let source = self.sources.get(name).ok_or_else(|| ScriptFailure::NotFound(name.to_string()))?;
+        export_of(ctx, name, source)
+    }
+}
+
+/// Why loading a function failed inside a call.
+#[derive(Debug)]
+pub enum ScriptFailure {
+    /// No such function.
+    NotFound(String),
+    /// The engine threw (pending exception).
+    Js(rquickjs::Error),
+    /// The source exports no function.
+    NoExport(String),
+}
+
+impl From<rquickjs::Error> for ScriptFailure {
+    fn from(e: rquickjs::Error) -> ScriptFailure {
+        ScriptFailure::Js(e)
+    }
+}
+
+/// Runs a wrapped source and returns its exported function.
+fn export_of<'js>(ctx: &Ctx<'js>, name: &str, wrapped: &str) -> Result<Function<'js>, ScriptFailure> {
+    let factory: Function = ctx.eval_with_options(wrapped, sloppy())?;
+    let module = Object::new(ctx.clone())?;
+    let exports = Object::new(ctx.clone())?;
+    module.set("exports", exports.clone())?;
+    let require: Value = ctx.globals().get("require")?;
+    let exported: Value = factory.call((exports, module, require))?;
+    exported.into_function().ok_or_else(|| ScriptFailure::NoExport(name.to_string()))
+}
+
+/// Compiles the prelude to bytecode and checks every source compiles (start-up).
+pub fn compile(defs: &[FunctionDef]) -> Result<Vec<u8>, crate::config::ConfigError> {
+    let internal = |reason: String| crate::config::ConfigError { file: "functions".into(), key: "-".into(), reason };
+    let rt = Runtime::new().map_err(|e| internal(format!("cannot start the JavaScript engine: {e}")))?;
+    let ctx = Context::full(&rt).map_err(|e| internal(format!("cannot start the JavaScript engine: {e}")))?;
+    ctx.with(|ctx| {
+        let prelude = Module::declare(ctx.clone(), "prelude.js", PRELUDE)
+            .and_then(|m| m.write(Default::default()))
+            .map_err(|e| internal(format!("the functions prelude does not compile: {}", caught(&ctx, e))))?;
+        let check = |file: &std::path::Path, key: &str, source: &str| -> Result<(), crate::config::ConfigError> {
+            match ctx.eval_with_options::<Value, _>(wrap(source), sloppy()) {
+                Ok(_) => Ok(()),
+                Err(e) => Err(crate::config::ConfigError { file: file.to_path_buf(), key: key.into(), reason: caught(&ctx, e) }),
+            }
+        };
+        for def in defs {
+            check(&def.file, "-", &def.source)?;
+            if let crate::config::RunAsSetting::Script(source) = &def.run_as {
+                check(&def.file, "run_as_user_id_script_source", source)?;
+            }
+        }
+        Ok(prelude)
+    })
+}
+
+/// The message of a pending exception (`SyntaxError: … at line N`).
+fn caught(ctx: &Ctx<'_>, e: rquickjs::Error) -> String {
+    if !e.is_exception() {
+        return e.to_string();
+    }
+    let v = ctx.catch();
+    match v.as_exception() {
+        Some(ex) => {
+            let name: String = ex.get("name").unwrap_or_else(|_| "Error".into());
+            let line: Option<i32> = ex.get("lineNumber").ok();
+            let message = ex.message().unwrap_or_default();
+            match line {
+                Some(l) => format!("{name}: {message} (line {l})"),
+                None => format!("{name}: {message}"),
+            }
+        }
+        None => format!("{v:?}"),
+    }
+}
+
+/// Whether an exception is pending in `ctx` (one a job or conversion left behind).
+fn has_exception(ctx: &Ctx<'_>) -> bool {
+    // SAFETY: only reads the pending-exception slot of this live context's runtime.
+    unsafe { rquickjs::qjs::JS_HasException(ctx.as_raw().as_ptr()) }
+}
+
+/// What runs: a function, or a function's `run_as_user_id_script_source`.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// `functions/<name>.js`.
+    Function(String),
+    /// The run-as script of `<name>`.
+    RunAsScript(String),
+}
+
+/// Who and what a call is for.
+#[derive(Debug, Clone)]
+pub struct JobEnv {
+    /// `context.user` (None: the system user).
+    pub caller: Option<UserInfo>,
+    /// Rules apply as this user, or not at all.
+    pub run_as: RunAs,
+    /// `context.request`.
+    pub request: Option<RequestInfo>,
+    /// Request id for the log.
+    pub request_id: Option<String>,
+}
+
+/// One call, queued for a worker.
+pub struct Job {
+    /// What to run.
+    pub target: Target,
+    /// Its arguments.
+    pub args: Vec<Bson>,
+    /// Who for.
+    pub env: JobEnv,
+    /// Where host futures run.
+    pub handle: tokio::runtime::Handle,
+    /// The answer.
+    pub reply: tokio::sync::oneshot::Sender<Result<Bson, FunctionError>>,
+}
+
+/// State of the call in progress, seen by the natives.
+pub struct Call {
+    /// The function (for logs and errors).
+    pub function: String,
+    /// Who for.
+    pub env: JobEnv,
+    /// When its time is up.
+    pub deadline: Instant,
+    /// Where host futures run.
+    pub handle: tokio::runtime::Handle,
+    /// Completions of host calls.
+    pub tx: mpsc::Sender<(u64, Result<Bson, HostError>)>,
+    rx: mpsc::Receiver<(u64, Result<Bson, HostError>)>,
+    next: Cell<u64>,
+    /// Host calls started and not yet settled.
+    pub in_flight: Cell<usize>,
+    /// Timers by due time.
+    pub timers: RefCell<BTreeSet<(Instant, u64)>>,
+    /// Timer id → due time.
+    pub timer_due: RefCell<HashMap<u64, Instant>>,
+    /// Bytes logged so far.
+    pub logged: Cell<usize>,
+}
+
+impl Call {
+    /// A fresh id for a host call or timer.
+    pub fn next_id(&self) -> u64 {
+        let id = self.next.get() + 1;
+        self.next.set(id);
+        id
+    }
+}
+
+/// Tells the interrupt handler when the running call's time is up.
+struct Clock {
+    base: Instant,
+    /// Deadline in ns since `base`; 0 when no call runs.
+    deadline: AtomicU64,
+    fired: AtomicBool,
+}
+
+impl Clock {
+    fn arm(&self, deadline: Instant) {
+        self.fired.store(false, Ordering::Relaxed);
+        let ns = deadline.saturating_duration_since(self.base).as_nanos().max(1);
+        self.deadline.store(u64::try_from(ns).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    fn disarm(&self) {
+        self.deadline.store(0, Ordering::Relaxed);
+    }
+
+    fn expired(&self) -> bool {
+        let d = self.deadline.load(Ordering::Relaxed);
+        if d != 0 && self.base.elapsed().as_nanos() >= u128::from(d) {
+            self.fired.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+}
+
+/// A context made in advance (the prelude loaded), waiting for its call.
+struct Spare {
+    ctx: Context,
+    slot: Slot,
+}
+
+/// One runtime and its spare context.
+pub struct Engine {
+    // Field order is drop order: contexts before their runtime.
+    spare: Option<Spare>,
+    rt: Runtime,
+    clock: Arc<Clock>,
+    shared: Arc<Shared>,
+    /// Set after a fault (timeout, memory, stack, engine error): the worker makes a new engine.
+    pub faulted: bool,
+}
+
+/// Runtime memory between calls above which the runtime is collected (and replaced if that does
+/// not help); an idle runtime with its spare context uses well under 1 MB.
+const LEAK_MARGIN: i64 = 8 * 1024 * 1024;
+
+impl Engine {
+    /// A new runtime with the limits applied.
+    pub fn new(shared: Arc<Shared>) -> Result<Engine, FunctionError> {
+        let rt = Runtime::new().map_err(|e| FunctionError::Internal(format!("cannot start the JavaScript engine: {e}")))?;
+        rt.set_memory_limit(shared.limits.memory_bytes);
+        rt.set_max_stack_size(shared.limits.stack_bytes);
+        let clock = Arc::new(Clock { base: Instant::now(), deadline: AtomicU64::new(0), fired: AtomicBool::new(false) });
+        let handler_clock = clock.clone();
+        rt.set_interrupt_handler(Some(Box::new(move || handler_clock.expired())));
+        Ok(Engine { spare: None, rt, clock, shared, faulted: false })
+    }
+
+    /// Makes the next call's context now (between calls), so the call does not wait for it.
+    pub fn prepare(&mut self) {
+        if self.spare.is_none() && !self.faulted {
+            match self.make_spare() {
+                Ok(s) => self.spare = Some(s),
+                Err(e) => {
+                    tracing::error!("functions: cannot prepare a context: {e}");
+                    self.faulted = true;
+                }
+            }
+        }
+    }
+
+    fn make_spare(&self) -> Result<Spare, FunctionError> {
+        let ctx = Context::full(&self.rt).map_err(|e| FunctionError::Internal(format!("cannot create a context: {e}")))?;
+        let slot: Slot = Rc::new(RefCell::new(None));
+        let shared = self.shared.clone();
+        ctx.with(|c| -> Result<(), FunctionError> {
+            let fail = |e: rquickjs::Error| FunctionError::Internal(format!("cannot load the prelude: {}", caught(&c, e)));
+            natives::install(&c, slot.clone(), shared.clone()).map_err(fail)?;
+            // SAFETY: the bytes were written by `Module::write` of this same engine build at
+            // start-up (`compile`), and they live in `Shared`, which outlives every runtime.
+            let module = unsafe { Module::load(c.clone(), &shared.prelude) }.map_err(fail)?;
+            let (_, promise) = module.eval().map_err(fail)?;
+            while c.execute_pending_job() {}
+            match promise.state() {
+                PromiseState::Resolved => Ok(()),
+                _ => Err(FunctionError::Internal("the prelude did not finish loading".into())),
+            }
+        })?;
+        Ok(Spare { ctx, slot })
+    }
+
+    /// Runs one call.
+    pub fn run(&mut self, job: &Job) -> Result<Bson, FunctionError> {
+        let spare = match self.spare.take() {
+            Some(s) => s,
+            None => self.make_spare()?,
+        };
+        let (name, source) = match &job.target {
+            Target::Function(n) => (n.clone(), self.shared.sources.get(n)),
+            Target::RunAsScript(n) => (format!("{n} (run_as_user_id_script_source)"), self.shared.run_as_scripts.get(n)),
+        };
+        let Some(source) = source.cloned() else { return Err(FunctionError::NotFound(name)) };
+        let deadline = Instant::now() + self.shared.limits.timeout;
+        let (tx, rx) = mpsc::channel();
+        let call = Rc::new(Call {
+            function: name.clone(),
+            env: job.env.clone(),
+            deadline,
+            handle: job.handle.clone(),
+            tx,
+            rx,
+            next: Cell::new(0),
+            in_flight: Cell::new(0),
+            timers: RefCell::new(BTreeSet::new()),
+            timer_due: RefCell::new(HashMap::new()),
+            logged: Cell::new(0),
+        });
+        *spare.slot.borrow_mut() = Some(call.clone());
+        self.clock.arm(deadline);
+        let outcome = spare.ctx.with(|ctx| self.execute(&ctx, &call, &name, &source, &job.args));
+        self.clock.disarm();
+        *spare.slot.borrow_mut() = None;
+        drop(spare);
+        if matches!(outcome, Err(FunctionError::Timeout { .. } | FunctionError::OutOfMemory { .. } | FunctionError::StackOverflow { .. } | FunctionError::Internal(_))) {
+            self.faulted = true;
+        }
+        // The context is gone; what is left is cyclic garbage, or a leak: collect, then start
+        // over if the runtime stays large.
+        if self.rt.memory_usage().malloc_size > LEAK_MARGIN {
+            self.rt.run_gc();
+            if self.rt.memory_usage().malloc_size > LEAK_MARGIN {
+                self.faulted = true;
+            }
+        }
+        outcome
+    }
+
+    fn execute<'js>(&self, ctx: &Ctx<'js>, call: &Call, name: &str, source: &str, args: &[Bson]) -> Result<Bson, FunctionError> {
+        let limits = &self.shared.limits;
+        let fail = |e: rquickjs::Error| self.failure(ctx, name, e);
+        let f = export_of(ctx, name, source).map_err(|e| match e {
+            ScriptFailure::Js(e) => fail(e),
+            ScriptFailure::NotFound(n) => FunctionError::NotFound(n),
+            ScriptFailure::NoExport(n) => FunctionError::Execution {
+                name: "TypeError".into(),
+                message: format!("function '{n}' exports no function: its source must set `exports = function (...) {{...}}`"),
+            },
+        })?;
+        let mut conv = Converter::new(ctx);
+        let js_args: Vec<Value> = args.iter().map(|a| conv.js(a)).collect::<rquickjs::Result<_>>().map_err(fail)?;
+        let returned: Value = f.call((Rest(js_args),)).map_err(fail)?;
+        let result = match returned.as_promise() {
+            None => returned.clone(),
+            Some(promise) => loop {
+                while ctx.execute_pending_job() {}
+                if has_exception(ctx) {
+                    return Err(fail(rquickjs::Error::Exception));
+                }
+                if self.clock.fired.load(Ordering::Relaxed) {
+                    return Err(self.timeout(name));
+                }
+                match promise.state() {
+                    PromiseState::Resolved => break promise.result::<Value>().unwrap_or_else(|| Ok(Value::new_undefined(ctx.clone()))).map_err(fail)?,
+                    PromiseState::Rejected => {
+                        let reason = promise.result::<Value>().map(|r| r.err()).unwrap_or(None);
+                        return Err(reason.map_or_else(|| FunctionError::Internal("rejected without a reason".into()), fail));
+                    }
+                    PromiseState::Pending => self.wait(ctx, call, name)?,
+                }
+            },
+        };
+        let mut budget = Budget::new(limits.max_result_bytes);
+        let value = conv.bson(&result, &mut budget).map_err(|e| match e {
+            ConvError::TooLarge(limit) => FunctionError::ResultTooLarge { function: name.to_string(), limit },
+            ConvError::TooDeep => FunctionError::Execution {
+                name: "TypeError".into(),
+                message: format!("the result nests deeper than {} levels (or refers to itself)", super::convert::MAX_DEPTH),
+            },
+            ConvError::Invalid(what) => FunctionError::Execution { name: "TypeError".into(), message: format!("cannot return {what}") },
+            ConvError::Js(e) => fail(e),
+        })?;
+        // A getter or proxy trap may have thrown during the conversion.
+        if has_exception(ctx) {
+            return Err(fail(rquickjs::Error::Exception));
+        }
+        Ok(value)
+    }
+
+    /// Waits for the next host completion or timer and hands it to JS.
+    fn wait<'js>(&self, ctx: &Ctx<'js>, call: &Call, name: &str) -> Result<(), FunctionError> {
+        let now = Instant::now();
+        if now >= call.deadline {
+            return Err(self.timeout(name));
+        }
+        let next_timer = call.timers.borrow().first().copied();
+        if call.in_flight.get() == 0 && next_timer.is_none() {
+            return Err(FunctionError::NeverSettled { function: name.to_string() });
+        }
+        let until = next_timer.map_or(call.deadline, |(due, _)| due.min(call.deadline));
+        let realm: Object = ctx.globals().get("__realm").map_err(|e| self.failure(ctx, name, e))?;
+        match call.rx.recv_timeout(until.saturating_duration_since(now)) {
+            Ok((id, result)) => {
+                call.in_flight.set(call.in_flight.get().saturating_sub(1));
+                let settle: Function = realm.get("settle").map_err(|e| self.failure(ctx, name, e))?;
+                let (ok, value) = match result {
+                    Ok(v) => {
+                        let mut conv = Converter::new(ctx);
+                        (true, conv.js(&v).map_err(|e| self.failure(ctx, name, e))?)
+                    }
+                    Err(e) => {
+                        let mut conv = Converter::new(ctx);
+                        (false, conv.js(&Bson::Document(natives::host_error_doc(&e))).map_err(|e| self.failure(ctx, name, e))?)
+                    }
+                };
+                settle.call::<_, ()>((id as f64, ok, value)).map_err(|e| self.failure(ctx, name, e))
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let now = Instant::now();
+                if now >= call.deadline {
+                    return Err(self.timeout(name));
+                }
+                let fire: Function = realm.get("fire").map_err(|e| self.failure(ctx, name, e))?;
+                loop {
+                    let due = call.timers.borrow().first().copied();
+                    let Some((at, id)) = due.filter(|(at, _)| *at <= now) else { break };
+                    call.timers.borrow_mut().remove(&(at, id));
+                    call.timer_due.borrow_mut().remove(&id);
+                    fire.call::<_, ()>((id as f64,)).map_err(|e| self.failure(ctx, name, e))?;
+                }
+                Ok(())
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(FunctionError::Internal("host completion channel closed".into())),
+        }
+    }
+
+    fn timeout(&self, name: &str) -> FunctionError {
+        FunctionError::Timeout { function: name.to_string(), secs: self.shared.limits.timeout.as_secs_f64() }
+    }
+
+    /// What a thrown exception (or engine error) means for the caller.
+    fn failure(&self, ctx: &Ctx<'_>, name: &str, e: rquickjs::Error) -> FunctionError {
+        if self.clock.fired.load(Ordering::Relaxed) {
+            let _ = ctx.catch();
+            return self.timeout(name);
+        }
+        let memory = || FunctionError::OutOfMemory { function: name.to_string(), limit_mb: self.shared.limits.memory_bytes / (1024 * 1024) };
+        if matches!(e, rquickjs::Error::Allocation) {
+            return memory();
+        }
+        if !e.is_exception() {
+            return FunctionError::Internal(e.to_string());
+        }
+        let thrown = ctx.catch();
+        if let Some(err) = thrown.as_exception() {
+            let kind: String = err.get("name").unwrap_or_else(|_| "Error".into());
+            let message = err.message().unwrap_or_default();
+            if kind == "InternalError" && message == "out of memory" {
+                return memory();
+            }
+            if kind == "RangeError" && message == "Maximum call stack size exceeded" {
+                return FunctionError::StackOverflow { function: name.to_string() };
+            }
+            return FunctionError::Execution { name: kind, message };
+        }
+        if thrown.is_null() && self.rt.memory_usage().malloc_size as usize + 1024 * 1024 >= self.shared.limits.memory_bytes {
+            return memory();
+        }
+        // A thrown non-Error value: its text (a string as is, anything else as EJSON).
+        let message = match thrown.as_string() {
+            Some(s) => s.to_string().unwrap_or_default(),
+            None => Converter::new(ctx)
+                .bson(&thrown, &mut Budget::new(64 * 1024))
+                .map(|b| b.into_relaxed_extjson().to_string())
+                .unwrap_or_else(|_| "a value that cannot be shown".into()),
+        };
+        FunctionError::Execution { name: String::new(), message }
+    }
+}
