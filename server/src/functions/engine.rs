@@ -421,35 +421,31 @@ impl Engine {
             Ok((id, result)) => {
                 call.in_flight.set(call.in_flight.get().saturating_sub(1));
                 let settle: Function = realm.get("settle").map_err(|e| self.failure(ctx, name, e))?;
+                let mut conv = Converter::new(ctx);
                 let (ok, value) = match result {
-                    Ok(v) => {
-                        let mut conv = Converter::new(ctx);
-                        (true, conv.js(&v).map_err(|e| self.failure(ctx, name, e))?)
-                    }
-                    Err(e) => {
-                        let mut conv = Converter::new(ctx);
-                        (false, conv.js(&Bson::Document(natives::host_error_doc(&e))).map_err(|e| self.failure(ctx, name, e))?)
-                    }
+                    Ok(v) => (true, conv.js(&v)),
+                    Err(e) => (false, conv.js(&Bson::Document(natives::host_error_doc(&e)))),
                 };
-                settle.call::<_, ()>((id as f64, ok, value)).map_err(|e| self.failure(ctx, name, e))
+                let value = value.map_err(|e| self.failure(ctx, name, e))?;
+                settle.call::<_, ()>((id as f64, ok, value)).map_err(|e| self.failure(ctx, name, e))?;
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let now = Instant::now();
-                if now >= call.deadline {
-                    return Err(self.timeout(name));
-                }
-                let fire: Function = realm.get("fire").map_err(|e| self.failure(ctx, name, e))?;
-                loop {
-                    let due = call.timers.borrow().first().copied();
-                    let Some((at, id)) = due.filter(|(at, _)| *at <= now) else { break };
-                    call.timers.borrow_mut().remove(&(at, id));
-                    call.timer_due.borrow_mut().remove(&id);
-                    fire.call::<_, ()>((id as f64,)).map_err(|e| self.failure(ctx, name, e))?;
-                }
-                Ok(())
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(FunctionError::Internal("host completion channel closed".into())),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(FunctionError::Internal("host completion channel closed".into())),
         }
+        // Timers that are due run even while completions keep arriving.
+        let now = Instant::now();
+        if now >= call.deadline {
+            return Err(self.timeout(name));
+        }
+        let fire: Function = realm.get("fire").map_err(|e| self.failure(ctx, name, e))?;
+        loop {
+            let due = call.timers.borrow().first().copied();
+            let Some((at, id)) = due.filter(|(at, _)| *at <= now) else { break };
+            call.timers.borrow_mut().remove(&(at, id));
+            call.timer_due.borrow_mut().remove(&id);
+            fire.call::<_, ()>((id as f64,)).map_err(|e| self.failure(ctx, name, e))?;
+        }
+        Ok(())
     }
 
     fn timeout(&self, name: &str) -> FunctionError {
