@@ -26,6 +26,15 @@ fn rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time this process has used (user + system), from /proc.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0) + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -78,6 +87,7 @@ async fn run() {
         functions.call("sum", vec![Bson::Int32(i), Bson::Int32(1)], user.clone()).await.expect("warm-up");
     }
     let t = Instant::now();
+    let cpu_before = cpu_time();
     let mut tasks = Vec::new();
     for c in 0..CALLERS {
         let (f, env) = (functions.clone(), user.clone());
@@ -97,6 +107,7 @@ async fn run() {
         lat.extend(task.await.expect("caller"));
     }
     let wall = t.elapsed();
+    let cpu_per_call = (cpu_time() - cpu_before) / CALLS as u32;
     lat.sort();
 
     // findOne: through a function vs the host directly (one caller, so latency is latency).
@@ -137,6 +148,11 @@ async fn run() {
         percentile(&lat, 0.5).as_secs_f64() * 1e3,
         percentile(&lat, 0.99).as_secs_f64() * 1e3,
         lat.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    );
+    println!(
+        "  CPU per trivial call (all threads):         {:.1} µs, i.e. at most {:.0} calls/s on 2 idle cores",
+        cpu_per_call.as_secs_f64() * 1e6,
+        2.0 / cpu_per_call.as_secs_f64()
     );
     println!(
         "  findOne direct / via function (p50):        {:.3} ms / {:.3} ms ({:.2}x); p99 {:.3} / {:.3} ms",

@@ -508,3 +508,82 @@ async fn context_http_talks_to_a_local_server() {
     assert_eq!(out.get_str("get"), Ok("GET  "));
     assert!(out.get_str("refused").expect("refused").contains("https:// URLs are not supported"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_call_cannot_change_what_the_next_one_sees() {
+    // Strict, so that a refused change throws instead of failing silently.
+    let tamper = r#""use strict";
+        exports = function () {
+            const out = {};
+            const attempt = (label, change) => { try { change(); out[label] = "changed"; } catch (e) { out[label] = e.name; } };
+            attempt("arrayProto", () => { Array.prototype.leak = "x"; });
+            attempt("mapOverride", () => { Array.prototype.map = function () { return "evil"; }; });
+            attempt("objectProto", () => { Object.prototype.polluted = true; });
+            attempt("toString", () => { Object.prototype.toString = () => "evil"; });
+            attempt("bson", () => { BSON.ObjectId.prototype.toHexString = () => "0"; });
+            attempt("jsonParse", () => { JSON.parse = () => "evil"; });
+            attempt("globalBinding", () => { globalThis.Array = null; });
+            attempt("console", () => { console.log = () => {}; });
+            attempt("context", () => { context.values.get = () => "evil"; });
+            attempt("stackHook", () => { Error.prepareStackTrace = () => "evil"; });
+            globalThis.explicitGlobal = "mine";
+            out.explicit = explicitGlobal;
+            // Ordinary code that overrides inherited methods still works.
+            class ValidationError extends Error { constructor(m) { super(m); this.name = "ValidationError"; } }
+            out.customError = String(new ValidationError("bad"));
+            function Legacy() {}
+            Legacy.prototype.toString = function () { return "legacy"; };
+            const own = {};
+            own.toString = () => "own";
+            out.overrides = String(new Legacy()) + " " + String(own);
+            return out;
+        };"#;
+    let sloppy = "exports = function () { implicitGlobal = 42; return implicitGlobal; };";
+    let queued = "exports = function () { Promise.resolve().then(function again() { globalThis.fromJob = 1; return Promise.resolve().then(again); }); return 'left work queued'; };";
+    let probe = r#"exports = function () {
+        return {
+            leak: [].leak === undefined,
+            map: [1].map((x) => x + 1)[0],
+            polluted: ({}).polluted === undefined,
+            toString: Object.prototype.toString.call([]),
+            oid: new BSON.ObjectId("65a1b2c3d4e5f60718293a4b").toHexString(),
+            json: JSON.parse("1"),
+            array: typeof Array,
+            globals: [typeof explicitGlobal, typeof implicitGlobal, typeof fromJob],
+            value: context.values.get("greeting").text,
+            user: context.user.id,
+        };
+    };"#;
+    // One runtime: every call runs in the same context unless it was left dirty.
+    let one = Limits { pool_size: 1, ..limits() };
+    let (f, _) = runtime_with(&[("tamper", tamper), ("sloppy", sloppy), ("queued", queued), ("probe", probe)], one);
+    let clean = doc! {
+        "leak": true, "map": 2, "polluted": true, "toString": "[object Array]", "oid": "65a1b2c3d4e5f60718293a4b",
+        "json": 1, "array": "function", "globals": ["undefined", "undefined", "undefined"], "value": "hello",
+    };
+    let probe_as = |who: &str| {
+        let mut d = clean.clone();
+        d.insert("user", who);
+        Bson::Document(d)
+    };
+    assert_eq!(f.call("probe", vec![], user("u1")).await, Ok(probe_as("u1")));
+    let out = f.call("tamper", vec![], user("u1")).await.expect("tamper");
+    let out = out.as_document().expect("doc");
+    for key in ["arrayProto", "mapOverride", "objectProto", "toString", "bson", "jsonParse", "globalBinding", "console", "context", "stackHook"] {
+        assert_eq!(out.get_str(key), Ok("TypeError"), "{key}: {out}");
+    }
+    assert_eq!(out.get_str("explicit"), Ok("mine"));
+    assert_eq!(out.get_str("customError"), Ok("ValidationError: bad"));
+    assert_eq!(out.get_str("overrides"), Ok("legacy own"));
+    assert_eq!(f.call("probe", vec![], user("u2")).await, Ok(probe_as("u2")));
+    assert_eq!(f.call("sloppy", vec![], user("u1")).await, Ok(Bson::Int32(42)));
+    assert_eq!(f.call("probe", vec![], user("u2")).await, Ok(probe_as("u2")));
+    assert_eq!(f.call("queued", vec![], user("u1")).await, Ok(Bson::String("left work queued".into())));
+    assert_eq!(f.call("probe", vec![], user("u2")).await, Ok(probe_as("u2")));
+    // A function's module state is its own per call, too.
+    let counter = "let n = 0; exports = () => ++n;";
+    let (f, _) = runtime_with(&[("counter", counter)], Limits { pool_size: 1, ..limits() });
+    for _ in 0..3 {
+        assert_eq!(f.call("counter", vec![], user("u1")).await, Ok(Bson::Int32(1)));
+    }
+}

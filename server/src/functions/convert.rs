@@ -51,7 +51,7 @@ impl Budget {
     }
 }
 
-/// The BSON classes of the prelude (`globalThis.__realm.bson()`), fetched once when needed.
+/// The BSON classes of `js/bson.js` (`globalThis.__realm.bson()`), fetched once when needed.
 struct Classes<'js> {
     object_id: Constructor<'js>,
     long: Constructor<'js>,
@@ -102,7 +102,7 @@ fn bson_ns<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
 }
 
 impl<'js> Converter<'js> {
-    /// A converter for `ctx` (whose prelude is loaded).
+    /// A converter for `ctx` (whose `core.js` is loaded).
     pub fn new(ctx: &Ctx<'js>) -> Converter<'js> {
         Converter { ctx: ctx.clone(), classes: None, object_proto: None, builtins: [None, None, None], relaxed: false }
     }
@@ -376,7 +376,7 @@ impl<'js> Converter<'js> {
             budget.take(data.len() + 5)?;
             return Ok(Some(Bson::Binary(Binary { subtype: BinarySubtype::Generic, bytes: data.to_vec() })));
         }
-        // A BSON class instance exists only once the prelude made the classes.
+        // A BSON class instance exists only once `js/bson.js` made the classes.
         let Some(proto) = proto else { return Ok(None) };
         let realm: Object = self.ctx.globals().get("__realm")?;
         let loaded: bool = realm.get::<_, Function>("bsonLoaded")?.call(())?;

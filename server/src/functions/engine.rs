@@ -1,7 +1,14 @@
-//! One QuickJS runtime on its own thread, and one call on it: a fresh context per call (nothing
-//! outlives a call), the prelude, the function, then an event loop that runs promise jobs, host
-//! completions and timers until the function's result settles, its time runs out, or nothing is
-//! left that could settle it.
+//! One QuickJS runtime on its own thread, and one call on it: the function, then an event loop that
+//! runs promise jobs, host completions and timers until the function's result settles, its time runs
+//! out, or nothing is left that could settle it.
+//!
+//! Creating a context costs far more than a trivial call, so a context serves many calls, one after
+//! another, without letting one call see or change anything of another: `js/lockdown.js` freezes
+//! every shared object (the intrinsics, the globals, the BSON classes, the compiled functions), each
+//! call gets its own `context`, timers and host calls, the globals a call creates are removed after
+//! it, and a context that a call left dirty (queued promise jobs, a global that cannot be removed,
+//! a fault) is dropped, not reused. WeakRef and FinalizationRegistry are left out: their callbacks
+//! could run during a later call.
 
 use super::convert::{Budget, ConvError, Converter};
 use super::http::HttpClients;
@@ -19,8 +26,39 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
-/// The prelude (JS globals), compiled once to bytecode.
-const PRELUDE: &str = include_str!("prelude.js");
+/// The JS globals: `core.js` runs once in every context and loads the others.
+const MODULES: [(&str, &str); 6] = [
+    ("core", include_str!("js/core.js")),
+    ("lockdown", include_str!("js/lockdown.js")),
+    ("bson", include_str!("js/bson.js")),
+    ("buffer", include_str!("js/buffer.js")),
+    ("context", include_str!("js/context.js")),
+    ("utils", include_str!("js/utils.js")),
+];
+
+/// The JS modules compiled to bytecode (QuickJS reads it in place: it must outlive every runtime).
+pub struct Bytecode(Vec<(&'static str, Vec<u8>)>);
+
+impl Bytecode {
+    /// The bytecode of module `name`.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, b)| b.as_slice())
+    }
+}
+
+/// Loads and runs module `name` in `ctx`; returns its default export.
+pub fn load_module<'js>(ctx: &Ctx<'js>, code: &Bytecode, name: &str) -> rquickjs::Result<Value<'js>> {
+    let bytes = code.get(name).ok_or_else(|| rquickjs::Exception::throw_reference(ctx, &format!("no module {name}")))?;
+    // SAFETY: the bytes were written by `Module::write` of this same engine build at start-up
+    // (`compile`), and they live in `Shared`, which outlives every runtime.
+    let module = unsafe { Module::load(ctx.clone(), bytes) }?;
+    let (module, promise) = module.eval()?;
+    if promise.state() == PromiseState::Rejected {
+        // Re-throw the module's own error.
+        return Err(promise.result::<Value>().and_then(Result::err).unwrap_or(rquickjs::Error::Unknown));
+    }
+    module.namespace()?.get("default")
+}
 
 /// A function source wrapped so that evaluating it yields a factory: called with
 /// `(exports, module, require)` it runs the source once and returns what the source exported.
@@ -53,15 +91,15 @@ pub struct Shared {
     pub limits: Limits,
     /// `context.http`'s clients.
     pub http: HttpClients,
-    /// The prelude's bytecode (QuickJS reads it in place: it lives as long as the workers).
-    pub prelude: Vec<u8>,
+    /// The JS globals' modules.
+    pub code: Bytecode,
 }
 
 impl Shared {
     /// Evaluates function `name` in `ctx` and returns what it exports (`context.functions.execute`).
     pub fn load<'js>(&self, ctx: &Ctx<'js>, name: &str) -> Result<Function<'js>, ScriptFailure> {
         let source = self.sources.get(name).ok_or_else(|| ScriptFailure::NotFound(name.to_string()))?;
-        export_of(ctx, name, source)
+        export_of(ctx, name, name, source)
     }
 }
 
@@ -82,9 +120,18 @@ impl From<rquickjs::Error> for ScriptFailure {
     }
 }
 
-/// Runs a wrapped source and returns its exported function.
-fn export_of<'js>(ctx: &Ctx<'js>, name: &str, wrapped: &str) -> Result<Function<'js>, ScriptFailure> {
-    let factory: Function = ctx.eval_with_options(wrapped, sloppy())?;
+/// Runs a wrapped source (compiled once per context, under `key`) and returns its exported function.
+fn export_of<'js>(ctx: &Ctx<'js>, key: &str, name: &str, wrapped: &str) -> Result<Function<'js>, ScriptFailure> {
+    let realm: Object = ctx.globals().get("__realm")?;
+    let cached: Value = realm.get::<_, Function>("factory")?.call((key,))?;
+    let factory = match cached.into_function() {
+        Some(f) => f,
+        None => {
+            let f: Function = ctx.eval_with_options(wrapped, sloppy())?;
+            realm.get::<_, Function>("remember")?.call::<_, ()>((key, f.clone()))?;
+            f
+        }
+    };
     let module = Object::new(ctx.clone())?;
     let exports = Object::new(ctx.clone())?;
     module.set("exports", exports.clone())?;
@@ -93,15 +140,20 @@ fn export_of<'js>(ctx: &Ctx<'js>, name: &str, wrapped: &str) -> Result<Function<
     exported.into_function().ok_or_else(|| ScriptFailure::NoExport(name.to_string()))
 }
 
-/// Compiles the prelude to bytecode and checks every source compiles (start-up).
-pub fn compile(defs: &[FunctionDef]) -> Result<Vec<u8>, crate::config::ConfigError> {
+/// Compiles the JS globals to bytecode and checks every source compiles (start-up).
+pub fn compile(defs: &[FunctionDef]) -> Result<Bytecode, crate::config::ConfigError> {
     let internal = |reason: String| crate::config::ConfigError { file: "functions".into(), key: "-".into(), reason };
     let rt = Runtime::new().map_err(|e| internal(format!("cannot start the JavaScript engine: {e}")))?;
     let ctx = Context::full(&rt).map_err(|e| internal(format!("cannot start the JavaScript engine: {e}")))?;
     ctx.with(|ctx| {
-        let prelude = Module::declare(ctx.clone(), "prelude.js", PRELUDE)
-            .and_then(|m| m.write(Default::default()))
-            .map_err(|e| internal(format!("the functions prelude does not compile: {}", caught(&ctx, e))))?;
+        let mut code = Vec::new();
+        for (name, source) in MODULES {
+            let options = rquickjs::WriteOptions { strip_source: true, ..Default::default() };
+            let bytes = Module::declare(ctx.clone(), format!("{name}.js"), source)
+                .and_then(|m| m.write(options))
+                .map_err(|e| internal(format!("the functions module {name}.js does not compile: {}", caught(&ctx, e))))?;
+            code.push((name, bytes));
+        }
         let check = |file: &std::path::Path, key: &str, source: &str| -> Result<(), crate::config::ConfigError> {
             match ctx.eval_with_options::<Value, _>(wrap(source), sloppy()) {
                 Ok(_) => Ok(()),
@@ -114,7 +166,7 @@ pub fn compile(defs: &[FunctionDef]) -> Result<Vec<u8>, crate::config::ConfigErr
                 check(&def.file, "run_as_user_id_script_source", source)?;
             }
         }
-        Ok(prelude)
+        Ok(Bytecode(code))
     })
 }
 
@@ -242,22 +294,30 @@ impl Clock {
     }
 }
 
-/// A context made in advance (the prelude loaded), waiting for its call.
-struct Spare {
+/// A context with `core.js` loaded and locked down, serving calls one after the other.
+struct Realm {
     ctx: Context,
     slot: Slot,
+    uses: u32,
 }
 
-/// One runtime and its spare context.
+/// Calls one context serves before it is replaced (bounds anything that slowly accumulates).
+const MAX_USES: u32 = 10_000;
+
+/// One runtime and its context.
 pub struct Engine {
     // Field order is drop order: contexts before their runtime.
-    spare: Option<Spare>,
+    realm: Option<Realm>,
     rt: Runtime,
     clock: Arc<Clock>,
     shared: Arc<Shared>,
     /// Set after a fault (timeout, memory, stack, engine error): the worker makes a new engine.
     pub faulted: bool,
+    calls: u64,
 }
+
+/// Heap growth between two garbage collections (at most; an eighth of the memory limit).
+const GC_THRESHOLD: usize = 16 * 1024 * 1024;
 
 /// Runtime memory between calls above which the runtime is collected (and replaced if that does
 /// not help); an idle runtime with its spare context uses well under 1 MB.
@@ -269,17 +329,19 @@ impl Engine {
         let rt = Runtime::new().map_err(|e| FunctionError::Internal(format!("cannot start the JavaScript engine: {e}")))?;
         rt.set_memory_limit(shared.limits.memory_bytes);
         rt.set_max_stack_size(shared.limits.stack_bytes);
+        // Every finished call leaves its context as cyclic garbage: collect it in batches.
+        rt.set_gc_threshold((shared.limits.memory_bytes / 8).clamp(1 << 20, GC_THRESHOLD));
         let clock = Arc::new(Clock { base: Instant::now(), deadline: AtomicU64::new(0), fired: AtomicBool::new(false) });
         let handler_clock = clock.clone();
         rt.set_interrupt_handler(Some(Box::new(move || handler_clock.expired())));
-        Ok(Engine { spare: None, rt, clock, shared, faulted: false })
+        Ok(Engine { realm: None, rt, clock, shared, faulted: false, calls: 0 })
     }
 
-    /// Makes the next call's context now (between calls), so the call does not wait for it.
+    /// Makes the context now (between calls), so the next call does not wait for it.
     pub fn prepare(&mut self) {
-        if self.spare.is_none() && !self.faulted {
-            match self.make_spare() {
-                Ok(s) => self.spare = Some(s),
+        if self.realm.is_none() && !self.faulted {
+            match self.make_realm() {
+                Ok(r) => self.realm = Some(r),
                 Err(e) => {
                     tracing::error!("functions: cannot prepare a context: {e}");
                     self.faulted = true;
@@ -288,35 +350,31 @@ impl Engine {
         }
     }
 
-    fn make_spare(&self) -> Result<Spare, FunctionError> {
-        let ctx = Context::full(&self.rt).map_err(|e| FunctionError::Internal(format!("cannot create a context: {e}")))?;
+    fn make_realm(&self) -> Result<Realm, FunctionError> {
+        use rquickjs::context::intrinsic::{BigInt, Date, Eval, Json, MapSet, Performance, Promise, Proxy, RegExp, RegExpCompiler, TypedArrays};
+        // Every standard intrinsic but WeakRef/FinalizationRegistry (see the module comment).
+        let ctx = Context::custom::<(Date, Eval, RegExpCompiler, RegExp, Json, Proxy, MapSet, TypedArrays, Promise, BigInt, Performance)>(&self.rt)
+            .map_err(|e| FunctionError::Internal(format!("cannot create a context: {e}")))?;
         let slot: Slot = Rc::new(RefCell::new(None));
         let shared = self.shared.clone();
         ctx.with(|c| -> Result<(), FunctionError> {
-            let fail = |e: rquickjs::Error| FunctionError::Internal(format!("cannot load the prelude: {}", caught(&c, e)));
+            let fail = |e: rquickjs::Error| FunctionError::Internal(format!("cannot load the JS globals: {}", caught(&c, e)));
             natives::install(&c, slot.clone(), shared.clone()).map_err(fail)?;
-            // SAFETY: the bytes were written by `Module::write` of this same engine build at
-            // start-up (`compile`), and they live in `Shared`, which outlives every runtime.
-            let module = unsafe { Module::load(c.clone(), &shared.prelude) }.map_err(fail)?;
-            let (_, promise) = module.eval().map_err(fail)?;
-            while c.execute_pending_job() {}
-            match promise.state() {
-                PromiseState::Resolved => Ok(()),
-                _ => Err(FunctionError::Internal("the prelude did not finish loading".into())),
-            }
+            load_module(&c, &shared.code, "core").map_err(fail)?;
+            Ok(())
         })?;
-        Ok(Spare { ctx, slot })
+        Ok(Realm { ctx, slot, uses: 0 })
     }
 
     /// Runs one call.
     pub fn run(&mut self, job: &Job) -> Result<Bson, FunctionError> {
-        let spare = match self.spare.take() {
-            Some(s) => s,
-            None => self.make_spare()?,
+        let mut realm = match self.realm.take() {
+            Some(r) => r,
+            None => self.make_realm()?,
         };
-        let (name, source) = match &job.target {
-            Target::Function(n) => (n.clone(), self.shared.sources.get(n)),
-            Target::RunAsScript(n) => (format!("{n} (run_as_user_id_script_source)"), self.shared.run_as_scripts.get(n)),
+        let (key, name, source) = match &job.target {
+            Target::Function(n) => (n.clone(), n.clone(), self.shared.sources.get(n)),
+            Target::RunAsScript(n) => (format!("\u{0}run-as {n}"), format!("{n} (run_as_user_id_script_source)"), self.shared.run_as_scripts.get(n)),
         };
         let Some(source) = source.cloned() else { return Err(FunctionError::NotFound(name)) };
         let deadline = Instant::now() + self.shared.limits.timeout;
@@ -334,18 +392,24 @@ impl Engine {
             timer_due: RefCell::new(HashMap::new()),
             logged: Cell::new(0),
         });
-        *spare.slot.borrow_mut() = Some(call.clone());
+        *realm.slot.borrow_mut() = Some(call.clone());
         self.clock.arm(deadline);
-        let outcome = spare.ctx.with(|ctx| self.execute(&ctx, &call, &name, &source, &job.args));
+        let (outcome, reusable) = realm.ctx.with(|ctx| {
+            let outcome = self.call_in(&ctx, &call, &key, &name, &source, &job.args);
+            (outcome, self.finish(&ctx))
+        });
         self.clock.disarm();
-        *spare.slot.borrow_mut() = None;
-        drop(spare);
-        if matches!(outcome, Err(FunctionError::Timeout { .. } | FunctionError::OutOfMemory { .. } | FunctionError::StackOverflow { .. } | FunctionError::Internal(_))) {
+        *realm.slot.borrow_mut() = None;
+        realm.uses += 1;
+        let faulted = matches!(outcome, Err(FunctionError::Timeout { .. } | FunctionError::OutOfMemory { .. } | FunctionError::StackOverflow { .. } | FunctionError::Internal(_)));
+        if faulted {
             self.faulted = true;
+        } else if reusable && realm.uses < MAX_USES {
+            self.realm = Some(realm);
         }
-        // The context is gone; what is left is cyclic garbage, or a leak: collect, then start
-        // over if the runtime stays large.
-        if self.rt.memory_usage().malloc_size > LEAK_MARGIN {
+        // Now and then, check the runtime does not keep growing (measuring walks the whole heap).
+        self.calls += 1;
+        if self.calls % 256 == 0 && self.rt.memory_usage().malloc_size > LEAK_MARGIN {
             self.rt.run_gc();
             if self.rt.memory_usage().malloc_size > LEAK_MARGIN {
                 self.faulted = true;
@@ -354,10 +418,30 @@ impl Engine {
         outcome
     }
 
-    fn execute<'js>(&self, ctx: &Ctx<'js>, call: &Call, name: &str, source: &str, args: &[Bson]) -> Result<Bson, FunctionError> {
+    /// Starts the call in the context's JS state, runs it.
+    fn call_in<'js>(&self, ctx: &Ctx<'js>, call: &Call, key: &str, name: &str, source: &str, args: &[Bson]) -> Result<Bson, FunctionError> {
+        let begin = ctx.globals().get::<_, Object>("__realm").and_then(|r| r.get::<_, Function>("begin")).and_then(|f| f.call::<_, ()>(()));
+        begin.map_err(|e| self.failure(ctx, name, e))?;
+        self.execute(ctx, call, key, name, source, args)
+    }
+
+    /// Ends the call: removes the globals it created. Whether the context can serve another call:
+    /// not when the call left work queued (its promise jobs would run in the next call) or a
+    /// global that cannot be removed.
+    fn finish(&self, ctx: &Ctx<'_>) -> bool {
+        // SAFETY: reads the job queue of this live context's runtime.
+        let jobs = unsafe { rquickjs::qjs::JS_IsJobPending(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
+        if jobs || has_exception(ctx) || self.clock.fired.load(Ordering::Relaxed) {
+            return false;
+        }
+        let end = ctx.globals().get::<_, Object>("__realm").and_then(|r| r.get::<_, Function>("end")).and_then(|f| f.call::<_, bool>(()));
+        matches!(end, Ok(true)) && !has_exception(ctx)
+    }
+
+    fn execute<'js>(&self, ctx: &Ctx<'js>, call: &Call, key: &str, name: &str, source: &str, args: &[Bson]) -> Result<Bson, FunctionError> {
         let limits = &self.shared.limits;
         let fail = |e: rquickjs::Error| self.failure(ctx, name, e);
-        let f = export_of(ctx, name, source).map_err(|e| match e {
+        let f = export_of(ctx, key, name, source).map_err(|e| match e {
             ScriptFailure::Js(e) => fail(e),
             ScriptFailure::NotFound(n) => FunctionError::NotFound(n),
             ScriptFailure::NoExport(n) => FunctionError::Execution {

@@ -1,6 +1,6 @@
 //! `context.http.get|post|put|patch|delete|head(request)` on reqwest: the request document as
 //! App Services describes it, the response as `{status, statusCode, contentLength, headers,
-//! cookies, body}` with the body as bytes (the prelude wraps them in a `BSON.Binary`).
+//! cookies, body}` with the body as a `BSON.Binary`.
 
 use super::{HostError, HostFuture, ScriptError};
 use bson::{doc, spec::BinarySubtype, Binary, Bson, Document};

@@ -415,7 +415,7 @@ impl Functions {
         host: Arc<dyn FunctionHost>,
         limits: Limits,
     ) -> Result<Functions, crate::config::ConfigError> {
-        let prelude = engine::compile(&defs)?;
+        let code = engine::compile(&defs)?;
         let internal = |reason: String| crate::config::ConfigError { file: "functions".into(), key: "-".into(), reason };
         let http = http::HttpClients::new().map_err(|e| internal(format!("cannot create the HTTP client: {e}")))?;
         let sources = defs.iter().map(|d| (d.name.clone(), engine::wrap(&d.source))).collect();
@@ -428,7 +428,7 @@ impl Functions {
             .collect();
         let defs: HashMap<String, FunctionDef> = defs.into_iter().map(|d| (d.name.clone(), d)).collect();
         let (pool_size, max_queue) = (limits.pool_size, limits.max_queue);
-        let shared = Arc::new(Shared { sources, run_as_scripts, defs, values, app, host, limits, http, prelude });
+        let shared = Arc::new(Shared { sources, run_as_scripts, defs, values, app, host, limits, http, code });
         let pool = pool::Pool::start(shared.clone(), pool_size, max_queue).map_err(|e| internal(format!("cannot start the function runtimes: {e}")))?;
         Ok(Functions { shared, pool })
     }

@@ -1,4 +1,4 @@
-//! The Rust side of the prelude: one native function, `__native(op, ...args)`, through which the
+//! The Rust side of the JS globals (`js/*.js`): one native function, `__native(op, ...args)`, through which the
 //! JS globals reach this call's state (host calls, timers, logs, values, the caller) and the
 //! Rust implementations of EJSON, BSON helpers, crypto and text codecs.
 
@@ -25,9 +25,14 @@ const MAX_LOG_TOTAL: usize = 1024 * 1024;
 /// The call a context currently serves (empty while it waits as a spare).
 pub type Slot = Rc<RefCell<Option<Rc<Call>>>>;
 
-/// Defines `globalThis.__native` for a context (the prelude takes it out of the globals).
+/// Defines `globalThis.__native` for a context (`core.js` takes it out of the globals).
 pub fn install<'js>(ctx: &Ctx<'js>, slot: Slot, shared: Arc<Shared>) -> rquickjs::Result<()> {
     let f = Function::new(ctx.clone(), move |ctx: Ctx<'js>, op: String, args: Rest<Value<'js>>| -> rquickjs::Result<Value<'js>> {
+        if op == "module" {
+            // Loading the globals happens before any call.
+            let name = string(&args.0, 0, "module").map_err(|_| Exception::throw_type(&ctx, "module: a name is required"))?;
+            return super::engine::load_module(&ctx, &shared.code, &name);
+        }
         let call = slot.borrow().clone().ok_or_else(|| Exception::throw_internal(&ctx, "no call in progress"))?;
         match dispatch(&ctx, &call, &shared, &op, &args.0) {
             Ok(v) => Ok(v),
@@ -301,7 +306,7 @@ fn env<'js>(ctx: &Ctx<'js>, call: &Call, shared: &Shared, key: &str) -> Out<'js>
     relaxed(ctx, &value)
 }
 
-/// A host error as the prelude rejects it (`{message, code}`).
+/// A host error as `core.js` rejects it (`{message, code}`).
 pub fn host_error_doc(e: &HostError) -> Document {
     doc! {"message": &e.message, "code": &e.code}
 }

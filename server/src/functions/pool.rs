@@ -19,16 +19,25 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Starts `size` workers behind a queue of `queue` waiting jobs.
+    /// Starts `size` workers behind a queue of `queue` waiting jobs, and returns once each has its
+    /// context ready (so the first calls do not pay for making them).
     pub fn start(shared: Arc<Shared>, size: usize, queue: usize) -> std::io::Result<Pool> {
         let (tx, rx) = sync_channel(queue);
         let rx = Arc::new(Mutex::new(rx));
+        let (ready_tx, ready) = std::sync::mpsc::channel();
         for i in 0..size.max(1) {
-            let (shared, rx) = (shared.clone(), rx.clone());
+            let (shared, rx, ready_tx) = (shared.clone(), rx.clone(), ready_tx.clone());
             std::thread::Builder::new()
                 .name(format!("realm-function-{i}"))
                 .stack_size(THREAD_STACK.max(shared.limits.stack_bytes * 4))
-                .spawn(move || work(&shared, &rx))?;
+                .spawn(move || work(&shared, &rx, Some(ready_tx)))?;
+        }
+        drop(ready_tx);
+        // Each worker says once when it is ready (or gone); none of them can block this for long.
+        for _ in 0..size.max(1) {
+            if ready.recv_timeout(std::time::Duration::from_secs(10)).is_err() {
+                break;
+            }
         }
         Ok(Pool { tx })
     }
@@ -46,7 +55,7 @@ impl Pool {
     }
 }
 
-fn work(shared: &Arc<Shared>, rx: &Mutex<Receiver<Job>>) {
+fn work(shared: &Arc<Shared>, rx: &Mutex<Receiver<Job>>, mut ready: Option<std::sync::mpsc::Sender<()>>) {
     let mut engine: Option<Engine> = None;
     loop {
         if engine.is_none() {
@@ -57,6 +66,9 @@ fn work(shared: &Arc<Shared>, rx: &Mutex<Receiver<Job>>) {
         }
         if let Some(e) = engine.as_mut() {
             e.prepare();
+        }
+        if let Some(r) = ready.take() {
+            let _ = r.send(());
         }
         let job = {
             let queue = rx.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
