@@ -549,7 +549,7 @@ async fn one_call_cannot_change_what_the_next_one_sees() {
             oid: new BSON.ObjectId("65a1b2c3d4e5f60718293a4b").toHexString(),
             json: JSON.parse("1"),
             array: typeof Array,
-            globals: [typeof explicitGlobal, typeof implicitGlobal, typeof fromJob],
+            globals: [typeof explicitGlobal, typeof implicitGlobal, typeof fromJob, typeof __realm, typeof __native],
             value: context.values.get("greeting").text,
             user: context.user.id,
         };
@@ -559,7 +559,7 @@ async fn one_call_cannot_change_what_the_next_one_sees() {
     let (f, _) = runtime_with(&[("tamper", tamper), ("sloppy", sloppy), ("queued", queued), ("probe", probe)], one);
     let clean = doc! {
         "leak": true, "map": 2, "polluted": true, "toString": "[object Array]", "oid": "65a1b2c3d4e5f60718293a4b",
-        "json": 1, "array": "function", "globals": ["undefined", "undefined", "undefined"], "value": "hello",
+        "json": 1, "array": "function", "globals": ["undefined", "undefined", "undefined", "undefined", "undefined"], "value": "hello",
     };
     let probe_as = |who: &str| {
         let mut d = clean.clone();

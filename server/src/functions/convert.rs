@@ -51,7 +51,7 @@ impl Budget {
     }
 }
 
-/// The BSON classes of `js/bson.js` (`globalThis.__realm.bson()`), fetched once when needed.
+/// The BSON classes of `js/bson.js`, fetched once when needed.
 struct Classes<'js> {
     object_id: Constructor<'js>,
     long: Constructor<'js>,
@@ -95,10 +95,9 @@ pub struct Converter<'js> {
     pub relaxed: bool,
 }
 
+/// The BSON classes: the `BSON` global, which `lockdown.js` made read-only.
 fn bson_ns<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
-    let realm: Object = ctx.globals().get("__realm")?;
-    let f: Function = realm.get("bson")?;
-    f.call(())
+    ctx.globals().get("BSON")
 }
 
 impl<'js> Converter<'js> {
@@ -376,13 +375,7 @@ impl<'js> Converter<'js> {
             budget.take(data.len() + 5)?;
             return Ok(Some(Bson::Binary(Binary { subtype: BinarySubtype::Generic, bytes: data.to_vec() })));
         }
-        // A BSON class instance exists only once `js/bson.js` made the classes.
         let Some(proto) = proto else { return Ok(None) };
-        let realm: Object = self.ctx.globals().get("__realm")?;
-        let loaded: bool = realm.get::<_, Function>("bsonLoaded")?.call(())?;
-        if !loaded {
-            return Ok(None);
-        }
         let kind = self.classes()?.protos.iter().find(|(_, p)| p == proto).map(|(k, _)| *k);
         let Some(kind) = kind else { return Ok(None) };
         budget.take(17)?;

@@ -97,9 +97,10 @@ pub struct Shared {
 
 impl Shared {
     /// Evaluates function `name` in `ctx` and returns what it exports (`context.functions.execute`).
-    pub fn load<'js>(&self, ctx: &Ctx<'js>, name: &str) -> Result<Function<'js>, ScriptFailure> {
+    pub fn load<'js>(&self, ctx: &Ctx<'js>, call: &Call, name: &str) -> Result<Function<'js>, ScriptFailure> {
         let source = self.sources.get(name).ok_or_else(|| ScriptFailure::NotFound(name.to_string()))?;
-        export_of(ctx, name, name, source)
+        let realm = call.internals.clone().restore(ctx)?;
+        export_of(ctx, &realm, name, name, source)
     }
 }
 
@@ -121,8 +122,7 @@ impl From<rquickjs::Error> for ScriptFailure {
 }
 
 /// Runs a wrapped source (compiled once per context, under `key`) and returns its exported function.
-fn export_of<'js>(ctx: &Ctx<'js>, key: &str, name: &str, wrapped: &str) -> Result<Function<'js>, ScriptFailure> {
-    let realm: Object = ctx.globals().get("__realm")?;
+fn export_of<'js>(ctx: &Ctx<'js>, realm: &Object<'js>, key: &str, name: &str, wrapped: &str) -> Result<Function<'js>, ScriptFailure> {
     let cached: Value = realm.get::<_, Function>("factory")?.call((key,))?;
     let factory = match cached.into_function() {
         Some(f) => f,
@@ -236,6 +236,9 @@ pub struct Job {
 pub struct Call {
     /// The function (for logs and errors).
     pub function: String,
+    /// `core.js`'s default export (settle, fire, factory, remember, begin, end): held here, out of
+    /// reach of JS, so no call can replace a compiled function or settle another call's work.
+    pub internals: rquickjs::Persistent<Object<'static>>,
     /// Who for.
     pub env: JobEnv,
     /// When its time is up.
@@ -298,6 +301,7 @@ impl Clock {
 struct Realm {
     ctx: Context,
     slot: Slot,
+    internals: rquickjs::Persistent<Object<'static>>,
     uses: u32,
 }
 
@@ -357,13 +361,14 @@ impl Engine {
             .map_err(|e| FunctionError::Internal(format!("cannot create a context: {e}")))?;
         let slot: Slot = Rc::new(RefCell::new(None));
         let shared = self.shared.clone();
-        ctx.with(|c| -> Result<(), FunctionError> {
+        let internals = ctx.with(|c| -> Result<_, FunctionError> {
             let fail = |e: rquickjs::Error| FunctionError::Internal(format!("cannot load the JS globals: {}", caught(&c, e)));
             natives::install(&c, slot.clone(), shared.clone()).map_err(fail)?;
-            load_module(&c, &shared.code, "core").map_err(fail)?;
-            Ok(())
+            let internals = load_module(&c, &shared.code, "core").map_err(fail)?;
+            let internals = internals.into_object().ok_or_else(|| FunctionError::Internal("core.js exports no object".into()))?;
+            Ok(rquickjs::Persistent::save(&c, internals))
         })?;
-        Ok(Realm { ctx, slot, uses: 0 })
+        Ok(Realm { ctx, slot, internals, uses: 0 })
     }
 
     /// Runs one call.
@@ -381,6 +386,7 @@ impl Engine {
         let (tx, rx) = mpsc::channel();
         let call = Rc::new(Call {
             function: name.clone(),
+            internals: realm.internals.clone(),
             env: job.env.clone(),
             deadline,
             handle: job.handle.clone(),
@@ -396,7 +402,7 @@ impl Engine {
         self.clock.arm(deadline);
         let (outcome, reusable) = realm.ctx.with(|ctx| {
             let outcome = self.call_in(&ctx, &call, &key, &name, &source, &job.args);
-            (outcome, self.finish(&ctx))
+            (outcome, self.finish(&ctx, &call))
         });
         self.clock.disarm();
         *realm.slot.borrow_mut() = None;
@@ -409,7 +415,7 @@ impl Engine {
         }
         // Now and then, check the runtime does not keep growing (measuring walks the whole heap).
         self.calls += 1;
-        if self.calls % 256 == 0 && self.rt.memory_usage().malloc_size > LEAK_MARGIN {
+        if self.calls.is_multiple_of(256) && self.rt.memory_usage().malloc_size > LEAK_MARGIN {
             self.rt.run_gc();
             if self.rt.memory_usage().malloc_size > LEAK_MARGIN {
                 self.faulted = true;
@@ -420,28 +426,30 @@ impl Engine {
 
     /// Starts the call in the context's JS state, runs it.
     fn call_in<'js>(&self, ctx: &Ctx<'js>, call: &Call, key: &str, name: &str, source: &str, args: &[Bson]) -> Result<Bson, FunctionError> {
-        let begin = ctx.globals().get::<_, Object>("__realm").and_then(|r| r.get::<_, Function>("begin")).and_then(|f| f.call::<_, ()>(()));
+        let realm = call.internals.clone().restore(ctx).map_err(|e| self.failure(ctx, name, e))?;
+        let begin = realm.get::<_, Function>("begin").and_then(|f| f.call::<_, ()>(()));
         begin.map_err(|e| self.failure(ctx, name, e))?;
-        self.execute(ctx, call, key, name, source, args)
+        self.execute(ctx, &realm, call, key, name, source, args)
     }
 
     /// Ends the call: removes the globals it created. Whether the context can serve another call:
     /// not when the call left work queued (its promise jobs would run in the next call) or a
     /// global that cannot be removed.
-    fn finish(&self, ctx: &Ctx<'_>) -> bool {
+    fn finish(&self, ctx: &Ctx<'_>, call: &Call) -> bool {
         // SAFETY: reads the job queue of this live context's runtime.
         let jobs = unsafe { rquickjs::qjs::JS_IsJobPending(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
         if jobs || has_exception(ctx) || self.clock.fired.load(Ordering::Relaxed) {
             return false;
         }
-        let end = ctx.globals().get::<_, Object>("__realm").and_then(|r| r.get::<_, Function>("end")).and_then(|f| f.call::<_, bool>(()));
+        let end = call.internals.clone().restore(ctx).and_then(|r| r.get::<_, Function>("end")).and_then(|f| f.call::<_, bool>(()));
         matches!(end, Ok(true)) && !has_exception(ctx)
     }
 
-    fn execute<'js>(&self, ctx: &Ctx<'js>, call: &Call, key: &str, name: &str, source: &str, args: &[Bson]) -> Result<Bson, FunctionError> {
+    #[allow(clippy::too_many_arguments)]
+    fn execute<'js>(&self, ctx: &Ctx<'js>, realm: &Object<'js>, call: &Call, key: &str, name: &str, source: &str, args: &[Bson]) -> Result<Bson, FunctionError> {
         let limits = &self.shared.limits;
         let fail = |e: rquickjs::Error| self.failure(ctx, name, e);
-        let f = export_of(ctx, key, name, source).map_err(|e| match e {
+        let f = export_of(ctx, realm, key, name, source).map_err(|e| match e {
             ScriptFailure::Js(e) => fail(e),
             ScriptFailure::NotFound(n) => FunctionError::NotFound(n),
             ScriptFailure::NoExport(n) => FunctionError::Execution {
@@ -468,7 +476,7 @@ impl Engine {
                         let reason = promise.result::<Value>().map(|r| r.err()).unwrap_or(None);
                         return Err(reason.map_or_else(|| FunctionError::Internal("rejected without a reason".into()), fail));
                     }
-                    PromiseState::Pending => self.wait(ctx, call, name)?,
+                    PromiseState::Pending => self.wait(ctx, realm, call, name)?,
                 }
             },
         };
@@ -490,7 +498,7 @@ impl Engine {
     }
 
     /// Waits for the next host completion or timer and hands it to JS.
-    fn wait<'js>(&self, ctx: &Ctx<'js>, call: &Call, name: &str) -> Result<(), FunctionError> {
+    fn wait<'js>(&self, ctx: &Ctx<'js>, realm: &Object<'js>, call: &Call, name: &str) -> Result<(), FunctionError> {
         let now = Instant::now();
         if now >= call.deadline {
             return Err(self.timeout(name));
@@ -500,7 +508,6 @@ impl Engine {
             return Err(FunctionError::NeverSettled { function: name.to_string() });
         }
         let until = next_timer.map_or(call.deadline, |(due, _)| due.min(call.deadline));
-        let realm: Object = ctx.globals().get("__realm").map_err(|e| self.failure(ctx, name, e))?;
         match call.rx.recv_timeout(until.saturating_duration_since(now)) {
             Ok((id, result)) => {
                 call.in_flight.set(call.in_flight.get().saturating_sub(1));

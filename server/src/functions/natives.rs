@@ -163,7 +163,7 @@ fn dispatch<'js>(ctx: &Ctx<'js>, call: &Rc<Call>, shared: &Arc<Shared>, op: &str
         }
         "load" => {
             let name = string(args, 0, "context.functions.execute")?;
-            Ok(shared.load(ctx, &name)?.into_value())
+            Ok(shared.load(ctx, call, &name)?.into_value())
         }
         "env" => env(ctx, call, shared, &string(args, 0, "context")?),
         "ejsonStringify" => {

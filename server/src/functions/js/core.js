@@ -149,10 +149,9 @@ const remember = (name, f) => {
   factories.set(name, Object.freeze(f));
 };
 
-// What the Rust side needs: settling host calls, firing timers, the BSON classes, the compiled
-// functions, and the start and end of each call.
+// What the Rust side needs (it holds this object; no call can reach it): settling host calls,
+// firing timers, the compiled functions, and the start and end of each call.
 const globalProto = Object.getPrototypeOf(globalThis);
-let baseline = 0;
 const begin = () => {
   pending.clear();
   timers.clear();
@@ -163,17 +162,14 @@ const end = () => {
   Reflect.deleteProperty(globalThis, "context");
   const keys = Reflect.ownKeys(globalThis);
   let clean = Object.isExtensible(globalThis) && Object.getPrototypeOf(globalThis) === globalProto;
-  if (keys.length !== baseline) {
+  if (keys.length !== known.size) {
     for (const k of keys) if (!known.has(k) && !Reflect.deleteProperty(globalThis, k)) clean = false;
-    if (Reflect.ownKeys(globalThis).length !== baseline) clean = false;
+    if (Reflect.ownKeys(globalThis).length !== known.size) clean = false;
   }
   return clean;
 };
-Object.defineProperty(globalThis, "__realm", {
-  value: Object.freeze({ settle, fire, bson, bsonLoaded: () => true, factory, remember, begin, end }),
-});
-const lockedDown = native("module", "lockdown")();
+if (!native("module", "lockdown")()) throw new Error("lockdown failed");
 Reflect.deleteProperty(globalThis, "context");
 const known = new Set(Reflect.ownKeys(globalThis));
-baseline = known.size;
-if (!lockedDown) throw new Error("lockdown failed");
+
+export default Object.freeze({ settle, fire, factory, remember, begin, end });
