@@ -587,3 +587,20 @@ async fn one_call_cannot_change_what_the_next_one_sees() {
         assert_eq!(f.call("counter", vec![], user("u1")).await, Ok(Bson::Int32(1)));
     }
 }
+
+#[test]
+fn limits_come_from_the_settings() {
+    use clap::Parser;
+    use realm_wasm_server::config::Flags;
+    use realm_wasm_server::ServerSettings;
+    let parse = |args: &[&str]| ServerSettings::resolve(Flags::try_parse_from(args).expect("flags"));
+    let s = parse(&["x", "--function-timeout", "5", "--function-memory-mb", "64", "--function-pool", "3", "--max-body-bytes", "2048"]).expect("settings");
+    let l = Limits::from_settings(&s);
+    assert_eq!((l.timeout, l.memory_bytes, l.pool_size, l.max_result_bytes), (Duration::from_secs(5), 64 << 20, 3, 2048));
+    let d = Limits::from_settings(&parse(&["x"]).expect("defaults"));
+    assert_eq!((d.timeout, d.memory_bytes), (Duration::from_secs(120), 128 << 20));
+    assert!(d.pool_size >= 4);
+    for bad in [["x", "--function-timeout", "0"], ["x", "--function-memory-mb", "1"], ["x", "--function-pool", "0"]] {
+        assert!(parse(&bad).expect_err("refused").key.contains("function"), "{bad:?}");
+    }
+}
