@@ -1,55 +1,60 @@
-//! A `FunctionHost` over today's `service::call` with a real `RedbStore` and real rule sets, for
-//! the functions tests and bench (the server's own host is wired by the HTTP layer).
+//! A `FunctionHost` over the server's `service::Engine` with a real `RedbStore` and the app's real
+//! rule set (system calls bypass the rules inside the engine), for the functions tests and bench.
+//! The server's own host is wired by the HTTP layer.
 
 #![allow(dead_code)]
 
 use bson::{Bson, Document};
+use realm_wasm_server::config::Limits as ServerLimits;
 use realm_wasm_server::functions::{CanEvaluate, FunctionHost, HostError, HostFuture, RunAs, UserInfo};
-use realm_wasm_server::rules::{CollectionRules, Role, RuleSet, UserContext};
-use realm_wasm_server::service::{self, CallResult};
-use realm_wasm_server::store::{open_database, RedbStore};
+use realm_wasm_server::rules::{RuleSet, UserContext};
+use realm_wasm_server::service::{CallLimits, Caller, Engine, ServiceError};
+use realm_wasm_server::store::{open_database, RedbStore, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The server's own MongoDB service over a real store: the app's rules for a user, an
-/// all-access rule set for system.
+/// The engine, the users `run_as_user_id` may name, and the data directory.
 pub struct Host {
-    pub store: Arc<RedbStore>,
-    rules: Arc<RuleSet>,
-    system: Arc<RuleSet>,
+    pub engine: Arc<Engine>,
     users: HashMap<String, UserInfo>,
     _dir: tempfile::TempDir,
 }
 
 impl Host {
+    /// A fresh store serving `mongodb-atlas` under `rules`; users `u1` and `u2` exist.
     pub fn new(rules: RuleSet) -> Host {
         let dir = tempfile::tempdir().expect("tmp");
-        let store = RedbStore::open(open_database(dir.path()).expect("db")).expect("store");
-        let system = RuleSet::new(HashMap::new(), Some(CollectionRules { roles: vec![Role::all_access("system")] }));
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(open_database(dir.path()).expect("db")).expect("store"));
+        let limits = ServerLimits::default();
+        let services = HashMap::from([("mongodb-atlas".to_string(), Arc::new(rules))]);
+        let engine = Engine::new(store, services, CallLimits::from(&limits), limits.query_memory_bytes);
         let users = ["u1", "u2"].iter().map(|id| (id.to_string(), UserInfo::with_id(id))).collect();
-        Host { store: Arc::new(store), rules: Arc::new(rules), system: Arc::new(system), users, _dir: dir }
+        Host { engine: Arc::new(engine), users, _dir: dir }
+    }
+}
+
+fn code(e: &ServiceError) -> &'static str {
+    match e {
+        ServiceError::ServiceNotFound(_) => "ServiceNotFound",
+        ServiceError::FunctionNotFound(_) => "FunctionNotFound",
+        ServiceError::Rule(_) => "NotPermitted",
+        _ => "MongoDBError",
     }
 }
 
 impl FunctionHost for Host {
     fn mongo(&self, run_as: &RunAs, service: &str, op: &str, arg: Document) -> HostFuture<Bson> {
-        let (store, op, service) = (self.store.clone(), op.to_string(), service.to_string());
-        let (rules, user) = match run_as {
-            RunAs::System => (self.system.clone(), UserContext::with_id("")),
-            RunAs::User(u) => (self.rules.clone(), UserContext::new(&u.id, u.data.clone(), u.custom_data.clone(), Vec::new())),
+        let (engine, op, service) = (self.engine.clone(), op.to_string(), service.to_string());
+        let caller = match run_as {
+            RunAs::System => Caller::System,
+            RunAs::User(u) => Caller::User(UserContext::new(&u.id, u.data.clone(), u.custom_data.clone(), Vec::new())),
         };
         Box::pin(async move {
-            if service != "mongodb-atlas" {
-                return Err(HostError { code: "ServiceNotFound".into(), message: format!("service not found: '{service}'") });
-            }
-            let result = tokio::task::spawn_blocking(move || service::call(store.as_ref(), &rules, &user, &op, &[Bson::Document(arg)]))
+            engine
+                .call(&caller, &service, &op, &[Bson::Document(arg)])
                 .await
-                .map_err(|e| HostError { code: "InternalServerError".into(), message: e.to_string() })?;
-            match result {
-                Ok(CallResult::Value(v)) => Ok(v),
-                Ok(CallResult::Count(n)) => Ok(Bson::Int64(n as i64)),
-                Err(e) => Err(HostError { code: "MongoDBError".into(), message: e.to_string() }),
-            }
+                .map(|r| r.into_bson())
+                .map_err(|e| HostError { code: code(&e).into(), message: e.to_string() })
         })
     }
 
@@ -65,4 +70,3 @@ impl FunctionHost for Host {
         Box::pin(async move { Ok(wanted.is_some() && wanted == input.user.map(|u| u.id)) })
     }
 }
-
