@@ -130,6 +130,14 @@ async fn run() {
     }
     direct.sort();
     via_fn.sort();
+    // A trivial call with one caller: the fixed cost of a call (queue, worker, answer).
+    let mut single = Vec::with_capacity(n);
+    for i in 0..n {
+        let s = Instant::now();
+        functions.call("sum", vec![Bson::Int32(i as i32), Bson::Int32(1)], user.clone()).await.expect("sum");
+        single.push(s.elapsed());
+    }
+    single.sort();
 
     // RSS over 1,000 calls in a row (after the runs above warmed every runtime).
     let before = rss_kb();
@@ -161,6 +169,11 @@ async fn run() {
         percentile(&via_fn, 0.5).as_secs_f64() / percentile(&direct, 0.5).as_secs_f64(),
         percentile(&direct, 0.99).as_secs_f64() * 1e3,
         percentile(&via_fn, 0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "  trivial call, one caller (p50 / p99):        {:.3} / {:.3} ms",
+        percentile(&single, 0.5).as_secs_f64() * 1e3,
+        percentile(&single, 0.99).as_secs_f64() * 1e3
     );
     println!("  RSS over 2x1,000 calls:                      {before} kB -> {after} kB ({:+} kB)", after as i64 - before as i64);
 }
