@@ -2,10 +2,14 @@
 //! export (`export`), plus the server's own settings (`settings`).
 
 mod export;
+mod functions;
 mod settings;
+mod values;
 
 pub use export::{load_export, ConfigError};
+pub use functions::{load_functions, FunctionDef, RunAsSetting};
 pub use settings::{AdminSettings, Flags, Limits, ServerSettings, SettingsError};
+pub use values::{load_values, Values};
 
 use std::path::PathBuf;
 

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod functions;
 pub mod http;
 pub mod query;
 pub mod rules;

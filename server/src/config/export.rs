@@ -26,7 +26,7 @@ pub struct ConfigError {
 }
 
 /// One JSON object of a config file, remembering where it came from and which keys were read.
-struct Obj<'a> {
+pub(super) struct Obj<'a> {
     file: &'a Path,
     prefix: String,
     map: &'a Map<String, Value>,
@@ -34,14 +34,14 @@ struct Obj<'a> {
 }
 
 impl<'a> Obj<'a> {
-    fn new(file: &'a Path, prefix: String, value: &'a Value) -> Result<Obj<'a>, ConfigError> {
+    pub(super) fn new(file: &'a Path, prefix: String, value: &'a Value) -> Result<Obj<'a>, ConfigError> {
         match value {
             Value::Object(map) => Ok(Obj { file, prefix, map, known: Vec::new() }),
             _ => Err(error(file, if prefix.is_empty() { "-" } else { &prefix }, "must be a JSON object")),
         }
     }
 
-    fn path(&self, key: &str) -> String {
+    pub(super) fn path(&self, key: &str) -> String {
         if self.prefix.is_empty() {
             key.to_string()
         } else {
@@ -49,16 +49,16 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn err(&self, key: &str, reason: impl Into<String>) -> ConfigError {
+    pub(super) fn err(&self, key: &str, reason: impl Into<String>) -> ConfigError {
         error(self.file, &self.path(key), reason)
     }
 
-    fn get(&mut self, key: &'static str) -> Option<&'a Value> {
+    pub(super) fn get(&mut self, key: &'static str) -> Option<&'a Value> {
         self.known.push(key);
         self.map.get(key).filter(|v| !v.is_null())
     }
 
-    fn string(&mut self, key: &'static str) -> Result<Option<String>, ConfigError> {
+    pub(super) fn string(&mut self, key: &'static str) -> Result<Option<String>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -66,7 +66,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn bool(&mut self, key: &'static str) -> Result<Option<bool>, ConfigError> {
+    pub(super) fn bool(&mut self, key: &'static str) -> Result<Option<bool>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -74,7 +74,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn strings(&mut self, key: &'static str) -> Result<Vec<String>, ConfigError> {
+    pub(super) fn strings(&mut self, key: &'static str) -> Result<Vec<String>, ConfigError> {
         match self.get(key) {
             None => Ok(Vec::new()),
             Some(Value::String(s)) => Ok(vec![s.clone()]),
@@ -86,7 +86,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn object(&mut self, key: &'static str) -> Result<Option<Obj<'a>>, ConfigError> {
+    pub(super) fn object(&mut self, key: &'static str) -> Result<Option<Obj<'a>>, ConfigError> {
         let path = self.path(key);
         match self.get(key) {
             None => Ok(None),
@@ -95,18 +95,18 @@ impl<'a> Obj<'a> {
     }
 
     /// Warns about keys nobody read.
-    fn finish(self) {
+    pub(super) fn finish(self) {
         for key in self.map.keys().filter(|k| !self.known.contains(&k.as_str())) {
             tracing::warn!(file = %self.file.display(), key = %self.path(key), "unknown key ignored");
         }
     }
 }
 
-fn error(file: &Path, key: &str, reason: impl Into<String>) -> ConfigError {
+pub(super) fn error(file: &Path, key: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError { file: file.to_path_buf(), key: key.to_string(), reason: reason.into() }
 }
 
-fn read_json(file: &Path) -> Result<Option<Value>, ConfigError> {
+pub(super) fn read_json(file: &Path) -> Result<Option<Value>, ConfigError> {
     match std::fs::read_to_string(file) {
         Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| error(file, "-", format!("invalid JSON: {e}"))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -136,15 +136,8 @@ pub fn load_export(dir: &Path) -> Result<AppConfig, ConfigError> {
         export_dir: Some(dir.to_path_buf()),
     };
     read_root(dir, &mut app)?;
-    let secrets_file = dir.join("secrets.json");
-    let secrets = read_json(&secrets_file)?;
-    let secret = |name: &str| -> Option<String> {
-        let env_name = format!("REALM_SECRET_{}", name.to_ascii_uppercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
-        std::env::var(env_name)
-            .ok()
-            .or_else(|| secrets.as_ref()?.get(name)?.as_str().map(str::to_string))
-    };
-    read_providers(&dir.join("auth").join("providers.json"), &mut app, &secret)?;
+    let secrets = super::values::Secrets::load(dir)?;
+    read_providers(&dir.join("auth").join("providers.json"), &mut app, &|name| secrets.get(name))?;
     read_custom_user_data(&dir.join("auth").join("custom_user_data.json"), &mut app)?;
     read_service_name(dir, &mut app)?;
     Ok(app)

@@ -95,6 +95,15 @@ pub struct Flags {
     #[arg(long = "index", env = "REALM_WASM_INDEXES", value_delimiter = ',')]
     #[serde(default)]
     pub indexes: Vec<String>,
+    /// Time limit of one function call in seconds [default: 120].
+    #[arg(long, env = "REALM_FUNCTION_TIMEOUT")]
+    pub function_timeout: Option<u64>,
+    /// Memory limit of one function runtime in MB [default: 128].
+    #[arg(long, env = "REALM_FUNCTION_MEMORY_MB")]
+    pub function_memory_mb: Option<usize>,
+    /// Function runtimes, i.e. functions running at once [default: 4 per core, at least 4].
+    #[arg(long, env = "REALM_FUNCTION_POOL")]
+    pub function_pool: Option<usize>,
 }
 
 /// The admin API's address and token.
@@ -139,6 +148,12 @@ pub struct ServerSettings {
     pub public_url: Option<String>,
     /// Resource limits.
     pub limits: Limits,
+    /// Time limit of one function call (s).
+    pub function_timeout_secs: u64,
+    /// Memory limit of one function runtime (MB).
+    pub function_memory_mb: usize,
+    /// Function runtimes.
+    pub function_pool: usize,
 }
 
 /// What one request, and all of them together, may take.
@@ -205,6 +220,9 @@ impl ServerSettings {
             indexes: Vec::new(),
             public_url: None,
             limits: Limits::default(),
+            function_timeout_secs: crate::functions::DEFAULT_TIMEOUT_SECS,
+            function_memory_mb: crate::functions::DEFAULT_MEMORY_MB,
+            function_pool: crate::functions::default_pool_size(),
         }
     }
 
@@ -277,6 +295,9 @@ impl ServerSettings {
                     body_timeout: secs("body-timeout", flags.body_timeout.or(file.body_timeout), d.body_timeout)?,
                 }
             },
+            function_timeout_secs: flags.function_timeout.or(file.function_timeout).unwrap_or(defaults.function_timeout_secs),
+            function_memory_mb: flags.function_memory_mb.or(file.function_memory_mb).unwrap_or(defaults.function_memory_mb),
+            function_pool: flags.function_pool.or(file.function_pool).unwrap_or(defaults.function_pool),
         };
         if let Some(url) = &s.public_url {
             let ok = (url.starts_with("http://") || url.starts_with("https://"))
@@ -304,6 +325,9 @@ impl ServerSettings {
         }
         if s.login_limit_per_account == 0 || s.login_limit_per_address == 0 {
             return Err(bad("login-limit-per-account / login-limit-per-address", "must be at least 1"));
+        }
+        if s.function_timeout_secs == 0 || s.function_memory_mb < 8 || s.function_pool == 0 {
+            return Err(bad("function-timeout / function-memory-mb / function-pool", "must be at least 1 s, 8 MB and 1 runtime"));
         }
         Ok(s)
     }
