@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod config;
 pub mod functions;
+mod host;
 pub mod http;
 pub mod query;
 pub mod rules;
@@ -86,7 +87,14 @@ pub fn open_state_with_clock(
     store.set_observer(changes.clone());
     let services = std::collections::HashMap::from([(app.mongo_service.clone(), rules)]);
     let engine = Arc::new(service::Engine::new(store, services, (&settings.limits).into(), settings.limits.query_memory_bytes));
-    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, changes })
+    let (defs, values) = match &app.export_dir {
+        Some(dir) => (config::load_functions(dir)?, config::load_values(dir)?),
+        None => (Vec::new(), config::Values::default()),
+    };
+    let value_doc = values.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let host = Arc::new(host::ServerHost::new(engine.clone(), auth.clone(), value_doc));
+    let functions = Arc::new(functions::Functions::new(defs, values, functions::AppInfo::from_config(&app), host, functions::Limits::from_settings(settings))?);
+    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, changes, functions })
 }
 
 /// The line printed on stdout once the server accepts connections.

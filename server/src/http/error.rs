@@ -123,3 +123,17 @@ impl From<tokio::task::JoinError> for ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", format!("worker task failed: {e}"))
     }
 }
+
+impl From<crate::functions::FunctionError> for ApiError {
+    fn from(e: crate::functions::FunctionError) -> Self {
+        use crate::functions::FunctionError as F;
+        let status = match &e {
+            F::NotFound(_) | F::Private(_) => StatusCode::NOT_FOUND,
+            F::NotPermitted(_) => StatusCode::FORBIDDEN,
+            F::Busy => StatusCode::TOO_MANY_REQUESTS,
+            F::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.error_code(), e.wire_message())
+    }
+}

@@ -13,14 +13,15 @@ pub use serve::serve;
 
 use crate::auth::Auth;
 use crate::config::{AppConfig, ServerSettings};
-use crate::service::{Caller, Engine, ServiceError};
+use crate::functions::{CallEnv, RequestInfo};
+use crate::service::{Caller, Engine};
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bson::Bson;
-use extract::{AuthUser, EjsonBody};
+use extract::{AuthUser, ClientIp, EjsonBody};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Change-event log feeding watch streams.
     pub changes: Arc<crate::watch::ChangeLog>,
+    /// The app's functions.
+    pub functions: Arc<crate::functions::Functions>,
 }
 
 /// Builds the full router (all routes, CORS, body limit, tracing, JSON error safety net).
@@ -172,6 +175,43 @@ async fn location(
     })))
 }
 
+/// `context.request` of a call made over HTTP.
+fn request_info(client: Option<std::net::IpAddr>, method: &Method, headers: &HeaderMap, action: Option<&str>) -> RequestInfo {
+    let mut request_headers: Vec<(String, Vec<String>)> = Vec::new();
+    for (name, value) in headers {
+        // Credentials stay out of functions' reach, as they stay out of logs.
+        if name == header::AUTHORIZATION || name == header::COOKIE {
+            continue;
+        }
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match request_headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name.as_str())) {
+            Some((_, values)) => values.push(value),
+            None => request_headers.push((canonical_header_name(name.as_str()), vec![value])),
+        }
+    }
+    let text = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok()).map(str::to_string);
+    RequestInfo {
+        remote_ip_address: client.map(|ip| ip.to_string()).unwrap_or_default(),
+        request_headers,
+        http_method: method.to_string(),
+        http_referrer: text(header::REFERER),
+        http_user_agent: text(header::USER_AGENT),
+        action: action.map(str::to_string),
+        ..RequestInfo::default()
+    }
+}
+
+/// `content-type` → `Content-Type`, as App Services shows header names.
+fn canonical_header_name(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
 fn string_field(body: &bson::Document, key: &str) -> Result<String, ApiError> {
     match body.get(key) {
         Some(Bson::String(s)) => Ok(s.clone()),
@@ -184,6 +224,9 @@ async fn call_function(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
     AuthUser(claims): AuthUser,
+    ClientIp(client): ClientIp,
+    method: Method,
+    headers: HeaderMap,
     EjsonBody(body): EjsonBody,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_app(&state, &app_id)?;
@@ -199,7 +242,14 @@ async fn call_function(
         Some(_) => return Err(ApiError::bad_request("'service' must be a string")),
     };
     let Some(service) = service_name else {
-        return Err(ServiceError::FunctionNotFound(name).into());
+        // One of the app's own functions, as the calling user.
+        let auth = state.auth.clone();
+        let user_id = claims.sub.clone();
+        let profile = blocking(move || Ok(auth.profile(&user_id)?)).await?;
+        let user = crate::host::user_info(&profile, claims.user_data.as_ref());
+        let request = request_info(client, &method, &headers, Some(&name));
+        let result = state.functions.call(&name, arguments, CallEnv::client(user, Some(request))).await?;
+        return Ok(Json(result.into_canonical_extjson()));
     };
     let caller = Caller::User(stream::user_context(&state, &service, &claims).await?);
     // Calls run against memory (no blocking-pool hop); the answer waits, asynchronously, for the

@@ -10,7 +10,9 @@
 use crate::query::{parse_conds, Cond, ElemMatch, Expr, Filter, InItem, QueryError};
 use bson::{Bson, Document};
 
-/// What expansions resolve against: the caller, the document and its previous version.
+/// What expansions resolve against: the caller, the document and its previous version, and for
+/// expressions outside collection rules (a function's `can_evaluate`) the call's arguments, its
+/// HTTP request and the app's values.
 pub(super) struct Scope<'a> {
     /// `%%user` as one document.
     pub user: &'a Document,
@@ -18,6 +20,19 @@ pub(super) struct Scope<'a> {
     pub root: &'a Document,
     /// `%%prevRoot`.
     pub prev: Option<&'a Document>,
+    /// `%%args` (`%%args.0` is the first argument).
+    pub args: &'a [Bson],
+    /// `%%request`.
+    pub request: Option<&'a Document>,
+    /// `%%values`.
+    pub values: Option<&'a Document>,
+}
+
+impl Default for Scope<'_> {
+    fn default() -> Self {
+        static EMPTY: std::sync::LazyLock<Document> = std::sync::LazyLock::new(Document::new);
+        Scope { user: &EMPTY, root: &EMPTY, prev: None, args: &[], request: None, values: None }
+    }
 }
 
 /// Whether `s` is an expansion (`%%user.id`, `%%root`, …).
@@ -42,6 +57,15 @@ impl Scope<'_> {
             "user" => at(self.user, path),
             "root" => at(self.root, path),
             "prevRoot" => self.prev.map(|p| at(p, path)).unwrap_or(Bson::Null),
+            "args" => match path {
+                None => Bson::Array(self.args.to_vec()),
+                Some(p) => {
+                    let indexed: Document = self.args.iter().enumerate().map(|(i, v)| (i.to_string(), v.clone())).collect();
+                    at(&indexed, Some(p))
+                }
+            },
+            "request" => self.request.map(|r| at(r, path)).unwrap_or(Bson::Null),
+            "values" => self.values.map(|v| at(v, path)).unwrap_or(Bson::Null),
             _ => Bson::String(s.to_string()),
         }
     }
@@ -224,7 +248,7 @@ mod tests {
     use bson::doc;
 
     fn holds(expr: Document, user: Document, root: Document) -> bool {
-        Scope { user: &user, root: &root, prev: None }.matches(&expr)
+        Scope { user: &user, root: &root, ..Scope::default() }.matches(&expr)
     }
 
     /// Custom data, token claims and documents are data: whatever they hold, an expansion matches

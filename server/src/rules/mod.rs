@@ -49,6 +49,35 @@ impl UserContext {
     }
 }
 
+/// What a rule expression outside the collection rules sees (a function's `can_evaluate`):
+/// `%%user` (absent: no caller), `%%args`, `%%request`, `%%values`.
+#[derive(Debug, Default)]
+pub struct ExpressionInputs<'a> {
+    /// The caller.
+    pub user: Option<&'a UserContext>,
+    /// The call's arguments.
+    pub args: &'a [Bson],
+    /// The HTTP request, as `context.request` shows it.
+    pub request: Option<&'a Document>,
+    /// The app's values by name.
+    pub values: Option<&'a Document>,
+}
+
+/// Evaluates a standalone rule expression: `true`/`false`, `{}` (true) or a match document over
+/// `%%` expansions; anything else is false.
+pub fn evaluate(expr: &Bson, inputs: &ExpressionInputs) -> bool {
+    let empty = Document::new();
+    match expr {
+        Bson::Boolean(b) => *b,
+        Bson::Document(d) if d.is_empty() => true,
+        Bson::Document(d) => {
+            let user = inputs.user.map(UserContext::as_doc).unwrap_or(&empty);
+            Scope { user, root: &empty, prev: None, args: inputs.args, request: inputs.request, values: inputs.values }.matches(d)
+        }
+        _ => false,
+    }
+}
+
 /// A boolean rule: a constant, or an expression (a match document over `%%` expansions and the document).
 #[derive(Debug, Clone)]
 pub enum RuleExpr {
@@ -195,7 +224,7 @@ impl RuleExpr {
     fn eval(&self, user: &Document, root: &Document, prev: Option<&Document>) -> bool {
         match self {
             RuleExpr::Const(b) => *b,
-            RuleExpr::Match(m) => Scope { user, root, prev }.matches(m),
+            RuleExpr::Match(m) => Scope { user, root, prev, ..Scope::default() }.matches(m),
         }
     }
 }

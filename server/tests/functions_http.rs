@@ -1,0 +1,40 @@
+//! The app's own functions over HTTP (`POST …/functions/call` without a service), as realm-web and
+//! realm-wasm call them, against a real server serving the `functions-app` export.
+
+mod common;
+mod engine_common;
+
+use common::*;
+use engine_common::anonymous;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+fn start() -> (Server, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/functions-app");
+    let s = Server::start_with(tmp.path(), &["--app", app.to_str().expect("utf-8")]);
+    (s, tmp)
+}
+
+async fn call(s: &Server, c: &reqwest::Client, at: &str, name: &str, args: Value) -> (u16, Value) {
+    post(c, &s.app_url("/functions/call"), Some(at), &json!({"name": name, "arguments": args})).await
+}
+
+#[tokio::test]
+async fn user_functions_answer_over_http() {
+    let (s, _tmp) = start();
+    let c = client();
+    let at = anonymous(&s, &c).await.access_token;
+    let (st, r) = call(&s, &c, &at, "sum", json!([{"$numberInt": "2"}, {"$numberInt": "3"}])).await;
+    assert_eq!((st, r), (200, json!({"$numberInt": "5"})));
+    let (st, r) = call(&s, &c, &at, "echo", json!([{"$oid": "5f0c5b2e8f1b2a3c4d5e6f70"}, {"$numberLong": "7"}])).await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["kinds"], json!(["ObjectId", "Long"]), "{r}");
+    assert_eq!(r["args"][0], json!({"$oid": "5f0c5b2e8f1b2a3c4d5e6f70"}), "an ObjectId comes back an ObjectId");
+    for (name, status, code) in [("util/secret", 404, "FunctionNotFound"), ("nope", 404, "FunctionNotFound"), ("closed", 403, "FunctionExecutionError")] {
+        let (st, r) = call(&s, &c, &at, name, json!([])).await;
+        assert_error(st, &r, status, code);
+    }
+    let (st, r) = call(&s, &c, &at, "callsSecret", json!([])).await;
+    assert_eq!(st, 200, "a public function may call a private one: {r}");
+}
