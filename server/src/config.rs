@@ -1,11 +1,13 @@
 //! Typed app configuration: the built-in default app, or one read from an App Services app
 //! export (`export`), plus the server's own settings (`settings`).
 
+mod data_sources;
 mod export;
 mod functions;
 mod settings;
 mod values;
 
+pub use data_sources::{load_data_sources, CollectionFiles, DataSource, JsonFile, MONGODB_ATLAS};
 pub use export::{load_export, ConfigError};
 pub use functions::{load_functions, FunctionDef, RunAsSetting};
 pub use settings::{AdminSettings, Flags, Limits, ServerSettings, SettingsError};
@@ -111,8 +113,10 @@ pub struct AppConfig {
     pub access_token_ttl_secs: u64,
     /// Refresh-token (session) lifetime in seconds.
     pub refresh_token_ttl_secs: u64,
-    /// The app export this config was read from (rules are loaded from it by `rules`).
+    /// The app export this config was read from.
     pub export_dir: Option<PathBuf>,
+    /// The export's data sources (files read, meaning given by `rules` and `store`).
+    pub data_sources: Vec<DataSource>,
 }
 
 impl AppConfig {
@@ -136,6 +140,7 @@ impl AppConfig {
             access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
             refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
             export_dir: None,
+            data_sources: Vec::new(),
         }
     }
 }

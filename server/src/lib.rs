@@ -58,21 +58,27 @@ pub fn open_state_with_clock(
     };
     app.access_token_ttl_secs = settings.access_token_ttl_secs;
     app.refresh_token_ttl_secs = settings.refresh_token_ttl_secs;
-    // The export's data_sources/**/rules.json are validated before anything is opened.
-    let rules = Arc::new(match &app.export_dir {
-        Some(dir) => rules::load_export(dir)?,
-        None => rules::RuleSet::default_app(),
-    });
-    if let Some(warning) = rules.open_access_warning() {
-        tracing::warn!("{warning}");
+    // Every MongoDB data source's rules are validated before anything is opened; an export
+    // without data sources serves its one service with no rules (every namespace denied).
+    let mut services = std::collections::HashMap::new();
+    let mut declared = Vec::new();
+    for source in app.data_sources.iter().filter(|d| d.kind == config::MONGODB_ATLAS) {
+        services.insert(source.name.clone(), Arc::new(rules::from_data_source(source)?));
+        // Our `indexes.json` extension.
+        declared.extend(store::indexes_of(source)?);
+    }
+    if services.is_empty() {
+        let rules = if app.export_dir.is_some() { rules::RuleSet::default() } else { rules::RuleSet::default_app() };
+        services.insert(app.mongo_service.clone(), Arc::new(rules));
+    }
+    for (name, rules) in &services {
+        if let Some(warning) = rules.open_access_warning() {
+            tracing::warn!(service = %name, "{warning}");
+        }
     }
     let app = Arc::new(app);
     let db = store::open_database(&settings.data)?;
-    // Indexes from the settings plus those the export declares (our `indexes.json` extension).
-    let declared = match &app.export_dir {
-        Some(dir) => store::export_indexes(dir)?,
-        None => Vec::new(),
-    };
+    // Indexes from the settings plus those the export declares.
     let indexes = store::merge_indexes(settings.indexes.iter().cloned().chain(declared))?;
     let store: Arc<dyn store::Store> = Arc::new(store::RedbStore::open_with_indexes(db.clone(), indexes)?);
     let options = auth::AuthOptions {
@@ -85,7 +91,6 @@ pub fn open_state_with_clock(
     let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone(), options)?);
     let changes = Arc::new(watch::ChangeLog::new(settings.limits.change_log));
     store.set_observer(changes.clone());
-    let services = std::collections::HashMap::from([(app.mongo_service.clone(), rules)]);
     let engine = Arc::new(service::Engine::new(store, services, (&settings.limits).into(), settings.limits.query_memory_bytes));
     let (defs, values) = match &app.export_dir {
         Some(dir) => (config::load_functions(dir)?, config::load_values(dir)?),

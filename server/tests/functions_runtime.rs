@@ -40,7 +40,8 @@ fn runtime_with(extra: &[(&str, &str)], limits: Limits) -> (Functions, Arc<Host>
     let mut defs = load_functions(&dir).expect("functions");
     defs.extend(extra.iter().map(|(name, source)| FunctionDef::new(name, source)));
     let values = load_values(&dir).expect("values");
-    let host = Arc::new(Host::new(realm_wasm_server::rules::load_export(&dir).expect("rules")));
+    let sources = realm_wasm_server::config::load_data_sources(&dir).expect("data sources");
+    let host = Arc::new(Host::new(realm_wasm_server::rules::from_data_source(&sources[0]).expect("rules")));
     let functions = Functions::new(defs, values, app_info(), host.clone(), limits).expect("compile");
     (functions, host)
 }

@@ -134,12 +134,14 @@ pub fn load_export(dir: &Path) -> Result<AppConfig, ConfigError> {
         access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
         refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
         export_dir: Some(dir.to_path_buf()),
+        data_sources: Vec::new(),
     };
     read_root(dir, &mut app)?;
     let secrets = super::values::Secrets::load(dir)?;
     read_providers(&dir.join("auth").join("providers.json"), &mut app, &|name| secrets.get(name))?;
+    read_data_sources(dir, &mut app)?;
     read_custom_user_data(&dir.join("auth").join("custom_user_data.json"), &mut app)?;
-    read_service_name(dir, &mut app)?;
+    warn_unknown_entries(dir);
     Ok(app)
 }
 
@@ -340,6 +342,10 @@ fn read_custom_user_data(file: &Path, app: &mut AppConfig) -> Result<(), ConfigE
         crate::store::Namespace::new(&cud.database, &cud.collection)
             .map_err(|e| error(file, "database_name", e.to_string()))?;
         if let Some(s) = service.filter(|s| !s.is_empty()) {
+            let known = app.data_sources.iter().any(|d| d.name == s && d.kind == super::data_sources::MONGODB_ATLAS);
+            if !app.data_sources.is_empty() && !known {
+                return Err(error(file, "mongo_service_name", format!("no mongodb-atlas data source is named {s:?} (see data_sources/*/config.json)")));
+            }
             app.mongo_service = s;
         }
         app.custom_user_data = Some(cud);
@@ -348,22 +354,38 @@ fn read_custom_user_data(file: &Path, app: &mut AppConfig) -> Result<(), ConfigE
     Ok(())
 }
 
-/// The `mongodb-atlas` data source's service name, from `data_sources/*/config.json`.
-fn read_service_name(dir: &Path, app: &mut AppConfig) -> Result<(), ConfigError> {
-    let Ok(entries) = std::fs::read_dir(dir.join("data_sources")) else { return Ok(()) };
-    let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path().join("config.json")).collect();
-    names.sort();
-    for file in names {
-        let Some(value) = read_json(&file)? else { continue };
-        let Value::Object(map) = &value else { return Err(error(&file, "-", "must be a JSON object")) };
-        if map.get("type").and_then(Value::as_str) == Some("mongodb-atlas") {
-            match map.get("name") {
-                Some(Value::String(n)) if !n.is_empty() => app.mongo_service = n.clone(),
-                _ => return Err(error(&file, "name", "must be a non-empty string")),
-            }
-        }
+/// The MongoDB services: every `mongodb-atlas` data source; the first one (or the one named
+/// `mongodb-atlas`) is the app's main service (custom user data, functions' default).
+fn read_data_sources(dir: &Path, app: &mut AppConfig) -> Result<(), ConfigError> {
+    app.data_sources = super::data_sources::load_data_sources(dir)?;
+    let mongo: Vec<&str> = app.data_sources.iter().filter(|d| d.kind == super::data_sources::MONGODB_ATLAS).map(|d| d.name.as_str()).collect();
+    if let Some(main) = mongo.iter().find(|n| **n == "mongodb-atlas").or(mongo.first()) {
+        app.mongo_service = main.to_string();
     }
     Ok(())
+}
+
+/// Top-level entries of an export this server reads, and those it knows but does not serve.
+const READ: [&str; 13] = [
+    "realm_config.json", "root_config.json", "config.json", "secrets.json", "auth", "data_sources", "functions", "values",
+    "environments", "triggers", "https_endpoints", "http_endpoints", "README.md",
+];
+const NOT_SERVED: [&str; 6] = ["graphql", "hosting", "sync", "services", "log_forwarders", "incoming_webhooks"];
+
+/// Warns about what the export holds that this server does not serve or does not know.
+fn warn_unknown_entries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if READ.contains(&name.as_str()) || name.starts_with('.') {
+            continue;
+        }
+        if NOT_SERVED.contains(&name.as_str()) {
+            tracing::warn!(path = %entry.path().display(), "{name}/ is not supported by realm-wasm-server: ignored");
+        } else {
+            tracing::warn!(path = %entry.path().display(), "not part of an App Services export: ignored");
+        }
+    }
 }
 
 #[cfg(test)]

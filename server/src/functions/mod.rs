@@ -192,7 +192,10 @@ impl AppInfo {
             provider_region: app.location.clone(),
             last_deployed: bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default(),
             hosting_uri: String::new(),
-            mongo_services: vec![app.mongo_service.clone()],
+            mongo_services: {
+                let sources: Vec<String> = app.data_sources.iter().filter(|d| d.kind == crate::config::MONGODB_ATLAS).map(|d| d.name.clone()).collect();
+                if sources.is_empty() { vec![app.mongo_service.clone()] } else { sources }
+            },
         }
     }
 

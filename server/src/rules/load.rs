@@ -4,6 +4,7 @@ use super::{CollectionRules, FieldPerm, Role, RuleExpr, RuleSet};
 use crate::query::Filter;
 use bson::{Bson, Document};
 use std::collections::HashMap;
+use crate::config::{DataSource, JsonFile};
 use std::path::{Path, PathBuf};
 
 /// A rules file that could not be used: names the file, the key and the reason.
@@ -22,72 +23,43 @@ fn err(file: &Path, key: impl Into<String>, reason: impl Into<String>) -> RulesE
     RulesError { file: file.to_path_buf(), key: key.into(), reason: reason.into() }
 }
 
-/// Reads `data_sources/mongodb-atlas/**/rules.json` and `data_sources/mongodb-atlas/default_rule.json`
-/// of the export at `app_dir`. A missing `data_sources/mongodb-atlas` gives an empty rule set
-/// (every namespace denied with `NoMatchingRule`).
-pub fn load_export(app_dir: &Path) -> Result<RuleSet, RulesError> {
-    let base = app_dir.join("data_sources").join("mongodb-atlas");
+/// The rules of one MongoDB data source of the export: its `default_rule.json` and every
+/// `<database>/<collection>/rules.json` (whose `database` / `collection` keys, when present, name
+/// the namespace; else its folders do). No rule file at all gives an empty rule set (every
+/// namespace denied with `NoMatchingRule`).
+pub fn from_data_source(source: &DataSource) -> Result<RuleSet, RulesError> {
     let mut namespaces = HashMap::new();
-    let mut default_rule = None;
-    if !base.is_dir() {
-        return Ok(RuleSet::new(namespaces, default_rule));
-    }
-    let default_path = base.join("default_rule.json");
-    if default_path.is_file() {
-        let json = read_json(&default_path)?;
-        default_rule = Some(parse_collection(&default_path, &json)?);
-    }
-    let mut files = Vec::new();
-    collect_rules_files(&base, &mut files).map_err(|e| err(&base, "-", e.to_string()))?;
-    files.sort();
-    for file in files {
-        let json = read_json(&file)?;
-        let rel: Vec<String> = file
-            .strip_prefix(&base)
-            .unwrap_or(&file)
-            .iter()
-            .map(|c| c.to_string_lossy().into_owned())
-            .collect();
-        let from_dirs = match rel.as_slice() {
-            [db, coll, _] => Some((db.clone(), coll.clone())),
-            _ => None,
-        };
-        let name = |key: &str, dir: Option<String>| -> Result<String, RulesError> {
+    let default_rule = match &source.default_rule {
+        Some(f) => Some(parse_collection(&f.path, &to_document(f)?)?),
+        None => None,
+    };
+    for coll in &source.collections {
+        let Some(f) = &coll.rules else { continue };
+        let json = to_document(f)?;
+        let file = f.path.as_path();
+        let name = |key: &str, dir: &str| -> Result<String, RulesError> {
             match json.get(key) {
                 Some(Bson::String(s)) if !s.is_empty() => Ok(s.clone()),
-                Some(_) => Err(err(&file, key, "must be a non-empty string")),
-                None => dir.ok_or_else(|| err(&file, key, "is required (file is not at <database>/<collection>/rules.json)")),
+                Some(_) => Err(err(file, key, "must be a non-empty string")),
+                None => Ok(dir.to_string()),
             }
         };
-        let db = name("database", from_dirs.as_ref().map(|(d, _)| d.clone()))?;
-        let coll = name("collection", from_dirs.map(|(_, c)| c))?;
-        let rules = parse_collection(&file, &json)?;
-        if namespaces.insert((db.clone(), coll.clone()), rules).is_some() {
-            return Err(err(&file, "collection", format!("a second rules file for {db}.{coll}")));
+        let db = name("database", &coll.database)?;
+        let collection = name("collection", &coll.collection)?;
+        let rules = parse_collection(file, &json)?;
+        if namespaces.insert((db.clone(), collection.clone()), rules).is_some() {
+            return Err(err(file, "collection", format!("a second rules file for {db}.{collection}")));
         }
     }
     Ok(RuleSet::new(namespaces, default_rule))
 }
 
-fn collect_rules_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_rules_files(&path, out)?;
-        } else if path.file_name().is_some_and(|n| n == "rules.json") {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-fn read_json(file: &Path) -> Result<Document, RulesError> {
-    let text = std::fs::read_to_string(file).map_err(|e| err(file, "-", e.to_string()))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(file, "-", format!("invalid JSON: {e}")))?;
-    match Bson::try_from(value) {
+/// A rules file as a BSON document (extended JSON accepted).
+fn to_document(f: &JsonFile) -> Result<Document, RulesError> {
+    match Bson::try_from(f.value.clone()) {
         Ok(Bson::Document(d)) => Ok(d),
-        Ok(_) => Err(err(file, "-", "must be a JSON object")),
-        Err(e) => Err(err(file, "-", format!("invalid extended JSON: {e}"))),
+        Ok(_) => Err(err(&f.path, "-", "must be a JSON object")),
+        Err(e) => Err(err(&f.path, "-", format!("invalid extended JSON: {e}"))),
     }
 }
 
@@ -273,6 +245,17 @@ mod tests {
         let p = dir.join("data_sources/mongodb-atlas").join(rel);
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
         std::fs::write(p, text).expect("write");
+        let config = dir.join("data_sources/mongodb-atlas/config.json");
+        std::fs::write(config, r#"{"name": "mongodb-atlas", "type": "mongodb-atlas"}"#).expect("write");
+    }
+
+    /// Reads the export's `mongodb-atlas` data source as the server does.
+    fn load_export(dir: &Path) -> Result<RuleSet, RulesError> {
+        let sources = crate::config::load_data_sources(dir).map_err(|e| err(&e.file, e.key, e.reason))?;
+        match sources.first() {
+            Some(source) => from_data_source(source),
+            None => Ok(RuleSet::new(HashMap::new(), None)),
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod expression;
 mod load;
 
 use expression::Scope;
-pub use load::{load_export, RulesError};
+pub use load::{from_data_source, RulesError};
 
 use bson::{doc, Bson, Document};
 use std::borrow::Cow;

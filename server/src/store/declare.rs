@@ -1,10 +1,10 @@
 //! Where secondary indexes are declared: `db.coll:path[:unique]` strings (the `--index` flag, the
 //! `indexes` config key, `REALM_WASM_INDEXES`) and, as our extension to the App Services export
-//! format, `data_sources/mongodb-atlas/<db>/<coll>/indexes.json`.
+//! format, `data_sources/<service>/<db>/<coll>/indexes.json`.
 
 use super::{IndexSpec, Namespace, StoreError};
+use crate::config::DataSource;
 use bson::Bson;
-use std::path::Path;
 
 /// Parses a comma-separated list of `db.coll:path[:unique]` index declarations.
 pub fn parse_indexes(list: &str) -> Result<Vec<(Namespace, IndexSpec)>, StoreError> {
@@ -17,29 +17,16 @@ pub fn parse_indexes(list: &str) -> Result<Vec<(Namespace, IndexSpec)>, StoreErr
         .collect()
 }
 
-/// Reads every `data_sources/mongodb-atlas/<db>/<coll>/indexes.json` of the export at `app_dir`:
-/// a JSON array of `{"key": {"<path>": 1}, "unique": true}` (MongoDB's `createIndex` shape,
+/// The indexes a MongoDB data source of the export declares in its `<db>/<coll>/indexes.json`
+/// files: a JSON array of `{"key": {"<path>": 1}, "unique": true}` (MongoDB's `createIndex` shape,
 /// single-field keys only; `name` and other options are ignored).
-pub fn export_indexes(app_dir: &Path) -> Result<Vec<(Namespace, IndexSpec)>, StoreError> {
-    let base = app_dir.join("data_sources").join("mongodb-atlas");
+pub fn indexes_of(source: &DataSource) -> Result<Vec<(Namespace, IndexSpec)>, StoreError> {
     let mut out = Vec::new();
-    let Ok(dbs) = std::fs::read_dir(&base) else { return Ok(out) };
-    let mut files = Vec::new();
-    for db in dbs.flatten().filter(|e| e.path().is_dir()) {
-        for coll in std::fs::read_dir(db.path()).into_iter().flatten().flatten() {
-            let file = coll.path().join("indexes.json");
-            if file.is_file() {
-                files.push((db.file_name().to_string_lossy().into_owned(), coll.file_name().to_string_lossy().into_owned(), file));
-            }
-        }
-    }
-    files.sort();
-    for (db, coll, file) in files {
-        let bad = |reason: String| StoreError::InvalidIndex(format!("{}: {reason}", file.display()));
-        let text = std::fs::read_to_string(&file).map_err(|e| bad(format!("cannot read: {e}")))?;
-        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
-        let entries = json.as_array().ok_or_else(|| bad("must be a JSON array of {\"key\": {\"path\": 1}, \"unique\": bool}".into()))?;
-        let ns = Namespace::new(&db, &coll)?;
+    for coll in &source.collections {
+        let Some(file) = &coll.indexes else { continue };
+        let bad = |reason: String| StoreError::InvalidIndex(format!("{}: {reason}", file.path.display()));
+        let entries = file.value.as_array().ok_or_else(|| bad("must be a JSON array of {\"key\": {\"path\": 1}, \"unique\": bool}".into()))?;
+        let ns = Namespace::new(&coll.database, &coll.collection)?;
         for (i, entry) in entries.iter().enumerate() {
             let key = entry.get("key").and_then(|k| k.as_object()).ok_or_else(|| bad(format!("[{i}].key must be an object")))?;
             let fields: Vec<_> = key.iter().collect();
@@ -82,16 +69,21 @@ mod tests {
     #[test]
     fn export_files_and_merging() {
         let dir = tempfile::tempdir().expect("tmp");
-        let coll = dir.path().join("data_sources/mongodb-atlas/shop/items");
+        let base = dir.path().join("data_sources/local");
+        let coll = base.join("shop/items");
         std::fs::create_dir_all(&coll).expect("mkdir");
+        std::fs::write(base.join("config.json"), r#"{"name": "mongodb-atlas", "type": "mongodb-atlas"}"#).expect("write");
         std::fs::write(coll.join("indexes.json"), r#"[{"key": {"sku": 1}, "unique": true, "name": "sku_1"}, {"key": {"price": -1}}]"#).expect("write");
-        let found = export_indexes(dir.path()).expect("indexes");
+        let read = || {
+            let sources = crate::config::load_data_sources(dir.path()).expect("sources");
+            indexes_of(&sources[0])
+        };
+        let found = read().expect("indexes");
         let ns = Namespace::new("shop", "items").expect("ns");
         assert_eq!(
             found,
             vec![(ns.clone(), IndexSpec { path: "sku".into(), unique: true }), (ns.clone(), IndexSpec { path: "price".into(), unique: false })]
         );
-        assert!(export_indexes(&dir.path().join("missing")).expect("no export dir").is_empty());
 
         let merged = merge_indexes(found.iter().cloned().chain(parse_indexes("shop.items:sku:unique,shop.items:tag").expect("parse"))).expect("merge");
         assert_eq!(merged.len(), 3);
@@ -99,7 +91,7 @@ mod tests {
 
         for bad in [r#"{"key": {"a": 1}}"#, r#"[{"key": {"a": 1, "b": 1}}]"#, r#"[{"key": {"a": "text"}}]"#, r#"[{"key": {"a": 1}, "unique": "yes"}]"#] {
             std::fs::write(coll.join("indexes.json"), bad).expect("write");
-            let e = export_indexes(dir.path()).expect_err(bad).to_string();
+            let e = read().expect_err(bad).to_string();
             assert!(e.contains("indexes.json"), "{e}");
         }
     }

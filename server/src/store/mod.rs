@@ -10,7 +10,7 @@ mod declare;
 mod index;
 mod redb_store;
 
-pub use declare::{export_indexes, merge_indexes, parse_indexes};
+pub use declare::{indexes_of, merge_indexes, parse_indexes};
 pub use index::IndexSpec;
 pub use redb_store::{open_database, RedbStore};
 
