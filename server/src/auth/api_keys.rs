@@ -2,14 +2,12 @@
 //! token; used to log in as the owner through the `api-key` provider.
 //!
 //! The secret is `<key id><40 random hex>`: the id finds the record, the whole secret is checked
-//! against its argon2id hash. The secret is returned once, at creation.
+//! against its argon2id hash. The secret is returned once, at creation. Disabling or deleting a
+//! key ends the sessions opened with it.
 
 use super::store::*;
-use super::userpass::verify_hash;
-use super::{Auth, AuthError};
+use super::{sessions, Auth, AuthError};
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::Argon2;
 use bson::{doc, oid::ObjectId, Document};
 use redb::{ReadableDatabase, ReadableTable};
 
@@ -59,10 +57,7 @@ impl Auth {
         let mut raw = [0u8; 20];
         OsRng.fill_bytes(&mut raw);
         let secret = format!("{id}{}", hex::encode(raw));
-        let hash = Argon2::default()
-            .hash_password(secret.as_bytes(), &SaltString::generate(&mut OsRng))
-            .map_err(|e| AuthError::Internal(e.to_string()))?
-            .to_string();
+        let hash = self.hashes.hash(&secret)?;
         let record = doc! {"user_id": user_id, "name": name, "key_hash": hash, "disabled": false, "created": self.now() as i64};
         let txn = self.db.begin_write()?;
         {
@@ -115,7 +110,7 @@ impl Auth {
         }
     }
 
-    /// Enables or disables one of the caller's keys.
+    /// Enables or disables one of the caller's keys; disabling ends the sessions opened with it.
     pub fn set_api_key_disabled(&self, user_id: &str, key_id: &str, disabled: bool) -> Result<(), AuthError> {
         self.api_key(user_id, key_id)?;
         let txn = self.db.begin_write()?;
@@ -128,32 +123,42 @@ impl Auth {
             d.insert("disabled", disabled);
             table.insert(key_id, to_bytes(&d)?.as_slice())?;
         }
+        let ended = if disabled { sessions::remove_where(&txn, |s| s.get_str("api_key_id") == Ok(key_id))? } else { 0 };
         txn.commit()?;
+        if ended > 0 {
+            self.revoked();
+        }
         Ok(())
     }
 
-    /// Deletes one of the caller's keys.
+    /// Deletes one of the caller's keys and ends the sessions opened with it.
     pub fn delete_api_key(&self, user_id: &str, key_id: &str) -> Result<(), AuthError> {
         self.api_key(user_id, key_id)?;
         let txn = self.db.begin_write()?;
         txn.open_table(API_KEYS)?.remove(key_id)?;
+        let ended = sessions::remove_where(&txn, |s| s.get_str("api_key_id") == Ok(key_id))?;
         txn.commit()?;
+        if ended > 0 {
+            self.revoked();
+        }
         Ok(())
     }
 
-    /// Checks a secret presented to the `api-key` provider; returns the owner's user id.
-    pub(super) fn check_api_key(&self, secret: &str) -> Result<String, AuthError> {
+    /// Checks a secret presented to the `api-key` provider; returns the owner's user id and the key id.
+    pub(super) fn check_api_key(&self, secret: &str) -> Result<(String, String), AuthError> {
         let refused = || AuthError::AuthFailed("invalid API key".into());
         let Some(id) = secret.get(..24) else { return Err(refused()) };
         let read = self.db.begin_read()?;
         let table = read.open_table(API_KEYS)?;
         let Some(d) = table.get(id)?.map(|v| from_bytes(v.value())).transpose()? else { return Err(refused()) };
-        if !verify_hash(secret, &field(&d, "key_hash")?) {
+        drop(table);
+        drop(read);
+        if !self.hashes.verify(secret, &field(&d, "key_hash")?)? {
             return Err(refused());
         }
         if d.get_bool("disabled").unwrap_or(false) {
             return Err(AuthError::AuthFailed("API key is disabled".into()));
         }
-        field(&d, "user_id")
+        Ok((field(&d, "user_id")?, id.to_string()))
     }
 }

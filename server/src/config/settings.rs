@@ -95,6 +95,16 @@ pub struct Flags {
     #[arg(long = "index", env = "REALM_WASM_INDEXES", value_delimiter = ',')]
     #[serde(default)]
     pub indexes: Vec<String>,
+    /// Password / API-key hashes computed at once (each ~19 MiB) [default: number of CPUs].
+    #[arg(long, env = "REALM_MAX_CONCURRENT_HASHES")]
+    pub max_concurrent_hashes: Option<usize>,
+    /// Requests per client address per minute to register, confirm/send, confirm/call, reset,
+    /// reset/send and reset/call [default: 60].
+    #[arg(long, env = "REALM_ACCOUNT_LIMIT_PER_ADDRESS")]
+    pub account_limit_per_address: Option<u32>,
+    /// Confirmation / password-reset emails per email address per hour [default: 5].
+    #[arg(long, env = "REALM_EMAIL_LIMIT_PER_ACCOUNT")]
+    pub email_limit_per_account: Option<u32>,
 }
 
 /// The admin API's address and token.
@@ -139,6 +149,12 @@ pub struct ServerSettings {
     pub public_url: Option<String>,
     /// Resource limits.
     pub limits: Limits,
+    /// Password / API-key hashes computed at once.
+    pub max_concurrent_hashes: usize,
+    /// Unauthenticated email/password requests per client address per minute.
+    pub account_limit_per_address: u32,
+    /// Confirmation / reset emails per email address per hour.
+    pub email_limit_per_account: u32,
 }
 
 /// What one request, and all of them together, may take.
@@ -205,6 +221,9 @@ impl ServerSettings {
             indexes: Vec::new(),
             public_url: None,
             limits: Limits::default(),
+            max_concurrent_hashes: crate::auth::default_max_concurrent_hashes(),
+            account_limit_per_address: 60,
+            email_limit_per_account: 5,
         }
     }
 
@@ -277,6 +296,12 @@ impl ServerSettings {
                     body_timeout: secs("body-timeout", flags.body_timeout.or(file.body_timeout), d.body_timeout)?,
                 }
             },
+            max_concurrent_hashes: flags.max_concurrent_hashes.or(file.max_concurrent_hashes).unwrap_or(defaults.max_concurrent_hashes),
+            account_limit_per_address: flags
+                .account_limit_per_address
+                .or(file.account_limit_per_address)
+                .unwrap_or(defaults.account_limit_per_address),
+            email_limit_per_account: flags.email_limit_per_account.or(file.email_limit_per_account).unwrap_or(defaults.email_limit_per_account),
         };
         if let Some(url) = &s.public_url {
             let ok = (url.starts_with("http://") || url.starts_with("https://"))
@@ -304,6 +329,9 @@ impl ServerSettings {
         }
         if s.login_limit_per_account == 0 || s.login_limit_per_address == 0 {
             return Err(bad("login-limit-per-account / login-limit-per-address", "must be at least 1"));
+        }
+        if s.max_concurrent_hashes == 0 || s.account_limit_per_address == 0 || s.email_limit_per_account == 0 {
+            return Err(bad("max-concurrent-hashes / account-limit-per-address / email-limit-per-account", "must be at least 1"));
         }
         Ok(s)
     }

@@ -107,6 +107,7 @@ impl From<AuthError> for ApiError {
             AuthError::ApiKeyNotFound => ApiError::new(StatusCode::NOT_FOUND, "APIKeyNotFound", e.to_string()),
             AuthError::ApiKeyExists(_) => ApiError::new(StatusCode::CONFLICT, "APIKeyAlreadyExists", e.to_string()),
             AuthError::TooManyRequests(_) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", e.to_string()),
+            AuthError::Busy(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", e.to_string()),
             AuthError::NotSupported(_) => ApiError::new(StatusCode::BAD_REQUEST, "NotSupported", e.to_string()),
             AuthError::BadRequest(m) => ApiError::bad_request(m),
             AuthError::ProviderNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "AuthProviderNotFound", e.to_string()),
