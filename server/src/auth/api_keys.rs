@@ -14,6 +14,11 @@ use redb::{ReadableDatabase, ReadableTable};
 /// Longest accepted key name.
 const MAX_NAME_LEN: usize = 256;
 
+/// App Services' rule for key names: ASCII letters, digits, `_` and `-`.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_NAME_LEN && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// An API key as the client API shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ApiKey {
@@ -50,8 +55,10 @@ impl Auth {
     /// Creates a key named `name` for `user_id`.
     pub fn create_api_key(&self, user_id: &str, name: &str) -> Result<ApiKey, AuthError> {
         self.api_keys_enabled()?;
-        if name.is_empty() || name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
-            return Err(AuthError::BadRequest(format!("API key name must be 1 to {MAX_NAME_LEN} printable characters")));
+        if !valid_name(name) {
+            return Err(AuthError::InvalidParameter(format!(
+                "API key name {name:?} is invalid: it can only contain ASCII letters, numbers, underscores, and hyphens (1 to {MAX_NAME_LEN} of them)"
+            )));
         }
         let id = ObjectId::new().to_hex();
         let mut raw = [0u8; 20];
@@ -103,10 +110,10 @@ impl Auth {
                 if d.get_str("user_id") == Ok(user_id) {
                     Ok(to_key(key_id, &d))
                 } else {
-                    Err(AuthError::ApiKeyNotFound)
+                    Err(AuthError::ApiKeyNotFound(key_id.to_string()))
                 }
             }
-            None => Err(AuthError::ApiKeyNotFound),
+            None => Err(AuthError::ApiKeyNotFound(key_id.to_string())),
         }
     }
 
@@ -118,7 +125,7 @@ impl Auth {
             let mut table = txn.open_table(API_KEYS)?;
             let mut d = match table.get(key_id)? {
                 Some(v) => from_bytes(v.value())?,
-                None => return Err(AuthError::ApiKeyNotFound),
+                None => return Err(AuthError::ApiKeyNotFound(key_id.to_string())),
             };
             d.insert("disabled", disabled);
             table.insert(key_id, to_bytes(&d)?.as_slice())?;
@@ -131,9 +138,13 @@ impl Auth {
         Ok(())
     }
 
-    /// Deletes one of the caller's keys and ends the sessions opened with it.
+    /// Deletes one of the caller's keys and ends the sessions opened with it. Deleting a key the
+    /// caller does not have does nothing and succeeds, as in App Services.
     pub fn delete_api_key(&self, user_id: &str, key_id: &str) -> Result<(), AuthError> {
-        self.api_key(user_id, key_id)?;
+        match self.api_key(user_id, key_id) {
+            Err(AuthError::ApiKeyNotFound(_)) => return Ok(()),
+            other => other?,
+        };
         let txn = self.db.begin_write()?;
         txn.open_table(API_KEYS)?.remove(key_id)?;
         let ended = sessions::remove_where(&txn, |s| s.get_str("api_key_id") == Ok(key_id))?;
@@ -157,7 +168,7 @@ impl Auth {
             return Err(refused());
         }
         if d.get_bool("disabled").unwrap_or(false) {
-            return Err(AuthError::AuthFailed("API key is disabled".into()));
+            return Err(refused());
         }
         Ok((field(&d, "user_id")?, id.to_string()))
     }

@@ -40,7 +40,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use store::*;
 
-/// Authentication failures (mapped to HTTP statuses in `http`).
+/// Authentication failures (mapped to HTTP statuses in `http`). Messages are App Services' own
+/// wording where it had one, since clients and their tests match on them.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// Missing, malformed, expired or revoked token.
@@ -49,17 +50,20 @@ pub enum AuthError {
     /// Wrong email or password (or API key, or custom JWT).
     #[error("invalid username/password")]
     InvalidPassword,
+    /// The right password of an account whose user was deleted.
+    #[error("unauthorized")]
+    Unauthorized,
     /// A login credential that is not a password was refused.
-    #[error("authentication failed: {0}")]
+    #[error("{0}")]
     AuthFailed(String),
     /// Registration of an existing email.
     #[error("name already in use")]
     AccountNameInUse,
     /// Linking an identity that belongs to another user.
-    #[error("this identity is already linked to another user")]
+    #[error("a user already exists with the specified provider")]
     IdentityInUse,
     /// Confirming an already confirmed user.
-    #[error("user already confirmed")]
+    #[error("already confirmed")]
     UserAlreadyConfirmed,
     /// Logging in before confirming the email address.
     #[error("confirmation required")]
@@ -67,6 +71,9 @@ pub enum AuthError {
     /// Invalid input.
     #[error("{0}")]
     BadRequest(String),
+    /// An argument App Services refused as invalid (e.g. an API key name).
+    #[error("{0}")]
+    InvalidParameter(String),
     /// Provider not enabled / unknown.
     #[error("authentication via '{0}' is unsupported")]
     ProviderNotFound(String),
@@ -77,8 +84,8 @@ pub enum AuthError {
     #[error("user is disabled")]
     UserDisabled,
     /// API key not found (or not the caller's).
-    #[error("API key not found")]
-    ApiKeyNotFound,
+    #[error("API key \"{0}\" doesn't exist")]
+    ApiKeyNotFound(String),
     /// The caller already has a key with this name.
     #[error("API key with name '{0}' already exists")]
     ApiKeyExists(String),
@@ -88,9 +95,10 @@ pub enum AuthError {
     /// Too much hashing already queued: try again later.
     #[error("{0}")]
     Busy(String),
-    /// A configured flow needs something this server does not have (server functions).
+    /// A configured confirmation / reset function did not succeed (this server cannot run
+    /// functions yet, so it never does); the message is App Services' for a failed function.
     #[error("{0}")]
-    NotSupported(String),
+    FunctionFailed(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -356,9 +364,8 @@ impl Auth {
     pub fn link(&self, claims: &AccessClaims, provider: &str, body: &Document, client: Option<IpAddr>) -> Result<LoginResponse, AuthError> {
         let identity = match self.prove(provider, body, client)? {
             Proven::Identity(identity) => *identity,
-            Proven::Anonymous | Proven::ApiKey { .. } => {
-                return Err(AuthError::BadRequest(format!("'{provider}' credentials cannot be linked to a user")))
-            }
+            Proven::Anonymous => return Err(AuthError::BadRequest("linking an anonymous identity is not allowed".into())),
+            Proven::ApiKey { .. } => return Err(AuthError::BadRequest("linking an api-key identity is not allowed".into())),
         };
         self.bind_identity(identity, Some(&claims.sub))?;
         let access_token = self.issue_access_token(&claims.sub, &claims.baas_device_id, &claims.baas_session_id)?;
@@ -462,6 +469,11 @@ impl Auth {
                 return Ok(id);
             }
             (None, Some(target)) => {
+                if identity.provider_type == "local-userpass" && has_identity(&txn, target, "local-userpass")? {
+                    return Err(AuthError::BadRequest(
+                        "linking a local-userpass identity is not allowed when one is already linked".into(),
+                    ));
+                }
                 txn.open_table(IDENTITIES)?.insert(key.as_str(), target)?;
                 target.to_string()
             }
@@ -599,8 +611,18 @@ impl Auth {
     }
 }
 
-/// Removes a user with their identities, email/password accounts, pending links, sessions and API
-/// keys; false when there is no such user.
+/// Whether the user already has an identity of `provider_type`.
+fn has_identity(txn: &WriteTransaction, user_id: &str, provider_type: &str) -> Result<bool, AuthError> {
+    let user = txn.open_table(USERS)?.get(user_id)?.map(|v| from_bytes(v.value())).transpose()?;
+    Ok(user.is_some_and(|u| {
+        u.get_array("identities")
+            .is_ok_and(|ids| ids.iter().any(|i| i.as_document().is_some_and(|d| d.get_str("provider_type") == Ok(provider_type))))
+    }))
+}
+
+/// Removes a user with their identities, pending links, sessions and API keys; false when there is
+/// no such user. Their email/password accounts stay as tombstones (`userpass::bury`): logging in
+/// with one answers `unauthorized` as App Services did, and the address can be registered again.
 fn delete_user_in(txn: &WriteTransaction, user_id: &str) -> Result<bool, AuthError> {
     if txn.open_table(USERS)?.remove(user_id)?.is_none() {
         return Ok(false);
@@ -621,13 +643,7 @@ fn delete_user_in(txn: &WriteTransaction, user_id: &str) -> Result<bool, AuthErr
             }
         }
     }
-    {
-        let mut up = txn.open_table(USERPASS)?;
-        for email in &emails {
-            up.remove(email.as_str())?;
-        }
-    }
-    userpass::forget_folded(txn, &emails)?;
+    userpass::bury(txn, &emails)?;
     remove_where(txn, EMAIL_TOKENS, |d| d.get_str("email").is_ok_and(|e| emails.iter().any(|x| x == e)))?;
     sessions::remove_where(txn, |d| d.get_str("user_id") == Ok(user_id))?;
     remove_where(txn, API_KEYS, |d| d.get_str("user_id") == Ok(user_id))?;

@@ -73,8 +73,14 @@ impl Auth {
         self.app.userpass.as_ref().ok_or_else(|| AuthError::ProviderNotFound("local-userpass".into()))
     }
 
-    /// The account `email` names, matched exactly or else without case: its key and record.
+    /// The live account `email` names (see `find_record`).
     fn find_account(&self, email: &str) -> Result<Option<(String, Document)>, AuthError> {
+        Ok(self.find_record(email)?.filter(|(_, a)| !buried(a)))
+    }
+
+    /// The account record `email` names, matched exactly or else without case, tombstones of
+    /// deleted users included: its key and record.
+    fn find_record(&self, email: &str) -> Result<Option<(String, Document)>, AuthError> {
         let read = self.db.begin_read()?;
         let accounts = read.open_table(USERPASS)?;
         let key = match accounts.get(email)? {
@@ -102,7 +108,7 @@ impl Auth {
         }
         check_password_rules(password)?;
         if !cfg.auto_confirm && cfg.run_confirmation_function {
-            return Err(not_supported("confirmationFunctionName", cfg.confirmation_function_name.as_deref()));
+            return Err(function_failed(format!("failed to confirm user {email:?}"), "confirmationFunctionName", cfg.confirmation_function_name.as_deref()));
         }
         // Registration says whether an address is taken (as App Services does); it need not hash to say so.
         if self.find_account(email)?.is_some() {
@@ -118,8 +124,17 @@ impl Auth {
         {
             let mut up = txn.open_table(USERPASS)?;
             let mut by_fold = txn.open_table(USERPASS_FOLDED)?;
-            if up.get(email)?.is_some() || by_fold.get(folded.as_str())?.is_some() {
-                return Err(AuthError::AccountNameInUse);
+            let indexed = by_fold.get(folded.as_str())?.map(|v| v.value().to_string());
+            for key in [Some(email.to_string()), indexed].into_iter().flatten() {
+                let existing = up.get(key.as_str())?.map(|v| from_bytes(v.value())).transpose()?;
+                match existing {
+                    // A deleted user's tombstone gives way to the new account.
+                    Some(a) if buried(&a) => {
+                        up.remove(key.as_str())?;
+                    }
+                    Some(_) => return Err(AuthError::AccountNameInUse),
+                    None => {}
+                }
             }
             up.insert(email, to_bytes(&account)?.as_slice())?;
             by_fold.insert(folded.as_str(), email)?;
@@ -241,7 +256,9 @@ impl Auth {
             return Err(AuthError::UserAlreadyConfirmed);
         }
         if cfg.run_confirmation_function {
-            return Err(not_supported("confirmationFunctionName", cfg.confirmation_function_name.as_deref()));
+            return Err(AuthError::BadRequest(format!(
+                "cannot send a confirmation email to {email}: this app confirms users through its confirmation function (confirm/call)"
+            )));
         }
         self.limit_email(email)?;
         match account {
@@ -254,14 +271,19 @@ impl Auth {
     pub fn retry_confirmation_function(&self, email: &str, client: Option<IpAddr>) -> Result<(), AuthError> {
         self.limit_account_route(client)?;
         let cfg = self.userpass()?.clone();
+        if cfg.auto_confirm {
+            return Err(AuthError::BadRequest(format!("cannot run confirmation for {email}: automatic confirmation is enabled")));
+        }
         let account = self.find_account(email)?;
         if self.confirmed(&cfg, account.as_ref()) {
             return Err(AuthError::UserAlreadyConfirmed);
         }
         if !cfg.run_confirmation_function {
-            return Err(AuthError::BadRequest("this app confirms users by email link, not by a confirmation function".into()));
+            return Err(AuthError::BadRequest(format!(
+                "cannot run confirmation for {email}: this app confirms users by email link (confirm/send), not by a confirmation function"
+            )));
         }
-        Err(not_supported("confirmationFunctionName", cfg.confirmation_function_name.as_deref()))
+        Err(function_failed(format!("failed to confirm user {email:?}"), "confirmationFunctionName", cfg.confirmation_function_name.as_deref()))
     }
 
     /// `reset/send`: a password-reset link for an existing account (an unknown address gets the
@@ -270,7 +292,7 @@ impl Auth {
         self.limit_account_route(client)?;
         let cfg = self.userpass()?.clone();
         if cfg.run_reset_function {
-            return Err(AuthError::BadRequest("this app resets passwords through its reset function (reset/call)".into()));
+            return Err(AuthError::BadRequest("please use reset password via function".into()));
         }
         self.limit_email(email)?;
         match self.find_account(email)? {
@@ -312,24 +334,27 @@ impl Auth {
     }
 
     /// `reset/call`: runs the reset function (answered the same for any address).
-    pub fn call_reset_function(&self, _email: &str, password: &str, client: Option<IpAddr>) -> Result<(), AuthError> {
+    pub fn call_reset_function(&self, email: &str, password: &str, client: Option<IpAddr>) -> Result<(), AuthError> {
         self.limit_account_route(client)?;
         let cfg = self.userpass()?.clone();
         check_password_rules(password)?;
         if !cfg.run_reset_function {
             return Err(AuthError::BadRequest("this app resets passwords by email link (reset/send), not by a reset function".into()));
         }
-        Err(not_supported("resetFunctionName", cfg.reset_function_name.as_deref()))
+        Err(function_failed(format!("failed to reset password for user {email:?}"), "resetFunctionName", cfg.reset_function_name.as_deref()))
     }
 
     /// Checks an email/password pair; returns the account's identity.
     pub(super) fn check_password(&self, email: &str, password: &str) -> Result<Identity, AuthError> {
-        let Some((key, account)) = self.find_account(email)? else {
+        let Some((key, account)) = self.find_record(email)? else {
             self.hashes.verify(password, dummy_hash())?;
             return Err(AuthError::InvalidPassword);
         };
         if !self.hashes.verify(password, &field(&account, "password_hash")?)? {
             return Err(AuthError::InvalidPassword);
+        }
+        if buried(&account) {
+            return Err(AuthError::Unauthorized);
         }
         if !account.get_bool("confirmed").unwrap_or(false) {
             return Err(AuthError::ConfirmationRequired);
@@ -361,7 +386,7 @@ impl Auth {
         for entry in read.open_table(USERPASS)?.iter()? {
             let (k, v) = entry?;
             let account = from_bytes(v.value())?;
-            if !account.get_bool("confirmed").unwrap_or(false) {
+            if !account.get_bool("confirmed").unwrap_or(false) && !buried(&account) {
                 let email = k.value().to_string();
                 let link_expires = expiry.get(&email).copied().filter(|e| *e > now).unwrap_or(0);
                 out.push(PendingConfirmation { email, created: int_field(&account, "created"), link_expires });
@@ -393,24 +418,31 @@ pub(super) fn migrate(txn: &WriteTransaction) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// Drops the folded entries of removed accounts.
-pub(super) fn forget_folded(txn: &WriteTransaction, emails: &[String]) -> Result<(), AuthError> {
-    let mut by_fold = txn.open_table(USERPASS_FOLDED)?;
+/// Whether an account record is the tombstone of a deleted user.
+fn buried(account: &Document) -> bool {
+    account.get_bool("deleted").unwrap_or(false)
+}
+
+/// Turns the accounts of a deleted user into tombstones: only the password hash is kept, so that
+/// its right password answers `unauthorized` (App Services' answer after `deleteUser`) rather than
+/// logging in; registering the address again replaces the tombstone.
+pub(super) fn bury(txn: &WriteTransaction, emails: &[String]) -> Result<(), AuthError> {
+    let mut up = txn.open_table(USERPASS)?;
     for email in emails {
-        let folded = fold(email);
-        let points_here = by_fold.get(folded.as_str())?.is_some_and(|v| v.value() == email);
-        if points_here {
-            by_fold.remove(folded.as_str())?;
+        let account = up.get(email.as_str())?.map(|v| from_bytes(v.value())).transpose()?;
+        if let Some(account) = account {
+            let tombstone = doc! {"deleted": true, "password_hash": field(&account, "password_hash")?, "created": int_field(&account, "created") as i64};
+            up.insert(email.as_str(), to_bytes(&tombstone)?.as_slice())?;
         }
     }
     Ok(())
 }
 
-fn not_supported(key: &str, name: Option<&str>) -> AuthError {
-    AuthError::NotSupported(format!(
-        "{key} '{}' is configured, but realm-wasm-server cannot run server functions yet",
-        name.unwrap_or_default()
-    ))
+/// A confirmation / reset function's failure, in App Services' words; why it failed (this server
+/// cannot run functions yet) goes to the log.
+fn function_failed(message: String, key: &str, name: Option<&str>) -> AuthError {
+    tracing::warn!("{key} '{}' is configured, but realm-wasm-server cannot run server functions yet: {message}", name.unwrap_or_default());
+    AuthError::FunctionFailed(message)
 }
 
 #[cfg(test)]
