@@ -62,13 +62,19 @@ impl HashGate {
             *running += 1;
             self.peak.fetch_max(*running, Ordering::Relaxed);
         }
-        self.computed.fetch_add(1, Ordering::Relaxed);
-        let out = f();
-        if let Ok(mut running) = self.running.lock() {
-            *running -= 1;
+        // Frees the slot however `f` ends.
+        struct Slot<'a>(&'a HashGate);
+        impl Drop for Slot<'_> {
+            fn drop(&mut self) {
+                if let Ok(mut running) = self.0.running.lock() {
+                    *running -= 1;
+                }
+                self.0.freed.notify_one();
+            }
         }
-        self.freed.notify_one();
-        Ok(out)
+        let _slot = Slot(self);
+        self.computed.fetch_add(1, Ordering::Relaxed);
+        Ok(f())
     }
 
     /// A new argon2id hash of `secret`.
