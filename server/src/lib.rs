@@ -87,6 +87,9 @@ pub fn open_state_with_clock(
         login_limit_per_account: settings.login_limit_per_account,
         login_limit_per_address: settings.login_limit_per_address,
         clock,
+        max_concurrent_hashes: settings.max_concurrent_hashes,
+        account_limit_per_address: settings.account_limit_per_address,
+        email_limit_per_account: settings.email_limit_per_account,
     };
     let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone(), options)?);
     let changes = Arc::new(watch::ChangeLog::new(settings.limits.change_log));
@@ -118,6 +121,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    state.auth.spawn_purger();
     let limits = state.settings.limits.clone();
     http::serve(listener, router(state), &limits, shutdown).await
 }

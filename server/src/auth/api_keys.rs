@@ -2,19 +2,22 @@
 //! token; used to log in as the owner through the `api-key` provider.
 //!
 //! The secret is `<key id><40 random hex>`: the id finds the record, the whole secret is checked
-//! against its argon2id hash. The secret is returned once, at creation.
+//! against its argon2id hash. The secret is returned once, at creation. Disabling or deleting a
+//! key ends the sessions opened with it.
 
 use super::store::*;
-use super::userpass::verify_hash;
-use super::{Auth, AuthError};
+use super::{sessions, Auth, AuthError};
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::Argon2;
 use bson::{doc, oid::ObjectId, Document};
 use redb::{ReadableDatabase, ReadableTable};
 
 /// Longest accepted key name.
 const MAX_NAME_LEN: usize = 256;
+
+/// App Services' rule for key names: ASCII letters, digits, `_` and `-`.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_NAME_LEN && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
 
 /// An API key as the client API shows it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -52,17 +55,16 @@ impl Auth {
     /// Creates a key named `name` for `user_id`.
     pub fn create_api_key(&self, user_id: &str, name: &str) -> Result<ApiKey, AuthError> {
         self.api_keys_enabled()?;
-        if name.is_empty() || name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
-            return Err(AuthError::BadRequest(format!("API key name must be 1 to {MAX_NAME_LEN} printable characters")));
+        if !valid_name(name) {
+            return Err(AuthError::InvalidParameter(format!(
+                "API key name {name:?} is invalid: it can only contain ASCII letters, numbers, underscores, and hyphens (1 to {MAX_NAME_LEN} of them)"
+            )));
         }
         let id = ObjectId::new().to_hex();
         let mut raw = [0u8; 20];
         OsRng.fill_bytes(&mut raw);
         let secret = format!("{id}{}", hex::encode(raw));
-        let hash = Argon2::default()
-            .hash_password(secret.as_bytes(), &SaltString::generate(&mut OsRng))
-            .map_err(|e| AuthError::Internal(e.to_string()))?
-            .to_string();
+        let hash = self.hashes.hash(&secret)?;
         let record = doc! {"user_id": user_id, "name": name, "key_hash": hash, "disabled": false, "created": self.now() as i64};
         let txn = self.db.begin_write()?;
         {
@@ -108,14 +110,14 @@ impl Auth {
                 if d.get_str("user_id") == Ok(user_id) {
                     Ok(to_key(key_id, &d))
                 } else {
-                    Err(AuthError::ApiKeyNotFound)
+                    Err(AuthError::ApiKeyNotFound(key_id.to_string()))
                 }
             }
-            None => Err(AuthError::ApiKeyNotFound),
+            None => Err(AuthError::ApiKeyNotFound(key_id.to_string())),
         }
     }
 
-    /// Enables or disables one of the caller's keys.
+    /// Enables or disables one of the caller's keys; disabling ends the sessions opened with it.
     pub fn set_api_key_disabled(&self, user_id: &str, key_id: &str, disabled: bool) -> Result<(), AuthError> {
         self.api_key(user_id, key_id)?;
         let txn = self.db.begin_write()?;
@@ -123,37 +125,51 @@ impl Auth {
             let mut table = txn.open_table(API_KEYS)?;
             let mut d = match table.get(key_id)? {
                 Some(v) => from_bytes(v.value())?,
-                None => return Err(AuthError::ApiKeyNotFound),
+                None => return Err(AuthError::ApiKeyNotFound(key_id.to_string())),
             };
             d.insert("disabled", disabled);
             table.insert(key_id, to_bytes(&d)?.as_slice())?;
         }
+        let ended = if disabled { sessions::remove_where(&txn, |s| s.get_str("api_key_id") == Ok(key_id))? } else { 0 };
         txn.commit()?;
+        if ended > 0 {
+            self.revoked();
+        }
         Ok(())
     }
 
-    /// Deletes one of the caller's keys.
+    /// Deletes one of the caller's keys and ends the sessions opened with it. Deleting a key the
+    /// caller does not have does nothing and succeeds, as in App Services.
     pub fn delete_api_key(&self, user_id: &str, key_id: &str) -> Result<(), AuthError> {
-        self.api_key(user_id, key_id)?;
+        match self.api_key(user_id, key_id) {
+            Err(AuthError::ApiKeyNotFound(_)) => return Ok(()),
+            other => other?,
+        };
         let txn = self.db.begin_write()?;
         txn.open_table(API_KEYS)?.remove(key_id)?;
+        let ended = sessions::remove_where(&txn, |s| s.get_str("api_key_id") == Ok(key_id))?;
         txn.commit()?;
+        if ended > 0 {
+            self.revoked();
+        }
         Ok(())
     }
 
-    /// Checks a secret presented to the `api-key` provider; returns the owner's user id.
-    pub(super) fn check_api_key(&self, secret: &str) -> Result<String, AuthError> {
+    /// Checks a secret presented to the `api-key` provider; returns the owner's user id and the key id.
+    pub(super) fn check_api_key(&self, secret: &str) -> Result<(String, String), AuthError> {
         let refused = || AuthError::AuthFailed("invalid API key".into());
         let Some(id) = secret.get(..24) else { return Err(refused()) };
         let read = self.db.begin_read()?;
         let table = read.open_table(API_KEYS)?;
         let Some(d) = table.get(id)?.map(|v| from_bytes(v.value())).transpose()? else { return Err(refused()) };
-        if !verify_hash(secret, &field(&d, "key_hash")?) {
+        drop(table);
+        drop(read);
+        if !self.hashes.verify(secret, &field(&d, "key_hash")?)? {
             return Err(refused());
         }
         if d.get_bool("disabled").unwrap_or(false) {
-            return Err(AuthError::AuthFailed("API key is disabled".into()));
+            return Err(refused());
         }
-        field(&d, "user_id")
+        Ok((field(&d, "user_id")?, id.to_string()))
     }
 }

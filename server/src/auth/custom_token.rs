@@ -1,5 +1,6 @@
 //! The `custom-token` provider: a JWT signed by the operator's identity system (HS256 or RS256
-//! with a configured key), checked for `exp`, `aud` (when audiences are configured) and `sub`;
+//! with a configured key), checked for `exp`, `nbf` (when present), `aud` (required when audiences
+//! are configured; an empty audience string means none, as in App Services exports) and `sub`;
 //! `metadata_fields` copy claims into the profile's `data`, as App Services does.
 
 use super::{Auth, AuthError, Identity};
@@ -31,12 +32,16 @@ fn verify(cfg: &CustomTokenConfig, token: &str, now: u64) -> Result<Value, AuthE
         JwtAlgorithm::Rs256 => Algorithm::RS256,
     };
     let mut validation = Validation::new(alg);
+    // Times are checked below against the injected clock.
     validation.validate_exp = false;
-    validation.set_required_spec_claims(&["exp", "sub"]);
-    if cfg.audience.is_empty() {
+    validation.validate_nbf = false;
+    let audience: Vec<&str> = cfg.audience.iter().map(String::as_str).filter(|a| !a.is_empty()).collect();
+    if audience.is_empty() {
+        validation.set_required_spec_claims(&["exp", "sub"]);
         validation.validate_aud = false;
     } else {
-        validation.set_audience(&cfg.audience);
+        validation.set_required_spec_claims(&["exp", "sub", "aud"]);
+        validation.set_audience(&audience);
     }
     let mut last = String::from("no key configured");
     for key in &cfg.keys {
@@ -49,9 +54,12 @@ fn verify(cfg: &CustomTokenConfig, token: &str, now: u64) -> Result<Value, AuthE
         };
         match decode::<Value>(token, &decoding, &validation) {
             Ok(data) => {
-                let exp = data.claims.get("exp").and_then(Value::as_f64).unwrap_or(0.0);
-                if exp <= now as f64 {
+                let time = |name: &str| data.claims.get(name).and_then(Value::as_f64);
+                if time("exp").unwrap_or(0.0) <= now as f64 {
                     return Err(AuthError::AuthFailed("custom token expired".into()));
+                }
+                if time("nbf").is_some_and(|nbf| nbf > now as f64) {
+                    return Err(AuthError::AuthFailed("custom token not valid yet (nbf is in the future)".into()));
                 }
                 return Ok(data.claims);
             }
@@ -131,5 +139,17 @@ mod tests {
         assert!(verify(&cfg(vec![]), &sign(no_exp, SECRET), now).is_err(), "exp required");
         let missing = json!({"sub": "u1", "exp": now + 60});
         assert!(metadata(&cfg(vec![]).metadata_fields, &missing).is_err(), "required field");
+    }
+
+    #[test]
+    fn a_configured_audience_requires_aud_and_nbf_is_respected() {
+        let now = 1_000_000;
+        let no_aud = json!({"sub": "u1", "exp": now + 60});
+        assert!(verify(&cfg(vec!["my-app".into()]), &sign(no_aud.clone(), SECRET), now).is_err(), "aud required");
+        verify(&cfg(vec![]), &sign(no_aud.clone(), SECRET), now).expect("no audience configured");
+        verify(&cfg(vec!["".into()]), &sign(no_aud, SECRET), now).expect("an empty audience is none");
+        let early = json!({"sub": "u1", "exp": now + 60, "nbf": now + 1});
+        assert!(verify(&cfg(vec![]), &sign(early.clone(), SECRET), now).is_err(), "before nbf");
+        verify(&cfg(vec![]), &sign(early, SECRET), now + 1).expect("at nbf");
     }
 }

@@ -3,12 +3,17 @@
 //! Providers: `anon-user`, `local-userpass` (`userpass`), `api-key` (`api_keys`), `custom-token`
 //! (`custom_token`). Everything lives in redb (`store`), so a restart keeps users, sessions, API
 //! keys and pending confirmations. Refresh tokens are random and stored only as SHA-256 hashes;
-//! access tokens are HS256 JWTs (`tokens`). Login attempts are rate limited (`rate_limit`).
+//! access tokens are HS256 JWTs (`tokens`) bound to their session (`sessions`), so ending a
+//! session ends its access tokens too. Logins, account routes and email links are rate limited
+//! (`rate_limit`), password hashing is bounded (`hashing`), and stale records are purged (`purge`).
 
 mod api_keys;
 mod custom_token;
+mod hashing;
 mod outbox;
+mod purge;
 mod rate_limit;
+mod sessions;
 mod store;
 mod tokens;
 mod userpass;
@@ -16,7 +21,9 @@ mod verified;
 
 pub use api_keys::ApiKey;
 pub use custom_token::rsa_decoding_key;
+pub use hashing::{default_max_concurrent_hashes, HashStats};
 pub use outbox::{Message, Outbox};
+pub use purge::Purged;
 pub use tokens::AccessClaims;
 pub use userpass::PendingConfirmation;
 
@@ -27,11 +34,14 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use bson::{doc, oid::ObjectId, Bson, Document};
 use rate_limit::{RateLimiter, Subject};
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use store::*;
 
-/// Authentication failures (mapped to HTTP statuses in `http`).
+/// Authentication failures (mapped to HTTP statuses in `http`). Messages are App Services' own
+/// wording where it had one, since clients and their tests match on them.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// Missing, malformed, expired or revoked token.
@@ -40,17 +50,20 @@ pub enum AuthError {
     /// Wrong email or password (or API key, or custom JWT).
     #[error("invalid username/password")]
     InvalidPassword,
+    /// The right password of an account whose user was deleted.
+    #[error("unauthorized")]
+    Unauthorized,
     /// A login credential that is not a password was refused.
-    #[error("authentication failed: {0}")]
+    #[error("{0}")]
     AuthFailed(String),
     /// Registration of an existing email.
     #[error("name already in use")]
     AccountNameInUse,
     /// Linking an identity that belongs to another user.
-    #[error("this identity is already linked to another user")]
+    #[error("a user already exists with the specified provider")]
     IdentityInUse,
     /// Confirming an already confirmed user.
-    #[error("user already confirmed")]
+    #[error("already confirmed")]
     UserAlreadyConfirmed,
     /// Logging in before confirming the email address.
     #[error("confirmation required")]
@@ -58,6 +71,9 @@ pub enum AuthError {
     /// Invalid input.
     #[error("{0}")]
     BadRequest(String),
+    /// An argument App Services refused as invalid (e.g. an API key name).
+    #[error("{0}")]
+    InvalidParameter(String),
     /// Provider not enabled / unknown.
     #[error("authentication via '{0}' is unsupported")]
     ProviderNotFound(String),
@@ -68,17 +84,21 @@ pub enum AuthError {
     #[error("user is disabled")]
     UserDisabled,
     /// API key not found (or not the caller's).
-    #[error("API key not found")]
-    ApiKeyNotFound,
+    #[error("API key \"{0}\" doesn't exist")]
+    ApiKeyNotFound(String),
     /// The caller already has a key with this name.
     #[error("API key with name '{0}' already exists")]
     ApiKeyExists(String),
-    /// Too many login attempts.
-    #[error("too many login attempts: {0}")]
-    TooManyRequests(String),
-    /// A configured flow needs something this server does not have (server functions).
+    /// Too many attempts (logins, account requests, email links).
     #[error("{0}")]
-    NotSupported(String),
+    TooManyRequests(String),
+    /// Too much hashing already queued: try again later.
+    #[error("{0}")]
+    Busy(String),
+    /// A configured confirmation / reset function did not succeed (this server cannot run
+    /// functions yet, so it never does); the message is App Services' for a failed function.
+    #[error("{0}")]
+    FunctionFailed(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -120,6 +140,11 @@ pub struct LoginResponse {
 pub trait Clock: Send + Sync {
     /// Now.
     fn now(&self) -> u64;
+    /// Resolves once `now()` has reached `at` (a test clock resolves it when the test moves it).
+    fn sleep_until(&self, at: u64) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let secs = at.saturating_sub(self.now());
+        Box::pin(tokio::time::sleep(std::time::Duration::from_secs(secs)))
+    }
 }
 
 /// The real clock.
@@ -146,6 +171,13 @@ pub struct AuthOptions {
     pub login_limit_per_address: u32,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// Password/API-key hashes computed at once.
+    pub max_concurrent_hashes: usize,
+    /// Requests per client address per minute to the email/password routes that work without a
+    /// session (register, confirm/send, confirm/call, reset, reset/send, reset/call).
+    pub account_limit_per_address: u32,
+    /// Confirmation / reset links per email address per hour.
+    pub email_limit_per_account: u32,
 }
 
 impl Default for AuthOptions {
@@ -156,6 +188,9 @@ impl Default for AuthOptions {
             login_limit_per_account: 10,
             login_limit_per_address: 60,
             clock: Arc::new(SystemClock),
+            max_concurrent_hashes: default_max_concurrent_hashes(),
+            account_limit_per_address: 60,
+            email_limit_per_account: 5,
         }
     }
 }
@@ -175,8 +210,8 @@ struct Identity {
 enum Proven {
     /// A new anonymous user.
     Anonymous,
-    /// An existing user (API keys).
-    User(String),
+    /// An existing user, through one of their API keys (the session remembers which).
+    ApiKey { user_id: String, key_id: String },
     /// An identity that may or may not have a user yet.
     Identity(Box<Identity>),
 }
@@ -188,9 +223,18 @@ pub struct Auth {
     store: Arc<dyn Store>,
     keys: tokens::Keys,
     outbox: Outbox,
-    limiter: RateLimiter,
+    /// Failed logins, per account and per client address, per minute.
+    login_limiter: RateLimiter,
+    /// Unauthenticated email/password requests per client address per minute.
+    account_limiter: RateLimiter,
+    /// Confirmation / reset links per email address per hour.
+    email_limiter: RateLimiter,
+    hashes: hashing::HashGate,
     clock: Arc<dyn Clock>,
     verified: verified::VerifiedTokens,
+    /// Bumped whenever sessions end (logout, revoke, disable, delete, password reset, API key
+    /// removal, purge): open watch streams re-check their token when it changes.
+    revocations: tokio::sync::watch::Sender<u64>,
 }
 
 /// Picks the device id: the client's `options.device.deviceId` if it is a real ObjectId, else a new one.
@@ -228,7 +272,11 @@ impl Auth {
             txn.open_table(USERPASS)?;
             txn.open_table(EMAIL_TOKENS)?;
             txn.open_table(SESSIONS)?;
+            txn.open_table(SESSION_IDS)?;
             txn.open_table(API_KEYS)?;
+            txn.open_table(USERPASS_FOLDED)?;
+            sessions::migrate(&txn, &app.app_id)?;
+            userpass::migrate(&txn)?;
             let mut meta = txn.open_table(META)?;
             let existing = meta.get("jwt_secret")?.map(|v| v.value().to_vec());
             match (&options.signing_key, existing) {
@@ -244,8 +292,47 @@ impl Auth {
         };
         txn.commit()?;
         let keys = tokens::Keys::new(&secret, &app.app_id);
-        let limiter = RateLimiter::new(options.login_limit_per_account, options.login_limit_per_address);
-        Ok(Auth { db, app, store, keys, outbox: options.outbox, limiter, clock: options.clock, verified: verified::VerifiedTokens::new() })
+        Ok(Auth {
+            db,
+            app,
+            store,
+            keys,
+            outbox: options.outbox,
+            login_limiter: RateLimiter::new("failed logins", 60, options.login_limit_per_account, options.login_limit_per_address),
+            account_limiter: RateLimiter::new("account requests", 60, u32::MAX, options.account_limit_per_address),
+            email_limiter: RateLimiter::new("emails", 3600, options.email_limit_per_account, u32::MAX),
+            hashes: hashing::HashGate::new(options.max_concurrent_hashes),
+            clock: options.clock,
+            verified: verified::VerifiedTokens::new(),
+            revocations: tokio::sync::watch::Sender::new(0),
+        })
+    }
+
+    /// Changes whenever sessions end; a watcher re-verifies its access token when it does.
+    pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revocations.subscribe()
+    }
+
+    /// Resolves when the clock reaches `at` (an access token's expiry).
+    pub fn sleep_until(&self, at: u64) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        self.clock.sleep_until(at)
+    }
+
+    /// How much password hashing has been done, and at most how much at once.
+    pub fn hash_stats(&self) -> HashStats {
+        self.hashes.stats()
+    }
+
+    /// Sessions ended: cached verifications are dropped and watchers told to re-check.
+    fn revoked(&self) {
+        self.verified.invalidate();
+        self.revocations.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    /// Counts a request to an unauthenticated email/password route against the client's budget.
+    fn limit_account_route(&self, client: Option<IpAddr>) -> Result<(), AuthError> {
+        let subjects: Vec<Subject> = client.map(Subject::Address).into_iter().collect();
+        self.account_limiter.reserve(subjects, self.now()).map(|_| ())
     }
 
     /// The app this service authenticates for.
@@ -262,14 +349,14 @@ impl Auth {
     pub fn login(&self, provider: &str, body: &Document, client: Option<IpAddr>) -> Result<LoginResponse, AuthError> {
         let device_id = device_id_from(body);
         let proven = self.prove(provider, body, client)?;
-        let user_id = match proven {
-            Proven::Anonymous => self.create_user(None)?,
-            Proven::User(id) => id,
-            Proven::Identity(identity) => self.bind_identity(*identity, None)?,
+        let (user_id, key_id) = match proven {
+            Proven::Anonymous => (self.create_user(None)?, None),
+            Proven::ApiKey { user_id, key_id } => (user_id, Some(key_id)),
+            Proven::Identity(identity) => (self.bind_identity(*identity, None)?, None),
         };
         self.check_enabled(&user_id)?;
-        let refresh_token = self.create_session(&user_id, &device_id)?;
-        let access_token = self.issue_access_token(&user_id, &device_id)?;
+        let (refresh_token, session_id) = self.create_session(&user_id, &device_id, key_id.as_deref())?;
+        let access_token = self.issue_access_token(&user_id, &device_id, &session_id)?;
         Ok(LoginResponse { user_id, access_token, refresh_token: Some(refresh_token), device_id })
     }
 
@@ -277,12 +364,11 @@ impl Auth {
     pub fn link(&self, claims: &AccessClaims, provider: &str, body: &Document, client: Option<IpAddr>) -> Result<LoginResponse, AuthError> {
         let identity = match self.prove(provider, body, client)? {
             Proven::Identity(identity) => *identity,
-            Proven::Anonymous | Proven::User(_) => {
-                return Err(AuthError::BadRequest(format!("'{provider}' credentials cannot be linked to a user")))
-            }
+            Proven::Anonymous => return Err(AuthError::BadRequest("linking an anonymous identity is not allowed".into())),
+            Proven::ApiKey { .. } => return Err(AuthError::BadRequest("linking an api-key identity is not allowed".into())),
         };
         self.bind_identity(identity, Some(&claims.sub))?;
-        let access_token = self.issue_access_token(&claims.sub, &claims.baas_device_id)?;
+        let access_token = self.issue_access_token(&claims.sub, &claims.baas_device_id, &claims.baas_session_id)?;
         Ok(LoginResponse {
             user_id: claims.sub.clone(),
             access_token,
@@ -291,8 +377,9 @@ impl Auth {
         })
     }
 
-    /// Checks a credential under the login rate limits (failures count against the client
-    /// address and, where the credential names one, the account).
+    /// Checks a credential under the login rate limits: the attempt is counted against the client
+    /// address and, where the credential names one, the account before anything is hashed, and
+    /// given back if it succeeds.
     fn prove(&self, provider: &str, body: &Document, client: Option<IpAddr>) -> Result<Proven, AuthError> {
         let app = &self.app;
         let mut subjects: Vec<Subject> = client.map(Subject::Address).into_iter().collect();
@@ -302,13 +389,13 @@ impl Auth {
             "local-userpass" if app.userpass.is_some() => {
                 let username = body_str(body, "username").or_else(|_| body_str(body, "email"))?;
                 let password = body_str(body, "password")?;
-                subjects.push(Subject::Account(format!("local-userpass/{username}")));
+                subjects.push(Subject::Account(format!("local-userpass/{}", userpass::fold(username))));
                 Box::new(move || self.check_password(username, password).map(|i| Proven::Identity(Box::new(i))))
             }
             "api-key" if app.api_key_enabled => {
                 let key = body_str(body, "key")?;
                 subjects.push(Subject::Account(format!("api-key/{}", key.get(..24).unwrap_or(key))));
-                Box::new(move || self.check_api_key(key).map(Proven::User))
+                Box::new(move || self.check_api_key(key).map(|(user_id, key_id)| Proven::ApiKey { user_id, key_id }))
             }
             "custom-token" if app.custom_token.is_some() => {
                 let token = body_str(body, "token")?;
@@ -316,10 +403,10 @@ impl Auth {
             }
             other => return Err(AuthError::ProviderNotFound(other.to_string())),
         };
-        self.limiter.check(&subjects, now)?;
+        let attempt = self.login_limiter.reserve(subjects, now)?;
         let result = check();
-        if result.is_err() {
-            self.limiter.fail(&subjects, now);
+        if result.is_ok() {
+            self.login_limiter.release(attempt);
         }
         result
     }
@@ -359,8 +446,9 @@ impl Auth {
                 (vec![Bson::Document(anon)], Document::new())
             }
         };
+        let now = self.now() as i64;
         let user = doc! {
-            "_id": &user_id, "type": "normal", "created": self.now() as i64, "disabled": false,
+            "_id": &user_id, "type": "normal", "created": now, "last_active": now, "disabled": false,
             "identities": identities, "data": data,
         };
         txn.open_table(USERS)?.insert(user_id.as_str(), to_bytes(&user)?.as_slice())?;
@@ -381,6 +469,11 @@ impl Auth {
                 return Ok(id);
             }
             (None, Some(target)) => {
+                if identity.provider_type == "local-userpass" && has_identity(&txn, target, "local-userpass")? {
+                    return Err(AuthError::BadRequest(
+                        "linking a local-userpass identity is not allowed when one is already linked".into(),
+                    ));
+                }
                 txn.open_table(IDENTITIES)?.insert(key.as_str(), target)?;
                 target.to_string()
             }
@@ -409,21 +502,8 @@ impl Auth {
         Ok(user_id)
     }
 
-    fn create_session(&self, user_id: &str, device_id: &str) -> Result<String, AuthError> {
-        let mut raw = [0u8; 32];
-        OsRng.fill_bytes(&mut raw);
-        let token = hex::encode(raw);
-        let now = self.now();
-        let expires = now.saturating_add(self.app.refresh_token_ttl_secs);
-        let record = doc! {"user_id": user_id, "device_id": device_id, "created": now as i64, "expires": expires as i64};
-        let txn = self.db.begin_write()?;
-        txn.open_table(SESSIONS)?.insert(token_hash(&token).as_str(), to_bytes(&record)?.as_slice())?;
-        txn.commit()?;
-        Ok(token)
-    }
-
-    /// Issues a fresh access token carrying the user's current custom data.
-    pub fn issue_access_token(&self, user_id: &str, device_id: &str) -> Result<String, AuthError> {
+    /// Issues a fresh access token for a session, carrying the user's current custom data.
+    pub(super) fn issue_access_token(&self, user_id: &str, device_id: &str, session_id: &str) -> Result<String, AuthError> {
         let user_data = self.custom_data(user_id)?;
         let iat = self.now();
         self.keys.sign(&AccessClaims {
@@ -434,6 +514,8 @@ impl Auth {
             baas_device_id: device_id.to_string(),
             baas_app_id: self.app.app_id.clone(),
             typ: "access".into(),
+            baas_session_id: session_id.to_string(),
+            jti: ObjectId::new().to_hex(),
         })
     }
 
@@ -456,7 +538,8 @@ impl Auth {
         Ok(found.map(|d| Bson::Document(d).into_relaxed_extjson()))
     }
 
-    /// Validates an access token and returns its claims (the user must still exist and be enabled).
+    /// Validates an access token and returns its claims: its session must still be live and its
+    /// user still exist and be enabled.
     pub fn verify_access_token(&self, token: &str) -> Result<AccessClaims, AuthError> {
         let now = self.now();
         let pending = match self.verified.lookup(token, now) {
@@ -464,60 +547,14 @@ impl Auth {
             Err(pending) => pending,
         };
         let claims = self.keys.verify(token, now)?;
+        self.check_session(&claims)?;
         match self.check_enabled(&claims.sub) {
             Ok(()) => {
                 self.verified.remember(pending, &claims);
                 Ok(claims)
             }
-            Err(AuthError::UserDisabled) => Err(AuthError::InvalidSession("user is disabled".into())),
-            Err(AuthError::UserNotFound) => Err(AuthError::InvalidSession("user no longer exists".into())),
-            Err(e) => Err(e),
+            Err(e) => Err(session_error(e)),
         }
-    }
-
-    /// `POST /auth/session`: a new access token for a refresh token (which is not rotated).
-    pub fn refresh(&self, refresh_token: &str) -> Result<String, AuthError> {
-        let (user_id, device_id) = self.session(refresh_token)?;
-        match self.check_enabled(&user_id) {
-            Ok(()) => self.issue_access_token(&user_id, &device_id),
-            Err(AuthError::UserDisabled) => Err(AuthError::InvalidSession("user is disabled".into())),
-            Err(AuthError::UserNotFound) => Err(AuthError::InvalidSession("user no longer exists".into())),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The (user id, device id) of a live session.
-    fn session(&self, refresh_token: &str) -> Result<(String, String), AuthError> {
-        let read = self.db.begin_read()?;
-        let table = read.open_table(SESSIONS)?;
-        let record = match table.get(token_hash(refresh_token).as_str())? {
-            Some(v) => from_bytes(v.value())?,
-            None => return Err(AuthError::InvalidSession("failed to find refresh token".into())),
-        };
-        if int_field(&record, "expires") <= self.now() {
-            return Err(AuthError::InvalidSession("refresh token expired".into()));
-        }
-        Ok((field(&record, "user_id")?, field(&record, "device_id")?))
-    }
-
-    /// The user id behind a live, enabled session (API-key routes authenticate this way).
-    pub fn session_user(&self, refresh_token: &str) -> Result<String, AuthError> {
-        let (user_id, _) = self.session(refresh_token)?;
-        match self.check_enabled(&user_id) {
-            Ok(()) => Ok(user_id),
-            Err(AuthError::UserDisabled | AuthError::UserNotFound) => {
-                Err(AuthError::InvalidSession("user no longer exists or is disabled".into()))
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// `DELETE /auth/session`: revokes the refresh token; unknown tokens are ignored.
-    pub fn logout(&self, refresh_token: &str) -> Result<(), AuthError> {
-        let txn = self.db.begin_write()?;
-        txn.open_table(SESSIONS)?.remove(token_hash(refresh_token).as_str())?;
-        txn.commit()?;
-        Ok(())
     }
 
     /// `GET /auth/profile` body for a user.
@@ -555,61 +592,73 @@ impl Auth {
             users.insert(user_id, to_bytes(&user)?.as_slice())?;
         }
         if disabled {
-            remove_where(&txn, SESSIONS, |d| d.get_str("user_id") == Ok(user_id))?;
+            sessions::remove_where(&txn, |s| s.get_str("user_id") == Ok(user_id))?;
         }
         txn.commit()?;
         if disabled {
-            self.verified.invalidate();
+            self.revoked();
         }
         Ok(())
-    }
-
-    /// Ends every session of a user; returns how many there were.
-    pub fn revoke_sessions(&self, user_id: &str) -> Result<usize, AuthError> {
-        let txn = self.db.begin_write()?;
-        if txn.open_table(USERS)?.get(user_id)?.is_none() {
-            return Err(AuthError::UserNotFound);
-        }
-        let n = remove_where(&txn, SESSIONS, |d| d.get_str("user_id") == Ok(user_id))?;
-        txn.commit()?;
-        Ok(n)
     }
 
     /// `DELETE /auth/delete` and the admin API: removes the user with their identities,
     /// email/password accounts, sessions and API keys, in one transaction.
     pub fn delete_user(&self, user_id: &str) -> Result<(), AuthError> {
         let txn = self.db.begin_write()?;
-        if txn.open_table(USERS)?.remove(user_id)?.is_none() {
+        if !delete_user_in(&txn, user_id)? {
             return Err(AuthError::UserNotFound);
         }
-        let mut emails = Vec::new();
-        {
-            let mut identities = txn.open_table(IDENTITIES)?;
-            let keys: Vec<String> = identities
-                .iter()?
-                .filter_map(|e| e.ok())
-                .filter(|(_, v)| v.value() == user_id)
-                .map(|(k, _)| k.value().to_string())
-                .collect();
-            for key in keys {
-                identities.remove(key.as_str())?;
-                if let Some(email) = key.strip_prefix("local-userpass/") {
-                    emails.push(email.to_string());
-                }
-            }
-        }
-        {
-            let mut up = txn.open_table(USERPASS)?;
-            for email in &emails {
-                up.remove(email.as_str())?;
-            }
-        }
-        remove_where(&txn, EMAIL_TOKENS, |d| d.get_str("email").is_ok_and(|e| emails.iter().any(|x| x == e)))?;
-        remove_where(&txn, SESSIONS, |d| d.get_str("user_id") == Ok(user_id))?;
-        remove_where(&txn, API_KEYS, |d| d.get_str("user_id") == Ok(user_id))?;
         txn.commit()?;
-        self.verified.invalidate();
+        self.revoked();
         Ok(())
+    }
+}
+
+/// Whether the user already has an identity of `provider_type`.
+fn has_identity(txn: &WriteTransaction, user_id: &str, provider_type: &str) -> Result<bool, AuthError> {
+    let user = txn.open_table(USERS)?.get(user_id)?.map(|v| from_bytes(v.value())).transpose()?;
+    Ok(user.is_some_and(|u| {
+        u.get_array("identities")
+            .is_ok_and(|ids| ids.iter().any(|i| i.as_document().is_some_and(|d| d.get_str("provider_type") == Ok(provider_type))))
+    }))
+}
+
+/// Removes a user with their identities, pending links, sessions and API keys; false when there is
+/// no such user. Their email/password accounts stay as tombstones (`userpass::bury`): logging in
+/// with one answers `unauthorized` as App Services did, and the address can be registered again.
+fn delete_user_in(txn: &WriteTransaction, user_id: &str) -> Result<bool, AuthError> {
+    if txn.open_table(USERS)?.remove(user_id)?.is_none() {
+        return Ok(false);
+    }
+    let mut emails = Vec::new();
+    {
+        let mut identities = txn.open_table(IDENTITIES)?;
+        let keys: Vec<String> = identities
+            .iter()?
+            .filter_map(|e| e.ok())
+            .filter(|(_, v)| v.value() == user_id)
+            .map(|(k, _)| k.value().to_string())
+            .collect();
+        for key in keys {
+            identities.remove(key.as_str())?;
+            if let Some(email) = key.strip_prefix("local-userpass/") {
+                emails.push(email.to_string());
+            }
+        }
+    }
+    userpass::bury(txn, &emails)?;
+    remove_where(txn, EMAIL_TOKENS, |d| d.get_str("email").is_ok_and(|e| emails.iter().any(|x| x == e)))?;
+    sessions::remove_where(txn, |d| d.get_str("user_id") == Ok(user_id))?;
+    remove_where(txn, API_KEYS, |d| d.get_str("user_id") == Ok(user_id))?;
+    Ok(true)
+}
+
+/// A user check's failure as the answer to a token: the session is over.
+fn session_error(e: AuthError) -> AuthError {
+    match e {
+        AuthError::UserDisabled => AuthError::InvalidSession("user is disabled".into()),
+        AuthError::UserNotFound => AuthError::InvalidSession("user no longer exists".into()),
+        e => e,
     }
 }
 

@@ -1,36 +1,47 @@
-//! Login rate limiting in fixed one-minute windows: failed logins count against the account
-//! (email, API key id) and against the client address; once either is over its limit, further
-//! attempts — even correct ones — get `TooManyRequests` until the window ends. Successful logins
-//! cost nothing, so test suites and busy clients with valid credentials are never slowed down.
-//! Kept in memory: a restart forgets the counters, which only ever errs towards allowing logins.
+//! Rate limits in fixed windows, per subject (an account, an email address, a client address).
+//!
+//! An attempt is *reserved* before the work it stands for (a password hash, an email) starts, so
+//! parallel requests cannot all pass the check before any of them is counted. Logins give the
+//! reservation back when they succeed (successful logins cost nothing, so busy clients with valid
+//! credentials are never slowed down); other uses keep it. Once a subject is at its limit, further
+//! attempts — even correct ones — get `TooManyRequests` until the window ends. Kept in memory: a
+//! restart forgets the counters, which only ever errs towards allowing requests.
 
 use super::AuthError;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-const WINDOW_SECS: u64 = 60;
 /// Above this many tracked keys, windows that have ended are dropped.
 const PRUNE_ABOVE: usize = 10_000;
 
 /// What is being counted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) enum Subject {
-    /// An account of a provider (`local-userpass/<email>`, `api-key/<key id>`).
+    /// An account of a provider (`local-userpass/<folded email>`, `api-key/<key id>`) or an email address.
     Account(String),
     /// A client address.
     Address(IpAddr),
 }
 
 pub(super) struct RateLimiter {
+    /// What is counted, for the error message ("failed logins").
+    what: &'static str,
+    window_secs: u64,
     per_account: u32,
     per_address: u32,
-    failures: Mutex<HashMap<Subject, (u64, u32)>>,
+    counts: Mutex<HashMap<Subject, (u64, u32)>>,
+}
+
+/// Attempts counted by `reserve`, to give back with `release`.
+pub(super) struct Reservation {
+    subjects: Vec<Subject>,
+    window: u64,
 }
 
 impl RateLimiter {
-    pub(super) fn new(per_account: u32, per_address: u32) -> RateLimiter {
-        RateLimiter { per_account, per_address, failures: Mutex::default() }
+    pub(super) fn new(what: &'static str, window_secs: u64, per_account: u32, per_address: u32) -> RateLimiter {
+        RateLimiter { what, window_secs: window_secs.max(1), per_account, per_address, counts: Mutex::default() }
     }
 
     fn limit(&self, s: &Subject) -> u32 {
@@ -40,35 +51,53 @@ impl RateLimiter {
         }
     }
 
-    /// Refuses when any subject failed too often in the current window.
-    pub(super) fn check(&self, subjects: &[Subject], now: u64) -> Result<(), AuthError> {
-        let map = self.failures.lock().map_err(|_| AuthError::Internal("rate limiter poisoned".into()))?;
-        let window = now / WINDOW_SECS;
-        for s in subjects {
-            if matches!(map.get(s), Some((w, n)) if *w == window && *n >= self.limit(s)) {
-                let what = match s {
-                    Subject::Account(_) => "this account",
-                    Subject::Address(_) => "this address",
-                };
-                return Err(AuthError::TooManyRequests(format!("too many failed logins for {what}, try again in a minute")));
-            }
-        }
-        Ok(())
+    fn refused(&self, s: &Subject) -> AuthError {
+        let whom = match s {
+            Subject::Account(_) => "this account",
+            Subject::Address(_) => "this address",
+        };
+        let wait = match self.window_secs {
+            60 => "a minute".to_string(),
+            3600 => "an hour".to_string(),
+            n => format!("{n} seconds"),
+        };
+        AuthError::TooManyRequests(format!("too many {} for {whom}, try again in {wait}", self.what))
     }
 
-    /// Records a failed login for every subject.
-    pub(super) fn fail(&self, subjects: &[Subject], now: u64) {
-        let Ok(mut map) = self.failures.lock() else { return };
-        let window = now / WINDOW_SECS;
+    /// Counts one attempt against every subject, or refuses (counting nothing) when any of them is
+    /// at its limit in the current window. Check and count are one step under the lock.
+    pub(super) fn reserve(&self, subjects: Vec<Subject>, now: u64) -> Result<Reservation, AuthError> {
+        let mut map = self.counts.lock().map_err(|_| AuthError::Internal("rate limiter poisoned".into()))?;
+        let window = now / self.window_secs;
         if map.len() > PRUNE_ABOVE {
             map.retain(|_, (w, _)| *w == window);
         }
-        for s in subjects {
+        let used = |s: &Subject| match map.get(s) {
+            Some((w, n)) if *w == window => *n,
+            _ => 0,
+        };
+        if let Some(full) = subjects.iter().find(|s| used(s) >= self.limit(s)) {
+            return Err(self.refused(full));
+        }
+        for s in &subjects {
             let entry = map.entry(s.clone()).or_insert((window, 0));
             if entry.0 != window {
                 *entry = (window, 0);
             }
             entry.1 = entry.1.saturating_add(1);
+        }
+        Ok(Reservation { subjects, window })
+    }
+
+    /// Gives back a reservation's attempts (a successful login).
+    pub(super) fn release(&self, reservation: Reservation) {
+        let Ok(mut map) = self.counts.lock() else { return };
+        for s in &reservation.subjects {
+            if let Some((w, n)) = map.get_mut(s) {
+                if *w == reservation.window {
+                    *n = n.saturating_sub(1);
+                }
+            }
         }
     }
 }
@@ -77,20 +106,48 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
+    fn refused(r: Result<Reservation, AuthError>) -> bool {
+        matches!(r, Err(AuthError::TooManyRequests(_)))
+    }
+
     #[test]
     fn limits_per_account_and_address_reset_each_window() {
-        let l = RateLimiter::new(2, 3);
+        let l = RateLimiter::new("failed logins", 60, 2, 3);
         let ip = Subject::Address([127, 0, 0, 1].into());
         let a = Subject::Account("a".into());
         let b = Subject::Account("b".into());
-        l.fail(&[ip.clone(), a.clone()], 60);
-        l.check(&[ip.clone(), a.clone()], 60).expect("one failure");
-        l.fail(&[ip.clone(), a.clone()], 60);
-        assert!(matches!(l.check(std::slice::from_ref(&a), 60), Err(AuthError::TooManyRequests(_))), "account limit");
-        l.check(&[ip.clone(), b.clone()], 60).expect("address still under its limit");
-        l.fail(&[ip.clone(), b.clone()], 61);
-        assert!(matches!(l.check(std::slice::from_ref(&ip), 61), Err(AuthError::TooManyRequests(_))), "address limit");
-        l.check(&[Subject::Address([10, 0, 0, 1].into()), b.clone()], 61).expect("other address");
-        l.check(&[ip, a], 120).expect("next window");
+        l.reserve(vec![ip.clone(), a.clone()], 60).expect("first");
+        l.reserve(vec![ip.clone(), a.clone()], 60).expect("second");
+        assert!(refused(l.reserve(vec![a.clone()], 60)), "account limit");
+        l.reserve(vec![ip.clone(), b.clone()], 61).expect("address still under its limit");
+        assert!(refused(l.reserve(vec![ip.clone()], 61)), "address limit");
+        l.reserve(vec![Subject::Address([10, 0, 0, 1].into()), b.clone()], 61).expect("other address");
+        l.reserve(vec![ip, a], 120).expect("next window");
+    }
+
+    #[test]
+    fn a_refused_attempt_counts_nothing_and_released_ones_are_given_back() {
+        let l = RateLimiter::new("emails", 3600, 1, 2);
+        let ip = Subject::Address([127, 0, 0, 1].into());
+        let a = Subject::Account("a".into());
+        let first = l.reserve(vec![ip.clone(), a.clone()], 0).expect("first");
+        assert!(refused(l.reserve(vec![ip.clone(), a.clone()], 0)), "account full");
+        l.reserve(vec![ip.clone()], 0).expect("the refused attempt did not use the address's budget");
+        assert!(refused(l.reserve(vec![ip.clone()], 0)));
+        l.release(first);
+        l.reserve(vec![ip, a], 0).expect("given back");
+    }
+
+    #[test]
+    fn parallel_reservations_never_exceed_the_limit() {
+        let l = std::sync::Arc::new(RateLimiter::new("failed logins", 60, 10, 1000));
+        let threads: Vec<_> = (0..64)
+            .map(|_| {
+                let l = l.clone();
+                std::thread::spawn(move || l.reserve(vec![Subject::Account("x".into())], 0).is_ok())
+            })
+            .collect();
+        let granted = threads.into_iter().map(|t| t.join()).filter(|r| matches!(r, Ok(true))).count();
+        assert_eq!(granted, 10);
     }
 }

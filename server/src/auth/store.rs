@@ -1,12 +1,17 @@
 //! The auth tables in redb and the BSON encoding of their records.
 //!
-//! `users`: user id → {_id, type, created, disabled, identities[], data}
+//! `users`: user id → {_id, type, created, last_active, disabled, identities[], data}
 //! `identities`: "<provider type>/<external id>" → user id (who owns an email, a JWT subject)
-//! `userpass`: email → {identity_id, password_hash, confirmed, created}
+//! `userpass`: email as registered → {identity_id, password_hash, confirmed, created}
+//! `userpass_folded`: lower-cased email → the `userpass` key it belongs to (emails match without case)
 //! `email_tokens`: tokenId → {kind, email, token_hash, expires} (confirmation and reset links)
-//! `sessions`: SHA-256 of a refresh token → {user_id, device_id, created, expires}
+//! `sessions`: SHA-256 of a refresh token → {session_id, app_id, user_id, device_id, created,
+//!   expires, api_key_id?}
+//! `session_ids`: session id (carried by access tokens) → its `sessions` key
 //! `api_keys`: key id → {user_id, name, key_hash, disabled, created}
 //! `meta`: the generated signing key
+//!
+//! Records written by older versions lack the newer fields and tables; `Auth::open` adds them.
 
 use super::AuthError;
 use bson::Document;
@@ -18,6 +23,8 @@ pub(super) const IDENTITIES: TableDefinition<&str, &str> = TableDefinition::new(
 pub(super) const USERPASS: TableDefinition<&str, &[u8]> = TableDefinition::new("userpass");
 pub(super) const EMAIL_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("email_tokens");
 pub(super) const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+pub(super) const SESSION_IDS: TableDefinition<&str, &str> = TableDefinition::new("session_ids");
+pub(super) const USERPASS_FOLDED: TableDefinition<&str, &str> = TableDefinition::new("userpass_folded");
 pub(super) const API_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_keys");
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 

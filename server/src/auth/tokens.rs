@@ -23,6 +23,12 @@ pub struct AccessClaims {
     pub baas_app_id: String,
     /// Always `access` (refresh tokens are opaque and never JWTs).
     pub typ: String,
+    /// The session the token belongs to: it is refused once the session ends.
+    #[serde(default)]
+    pub baas_session_id: String,
+    /// Unique token id, so two tokens issued in one second differ.
+    #[serde(default)]
+    pub jti: String,
 }
 
 pub(super) struct Keys {
@@ -76,6 +82,8 @@ pub(super) fn test_claims(exp: u64) -> AccessClaims {
         baas_device_id: "d".into(),
         baas_app_id: "app".into(),
         typ: "access".into(),
+        baas_session_id: "s".into(),
+        jti: "j".into(),
     }
 }
 

@@ -2,18 +2,22 @@
 //! (logged / webhooked) links, password checks.
 //!
 //! A registered address is an account in `userpass`; it becomes a user at its first login.
-//! Confirmation and reset tokens are random, stored hashed under their `tokenId`, expire and
-//! are removed when used.
+//! Addresses match without regard to case (`userpass_folded`), while the account keeps the address
+//! as registered. Confirmation and reset tokens are random, stored hashed under their `tokenId`,
+//! expire and are removed when used. The routes that work without a session count against the
+//! client address, links against the email address, and answer an unknown address as they answer
+//! a known one, so they neither spam nor reveal who has an account.
 
+use super::hashing::dummy_hash;
 use super::outbox::{link, Message};
+use super::rate_limit::Subject;
 use super::store::*;
-use super::{Auth, AuthError, Identity};
+use super::{sessions, Auth, AuthError, Identity};
 use crate::config::UserpassConfig;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use bson::{doc, oid::ObjectId, Document};
-use redb::{ReadableDatabase, ReadableTable};
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 
 /// Confirmation tokens live this long.
@@ -33,6 +37,11 @@ pub struct PendingConfirmation {
     pub created: u64,
     /// When its newest confirmation link expires (0: no live link).
     pub link_expires: u64,
+}
+
+/// The form of an address accounts are matched by.
+pub(super) fn fold(email: &str) -> String {
+    email.to_lowercase()
 }
 
 /// Basic email shape check: one `@`, non-empty local part and a dotless-or-dotted domain, no spaces.
@@ -59,59 +68,76 @@ fn check_password_rules(password: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
-fn hash_password(password: &str) -> Result<String, AuthError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Ok(Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| AuthError::Internal(e.to_string()))?
-        .to_string())
-}
-
-/// Verifies against a stored argon2id hash (the comparison inside argon2 is constant-time).
-pub(super) fn verify_hash(secret: &str, stored: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|parsed| Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok())
-}
-
-/// A fixed hash checked when the account does not exist, so timing does not reveal which emails exist.
-fn dummy_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| hash_password("not-a-real-password").unwrap_or_default())
-}
-
 impl Auth {
     fn userpass(&self) -> Result<&UserpassConfig, AuthError> {
         self.app.userpass.as_ref().ok_or_else(|| AuthError::ProviderNotFound("local-userpass".into()))
     }
 
-    fn account(&self, email: &str) -> Result<Option<Document>, AuthError> {
+    /// The live account `email` names (see `find_record`).
+    fn find_account(&self, email: &str) -> Result<Option<(String, Document)>, AuthError> {
+        Ok(self.find_record(email)?.filter(|(_, a)| !buried(a)))
+    }
+
+    /// The account record `email` names, matched exactly or else without case, tombstones of
+    /// deleted users included: its key and record.
+    fn find_record(&self, email: &str) -> Result<Option<(String, Document)>, AuthError> {
         let read = self.db.begin_read()?;
-        let table = read.open_table(USERPASS)?;
-        let account = table.get(email)?.map(|v| from_bytes(v.value())).transpose()?;
-        Ok(account)
+        let accounts = read.open_table(USERPASS)?;
+        let key = match accounts.get(email)? {
+            Some(_) => email.to_string(),
+            None => match read.open_table(USERPASS_FOLDED)?.get(fold(email).as_str())? {
+                Some(k) => k.value().to_string(),
+                None => return Ok(None),
+            },
+        };
+        let account = accounts.get(key.as_str())?.map(|v| from_bytes(v.value())).transpose()?;
+        Ok(account.map(|a| (key, a)))
+    }
+
+    /// Counts a link to `email` against its hourly budget, whether or not it has an account.
+    fn limit_email(&self, email: &str) -> Result<(), AuthError> {
+        self.email_limiter.reserve(vec![Subject::Account(fold(email))], self.now()).map(|_| ())
     }
 
     /// Registers an email/password account (confirmed at once with `autoConfirm`).
-    pub fn register(&self, email: &str, password: &str) -> Result<(), AuthError> {
+    pub fn register(&self, email: &str, password: &str, client: Option<IpAddr>) -> Result<(), AuthError> {
+        self.limit_account_route(client)?;
         let cfg = self.userpass()?.clone();
         if !valid_email(email) {
             return Err(AuthError::BadRequest(format!("email invalid: {email:?} is not a valid email address")));
         }
         check_password_rules(password)?;
         if !cfg.auto_confirm && cfg.run_confirmation_function {
-            return Err(not_supported("confirmationFunctionName", cfg.confirmation_function_name.as_deref()));
+            return Err(function_failed(format!("failed to confirm user {email:?}"), "confirmationFunctionName", cfg.confirmation_function_name.as_deref()));
         }
-        let hash = hash_password(password)?;
+        // Registration says whether an address is taken (as App Services does); it need not hash to say so.
+        if self.find_account(email)?.is_some() {
+            return Err(AuthError::AccountNameInUse);
+        }
+        let hash = self.hashes.hash(password)?;
         let account = doc! {
             "identity_id": ObjectId::new().to_hex(), "password_hash": hash,
             "confirmed": cfg.auto_confirm, "created": self.now() as i64,
         };
+        let folded = fold(email);
         let txn = self.db.begin_write()?;
         {
             let mut up = txn.open_table(USERPASS)?;
-            if up.get(email)?.is_some() {
-                return Err(AuthError::AccountNameInUse);
+            let mut by_fold = txn.open_table(USERPASS_FOLDED)?;
+            let indexed = by_fold.get(folded.as_str())?.map(|v| v.value().to_string());
+            for key in [Some(email.to_string()), indexed].into_iter().flatten() {
+                let existing = up.get(key.as_str())?.map(|v| from_bytes(v.value())).transpose()?;
+                match existing {
+                    // A deleted user's tombstone gives way to the new account.
+                    Some(a) if buried(&a) => {
+                        up.remove(key.as_str())?;
+                    }
+                    Some(_) => return Err(AuthError::AccountNameInUse),
+                    None => {}
+                }
             }
             up.insert(email, to_bytes(&account)?.as_slice())?;
+            by_fold.insert(folded.as_str(), email)?;
         }
         let message = if cfg.auto_confirm { None } else { Some(self.new_email_token(&txn, CONFIRM, email)?) };
         txn.commit()?;
@@ -122,7 +148,7 @@ impl Auth {
     }
 
     /// Stores a fresh token of `kind` for `email` in `txn` and returns the message carrying it.
-    fn new_email_token(&self, txn: &redb::WriteTransaction, kind: &'static str, email: &str) -> Result<Message, AuthError> {
+    fn new_email_token(&self, txn: &WriteTransaction, kind: &'static str, email: &str) -> Result<Message, AuthError> {
         let mut raw = [0u8; 32];
         OsRng.fill_bytes(&mut raw);
         let token = hex::encode(raw);
@@ -137,25 +163,41 @@ impl Auth {
         Ok(Message { kind, email: email.to_string(), token, token_id, url, expires })
     }
 
-    /// Takes (validates and deletes) a token of `kind`; returns its email. Expired tokens are
-    /// deleted too; any failure is the same `invalid token data` answer.
-    fn take_email_token(&self, txn: &redb::WriteTransaction, kind: &str, token: &str, token_id: &str) -> Result<String, AuthError> {
+    /// Checks a token of `kind` without using it; returns its record.
+    fn check_email_token(record: Option<Document>, kind: &str, token: &str) -> Result<Document, AuthError> {
         let invalid = || AuthError::BadRequest("invalid token data".into());
-        let mut table = txn.open_table(EMAIL_TOKENS)?;
-        let record = match table.get(token_id)? {
-            Some(v) => from_bytes(v.value())?,
-            None => return Err(invalid()),
-        };
+        let record = record.ok_or_else(invalid)?;
         let stored = field(&record, "token_hash")?;
         let matches: bool = stored.as_bytes().ct_eq(token_hash(token).as_bytes()).into();
         if !matches || record.get_str("kind") != Ok(kind) {
             return Err(invalid());
         }
+        Ok(record)
+    }
+
+    /// Takes (validates and deletes) a token of `kind`; returns its email. Expired tokens are
+    /// deleted too; any failure is the same `invalid token data` answer.
+    fn take_email_token(&self, txn: &WriteTransaction, kind: &str, token: &str, token_id: &str) -> Result<String, AuthError> {
+        let mut table = txn.open_table(EMAIL_TOKENS)?;
+        let record = table.get(token_id)?.map(|v| from_bytes(v.value())).transpose()?;
+        let record = Self::check_email_token(record, kind, token)?;
         table.remove(token_id)?;
         if int_field(&record, "expires") <= self.now() {
             return Err(AuthError::BadRequest("token expired".into()));
         }
         field(&record, "email")
+    }
+
+    /// Whether a token of `kind` would be accepted now (read-only: a reset checks its token
+    /// before hashing the new password).
+    fn peek_email_token(&self, kind: &str, token: &str, token_id: &str) -> Result<(), AuthError> {
+        let read = self.db.begin_read()?;
+        let record = read.open_table(EMAIL_TOKENS)?.get(token_id)?.map(|v| from_bytes(v.value())).transpose()?;
+        let record = Self::check_email_token(record, kind, token)?;
+        if int_field(&record, "expires") <= self.now() {
+            return Err(AuthError::BadRequest("token expired".into()));
+        }
+        Ok(())
     }
 
     /// Redeems an email token of `kind` and applies `change` to its account, in one transaction.
@@ -164,17 +206,16 @@ impl Auth {
         kind: &str,
         token: &str,
         token_id: &str,
-        change: impl FnOnce(&mut Document) -> Result<(), AuthError>,
+        change: impl FnOnce(&WriteTransaction, &str, &mut Document) -> Result<(), AuthError>,
     ) -> Result<(), AuthError> {
         let txn = self.db.begin_write()?;
         let result = self.take_email_token(&txn, kind, token, token_id).and_then(|email| {
-            let mut up = txn.open_table(USERPASS)?;
-            let mut account: Document = match up.get(email.as_str())? {
+            let mut account: Document = match txn.open_table(USERPASS)?.get(email.as_str())? {
                 Some(v) => from_bytes(v.value())?,
                 None => return Err(AuthError::UserNotFound),
             };
-            change(&mut account)?;
-            up.insert(email.as_str(), to_bytes(&account)?.as_slice())?;
+            change(&txn, &email, &mut account)?;
+            txn.open_table(USERPASS)?.insert(email.as_str(), to_bytes(&account)?.as_slice())?;
             Ok(())
         });
         match result {
@@ -188,7 +229,7 @@ impl Auth {
     /// `confirm`: marks the account confirmed.
     pub fn confirm(&self, token: &str, token_id: &str) -> Result<(), AuthError> {
         self.userpass()?;
-        self.redeem_email_token(CONFIRM, token, token_id, |account| {
+        self.redeem_email_token(CONFIRM, token, token_id, |_, _, account| {
             if account.get_bool("confirmed").unwrap_or(false) {
                 return Err(AuthError::UserAlreadyConfirmed);
             }
@@ -197,40 +238,67 @@ impl Auth {
         })
     }
 
+    /// Whether `email` counts as confirmed: an unknown address answers as a pending account would,
+    /// or — where every account is confirmed at registration — as a confirmed one.
+    fn confirmed(&self, cfg: &UserpassConfig, account: Option<&(String, Document)>) -> bool {
+        match account {
+            Some((_, a)) => a.get_bool("confirmed").unwrap_or(false),
+            None => cfg.auto_confirm,
+        }
+    }
+
     /// `confirm/send`: a new confirmation link for a pending account.
-    pub fn resend_confirmation(&self, email: &str) -> Result<(), AuthError> {
+    pub fn resend_confirmation(&self, email: &str, client: Option<IpAddr>) -> Result<(), AuthError> {
+        self.limit_account_route(client)?;
         let cfg = self.userpass()?.clone();
-        let account = self.account(email)?.ok_or(AuthError::UserNotFound)?;
-        if account.get_bool("confirmed").unwrap_or(false) {
+        let account = self.find_account(email)?;
+        if self.confirmed(&cfg, account.as_ref()) {
             return Err(AuthError::UserAlreadyConfirmed);
         }
         if cfg.run_confirmation_function {
-            return Err(not_supported("confirmationFunctionName", cfg.confirmation_function_name.as_deref()));
+            return Err(AuthError::BadRequest(format!(
+                "cannot send a confirmation email to {email}: this app confirms users through its confirmation function (confirm/call)"
+            )));
         }
-        self.send_email_token(CONFIRM, email)
+        self.limit_email(email)?;
+        match account {
+            Some((key, _)) => self.send_email_token(CONFIRM, &key),
+            None => Ok(()),
+        }
     }
 
     /// `confirm/call`: re-runs the confirmation function.
-    pub fn retry_confirmation_function(&self, email: &str) -> Result<(), AuthError> {
+    pub fn retry_confirmation_function(&self, email: &str, client: Option<IpAddr>) -> Result<(), AuthError> {
+        self.limit_account_route(client)?;
         let cfg = self.userpass()?.clone();
-        let account = self.account(email)?.ok_or(AuthError::UserNotFound)?;
-        if account.get_bool("confirmed").unwrap_or(false) {
+        if cfg.auto_confirm {
+            return Err(AuthError::BadRequest(format!("cannot run confirmation for {email}: automatic confirmation is enabled")));
+        }
+        let account = self.find_account(email)?;
+        if self.confirmed(&cfg, account.as_ref()) {
             return Err(AuthError::UserAlreadyConfirmed);
         }
         if !cfg.run_confirmation_function {
-            return Err(AuthError::BadRequest("this app confirms users by email link, not by a confirmation function".into()));
+            return Err(AuthError::BadRequest(format!(
+                "cannot run confirmation for {email}: this app confirms users by email link (confirm/send), not by a confirmation function"
+            )));
         }
-        Err(not_supported("confirmationFunctionName", cfg.confirmation_function_name.as_deref()))
+        Err(function_failed(format!("failed to confirm user {email:?}"), "confirmationFunctionName", cfg.confirmation_function_name.as_deref()))
     }
 
-    /// `reset/send`: a password-reset link for an existing account.
-    pub fn send_reset(&self, email: &str) -> Result<(), AuthError> {
+    /// `reset/send`: a password-reset link for an existing account (an unknown address gets the
+    /// same answer, and no mail).
+    pub fn send_reset(&self, email: &str, client: Option<IpAddr>) -> Result<(), AuthError> {
+        self.limit_account_route(client)?;
         let cfg = self.userpass()?.clone();
-        self.account(email)?.ok_or(AuthError::UserNotFound)?;
         if cfg.run_reset_function {
-            return Err(AuthError::BadRequest("this app resets passwords through its reset function (reset/call)".into()));
+            return Err(AuthError::BadRequest("please use reset password via function".into()));
         }
-        self.send_email_token(RESET, email)
+        self.limit_email(email)?;
+        match self.find_account(email)? {
+            Some((key, _)) => self.send_email_token(RESET, &key),
+            None => Ok(()),
+        }
     }
 
     /// Stores a new email token of `kind` for `email` and sends its link.
@@ -242,46 +310,61 @@ impl Auth {
         Ok(())
     }
 
-    /// `reset`: sets a new password with a reset token.
-    pub fn reset_password(&self, token: &str, token_id: &str, password: &str) -> Result<(), AuthError> {
+    /// `reset`: sets a new password with a reset token and ends the user's sessions. The token is
+    /// checked before the password is hashed.
+    pub fn reset_password(&self, token: &str, token_id: &str, password: &str, client: Option<IpAddr>) -> Result<(), AuthError> {
+        self.limit_account_route(client)?;
         self.userpass()?;
         check_password_rules(password)?;
-        let hash = hash_password(password)?;
-        self.redeem_email_token(RESET, token, token_id, |account| {
+        self.peek_email_token(RESET, token, token_id)?;
+        let hash = self.hashes.hash(password)?;
+        let mut ended = 0;
+        self.redeem_email_token(RESET, token, token_id, |txn, email, account| {
             account.insert("password_hash", hash);
+            let owner = txn.open_table(IDENTITIES)?.get(identity_key("local-userpass", email).as_str())?.map(|v| v.value().to_string());
+            if let Some(user_id) = owner {
+                ended = sessions::remove_where(txn, |s| s.get_str("user_id") == Ok(user_id.as_str()))?;
+            }
             Ok(())
-        })
+        })?;
+        if ended > 0 {
+            self.revoked();
+        }
+        Ok(())
     }
 
-    /// `reset/call`: runs the reset function.
-    pub fn call_reset_function(&self, email: &str, password: &str) -> Result<(), AuthError> {
+    /// `reset/call`: runs the reset function (answered the same for any address).
+    pub fn call_reset_function(&self, email: &str, password: &str, client: Option<IpAddr>) -> Result<(), AuthError> {
+        self.limit_account_route(client)?;
         let cfg = self.userpass()?.clone();
         check_password_rules(password)?;
-        self.account(email)?.ok_or(AuthError::UserNotFound)?;
         if !cfg.run_reset_function {
             return Err(AuthError::BadRequest("this app resets passwords by email link (reset/send), not by a reset function".into()));
         }
-        Err(not_supported("resetFunctionName", cfg.reset_function_name.as_deref()))
+        Err(function_failed(format!("failed to reset password for user {email:?}"), "resetFunctionName", cfg.reset_function_name.as_deref()))
     }
 
     /// Checks an email/password pair; returns the account's identity.
     pub(super) fn check_password(&self, email: &str, password: &str) -> Result<Identity, AuthError> {
-        let Some(account) = self.account(email)? else {
-            verify_hash(password, dummy_hash());
+        let Some((key, account)) = self.find_record(email)? else {
+            self.hashes.verify(password, dummy_hash())?;
             return Err(AuthError::InvalidPassword);
         };
-        if !verify_hash(password, &field(&account, "password_hash")?) {
+        if !self.hashes.verify(password, &field(&account, "password_hash")?)? {
             return Err(AuthError::InvalidPassword);
+        }
+        if buried(&account) {
+            return Err(AuthError::Unauthorized);
         }
         if !account.get_bool("confirmed").unwrap_or(false) {
             return Err(AuthError::ConfirmationRequired);
         }
         Ok(Identity {
             provider_type: "local-userpass",
-            external_id: email.to_string(),
             id: field(&account, "identity_id")?,
-            provider_data: doc! {"email": email},
-            data: doc! {"email": email},
+            provider_data: doc! {"email": key.as_str()},
+            data: doc! {"email": key.as_str()},
+            external_id: key,
         })
     }
 
@@ -303,7 +386,7 @@ impl Auth {
         for entry in read.open_table(USERPASS)?.iter()? {
             let (k, v) = entry?;
             let account = from_bytes(v.value())?;
-            if !account.get_bool("confirmed").unwrap_or(false) {
+            if !account.get_bool("confirmed").unwrap_or(false) && !buried(&account) {
                 let email = k.value().to_string();
                 let link_expires = expiry.get(&email).copied().filter(|e| *e > now).unwrap_or(0);
                 out.push(PendingConfirmation { email, created: int_field(&account, "created"), link_expires });
@@ -314,11 +397,52 @@ impl Auth {
     }
 }
 
-fn not_supported(key: &str, name: Option<&str>) -> AuthError {
-    AuthError::NotSupported(format!(
-        "{key} '{}' is configured, but realm-wasm-server cannot run server functions yet",
-        name.unwrap_or_default()
-    ))
+/// Indexes accounts stored by older versions by their folded address (the first one wins when two
+/// differ only in case; the other stays reachable by its exact address).
+pub(super) fn migrate(txn: &WriteTransaction) -> Result<(), AuthError> {
+    let keys: Vec<String> = {
+        let up = txn.open_table(USERPASS)?;
+        let mut keys = Vec::new();
+        for entry in up.iter()? {
+            keys.push(entry?.0.value().to_string());
+        }
+        keys
+    };
+    let mut by_fold = txn.open_table(USERPASS_FOLDED)?;
+    for key in keys {
+        let folded = fold(&key);
+        if by_fold.get(folded.as_str())?.is_none() {
+            by_fold.insert(folded.as_str(), key.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether an account record is the tombstone of a deleted user.
+fn buried(account: &Document) -> bool {
+    account.get_bool("deleted").unwrap_or(false)
+}
+
+/// Turns the accounts of a deleted user into tombstones: only the password hash is kept, so that
+/// its right password answers `unauthorized` (App Services' answer after `deleteUser`) rather than
+/// logging in; registering the address again replaces the tombstone.
+pub(super) fn bury(txn: &WriteTransaction, emails: &[String]) -> Result<(), AuthError> {
+    let mut up = txn.open_table(USERPASS)?;
+    for email in emails {
+        let account = up.get(email.as_str())?.map(|v| from_bytes(v.value())).transpose()?;
+        if let Some(account) = account {
+            let tombstone = doc! {"deleted": true, "password_hash": field(&account, "password_hash")?, "created": int_field(&account, "created") as i64};
+            up.insert(email.as_str(), to_bytes(&tombstone)?.as_slice())?;
+        }
+    }
+    Ok(())
+}
+
+/// A confirmation / reset function's failure, in App Services' words; why it failed (this server
+/// cannot run functions yet) goes to the log.
+fn function_failed(message: String, key: &str, name: Option<&str>) -> AuthError {
+    tracing::warn!("{key} '{}' is configured, but realm-wasm-server cannot run server functions yet: {message}", name.unwrap_or_default());
+    AuthError::FunctionFailed(message)
 }
 
 #[cfg(test)]

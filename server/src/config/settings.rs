@@ -104,6 +104,16 @@ pub struct Flags {
     /// Function runtimes, i.e. functions running at once [default: 4 per core, at least 4].
     #[arg(long, env = "REALM_FUNCTION_POOL")]
     pub function_pool: Option<usize>,
+    /// Password / API-key hashes computed at once (each ~19 MiB) [default: number of CPUs].
+    #[arg(long, env = "REALM_MAX_CONCURRENT_HASHES")]
+    pub max_concurrent_hashes: Option<usize>,
+    /// Requests per client address per minute to register, confirm/send, confirm/call, reset,
+    /// reset/send and reset/call [default: 60].
+    #[arg(long, env = "REALM_ACCOUNT_LIMIT_PER_ADDRESS")]
+    pub account_limit_per_address: Option<u32>,
+    /// Confirmation / password-reset emails per email address per hour [default: 5].
+    #[arg(long, env = "REALM_EMAIL_LIMIT_PER_ACCOUNT")]
+    pub email_limit_per_account: Option<u32>,
 }
 
 /// The admin API's address and token.
@@ -154,6 +164,12 @@ pub struct ServerSettings {
     pub function_memory_mb: usize,
     /// Function runtimes.
     pub function_pool: usize,
+    /// Password / API-key hashes computed at once.
+    pub max_concurrent_hashes: usize,
+    /// Unauthenticated email/password requests per client address per minute.
+    pub account_limit_per_address: u32,
+    /// Confirmation / reset emails per email address per hour.
+    pub email_limit_per_account: u32,
 }
 
 /// What one request, and all of them together, may take.
@@ -223,6 +239,9 @@ impl ServerSettings {
             function_timeout_secs: crate::functions::DEFAULT_TIMEOUT_SECS,
             function_memory_mb: crate::functions::DEFAULT_MEMORY_MB,
             function_pool: crate::functions::default_pool_size(),
+            max_concurrent_hashes: crate::auth::default_max_concurrent_hashes(),
+            account_limit_per_address: 60,
+            email_limit_per_account: 5,
         }
     }
 
@@ -298,6 +317,12 @@ impl ServerSettings {
             function_timeout_secs: flags.function_timeout.or(file.function_timeout).unwrap_or(defaults.function_timeout_secs),
             function_memory_mb: flags.function_memory_mb.or(file.function_memory_mb).unwrap_or(defaults.function_memory_mb),
             function_pool: flags.function_pool.or(file.function_pool).unwrap_or(defaults.function_pool),
+            max_concurrent_hashes: flags.max_concurrent_hashes.or(file.max_concurrent_hashes).unwrap_or(defaults.max_concurrent_hashes),
+            account_limit_per_address: flags
+                .account_limit_per_address
+                .or(file.account_limit_per_address)
+                .unwrap_or(defaults.account_limit_per_address),
+            email_limit_per_account: flags.email_limit_per_account.or(file.email_limit_per_account).unwrap_or(defaults.email_limit_per_account),
         };
         if let Some(url) = &s.public_url {
             let ok = (url.starts_with("http://") || url.starts_with("https://"))
@@ -328,6 +353,9 @@ impl ServerSettings {
         }
         if s.function_timeout_secs == 0 || s.function_memory_mb < 8 || s.function_pool == 0 {
             return Err(bad("function-timeout / function-memory-mb / function-pool", "must be at least 1 s, 8 MB and 1 runtime"));
+        }
+        if s.max_concurrent_hashes == 0 || s.account_limit_per_address == 0 || s.email_limit_per_account == 0 {
+            return Err(bad("max-concurrent-hashes / account-limit-per-address / email-limit-per-account", "must be at least 1"));
         }
         Ok(s)
     }

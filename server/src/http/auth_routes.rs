@@ -69,12 +69,17 @@ async fn login(
     Ok(Json(response))
 }
 
-async fn register(State(state): State<AppState>, Path(app_id): Path<String>, EjsonBody(body): EjsonBody) -> Result<Response, ApiError> {
+async fn register(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ClientIp(client): ClientIp,
+    EjsonBody(body): EjsonBody,
+) -> Result<Response, ApiError> {
     check_app(&state, &app_id)?;
     let email = string_field(&body, "email")?;
     let password = string_field(&body, "password")?;
     let auth = state.auth.clone();
-    blocking(move || Ok(auth.register(&email, &password)?)).await?;
+    blocking(move || Ok(auth.register(&email, &password, client)?)).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({}))).into_response())
 }
 
@@ -86,41 +91,66 @@ async fn confirm(State(state): State<AppState>, Path(app_id): Path<String>, Ejso
     Ok(no_content())
 }
 
-async fn confirm_send(State(state): State<AppState>, Path(app_id): Path<String>, EjsonBody(body): EjsonBody) -> Result<Response, ApiError> {
+async fn confirm_send(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ClientIp(client): ClientIp,
+    EjsonBody(body): EjsonBody,
+) -> Result<Response, ApiError> {
     check_app(&state, &app_id)?;
     let email = string_field(&body, "email")?;
     let auth = state.auth.clone();
-    blocking(move || Ok(auth.resend_confirmation(&email)?)).await?;
+    blocking(move || Ok(auth.resend_confirmation(&email, client)?)).await?;
     Ok(no_content())
 }
 
-async fn confirm_call(State(state): State<AppState>, Path(app_id): Path<String>, EjsonBody(body): EjsonBody) -> Result<Response, ApiError> {
+async fn confirm_call(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ClientIp(client): ClientIp,
+    EjsonBody(body): EjsonBody,
+) -> Result<Response, ApiError> {
     check_app(&state, &app_id)?;
     let email = string_field(&body, "email")?;
     let auth = state.auth.clone();
-    blocking(move || Ok(auth.retry_confirmation_function(&email)?)).await?;
+    blocking(move || Ok(auth.retry_confirmation_function(&email, client)?)).await?;
     Ok(no_content())
 }
 
-async fn reset(State(state): State<AppState>, Path(app_id): Path<String>, EjsonBody(body): EjsonBody) -> Result<Response, ApiError> {
+async fn reset(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ClientIp(client): ClientIp,
+    EjsonBody(body): EjsonBody,
+) -> Result<Response, ApiError> {
     check_app(&state, &app_id)?;
     let token = string_field(&body, "token")?;
     let token_id = string_field(&body, "tokenId")?;
     let password = string_field(&body, "password")?;
     let auth = state.auth.clone();
-    blocking(move || Ok(auth.reset_password(&token, &token_id, &password)?)).await?;
+    blocking(move || Ok(auth.reset_password(&token, &token_id, &password, client)?)).await?;
     Ok(no_content())
 }
 
-async fn reset_send(State(state): State<AppState>, Path(app_id): Path<String>, EjsonBody(body): EjsonBody) -> Result<Response, ApiError> {
+async fn reset_send(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ClientIp(client): ClientIp,
+    EjsonBody(body): EjsonBody,
+) -> Result<Response, ApiError> {
     check_app(&state, &app_id)?;
     let email = string_field(&body, "email")?;
     let auth = state.auth.clone();
-    blocking(move || Ok(auth.send_reset(&email)?)).await?;
+    blocking(move || Ok(auth.send_reset(&email, client)?)).await?;
     Ok(no_content())
 }
 
-async fn reset_call(State(state): State<AppState>, Path(app_id): Path<String>, EjsonBody(body): EjsonBody) -> Result<Response, ApiError> {
+async fn reset_call(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ClientIp(client): ClientIp,
+    EjsonBody(body): EjsonBody,
+) -> Result<Response, ApiError> {
     check_app(&state, &app_id)?;
     let email = string_field(&body, "email")?;
     let password = string_field(&body, "password")?;
@@ -128,7 +158,7 @@ async fn reset_call(State(state): State<AppState>, Path(app_id): Path<String>, E
         return Err(ApiError::bad_request("'arguments' must be an array"));
     }
     let auth = state.auth.clone();
-    blocking(move || Ok(auth.call_reset_function(&email, &password)?)).await?;
+    blocking(move || Ok(auth.call_reset_function(&email, &password, client)?)).await?;
     Ok(no_content())
 }
 

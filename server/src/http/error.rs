@@ -97,7 +97,7 @@ impl From<AuthError> for ApiError {
         match e {
             AuthError::InvalidSession(why) => ApiError::invalid_session(why),
             AuthError::InvalidPassword => ApiError::new(StatusCode::UNAUTHORIZED, "InvalidPassword", e.to_string()),
-            AuthError::AuthFailed(_) | AuthError::ConfirmationRequired => {
+            AuthError::AuthFailed(_) | AuthError::ConfirmationRequired | AuthError::Unauthorized => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "AuthError", e.to_string())
             }
             AuthError::AccountNameInUse | AuthError::IdentityInUse => {
@@ -105,10 +105,12 @@ impl From<AuthError> for ApiError {
             }
             AuthError::UserAlreadyConfirmed => ApiError::new(StatusCode::CONFLICT, "UserAlreadyConfirmed", e.to_string()),
             AuthError::UserDisabled => ApiError::new(StatusCode::FORBIDDEN, "UserDisabled", e.to_string()),
-            AuthError::ApiKeyNotFound => ApiError::new(StatusCode::NOT_FOUND, "APIKeyNotFound", e.to_string()),
+            AuthError::ApiKeyNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "APIKeyNotFound", e.to_string()),
+            AuthError::InvalidParameter(_) => ApiError::new(StatusCode::BAD_REQUEST, "InvalidParameter", e.to_string()),
+            AuthError::FunctionFailed(_) => ApiError::new(StatusCode::BAD_REQUEST, "FunctionExecutionError", e.to_string()),
             AuthError::ApiKeyExists(_) => ApiError::new(StatusCode::CONFLICT, "APIKeyAlreadyExists", e.to_string()),
             AuthError::TooManyRequests(_) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", e.to_string()),
-            AuthError::NotSupported(_) => ApiError::new(StatusCode::BAD_REQUEST, "NotSupported", e.to_string()),
+            AuthError::Busy(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", e.to_string()),
             AuthError::BadRequest(m) => ApiError::bad_request(m),
             AuthError::ProviderNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "AuthProviderNotFound", e.to_string()),
             AuthError::UserNotFound => ApiError::new(StatusCode::NOT_FOUND, "UserNotFound", e.to_string()),

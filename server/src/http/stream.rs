@@ -1,10 +1,12 @@
 //! `GET …/functions/call?baas_request=…`: the streaming function call (protocol §6.3) serving
-//! `watch` as server-sent events (§11), plus the caller's rule context.
+//! `watch` as server-sent events (§11), plus the caller's rule context. A watch lives as long as
+//! its access token: when the token expires or its session ends (logout, revoke, disable, delete…)
+//! the stream sends an `InvalidSession` error event and closes.
 
 use super::error::ApiError;
 use super::extract::parse_ejson_object;
 use super::AppState;
-use crate::auth::AccessClaims;
+use crate::auth::{AccessClaims, Auth};
 use crate::rules::UserContext;
 use crate::service::WatchSpec;
 use crate::watch::{sse_data, sse_error, ChangeLog};
@@ -70,7 +72,10 @@ pub(super) async fn call_function_streaming(
         (None, None) => return Err(ApiError::invalid_session("missing Authorization header or baas_at")),
     };
     let auth = state.auth.clone();
-    let claims = tokio::task::spawn_blocking(move || auth.verify_access_token(&token)).await??;
+    // Subscribed before the check, so a revocation right after it is not missed.
+    let revocations = auth.revocations();
+    let checked = token.clone();
+    let claims = tokio::task::spawn_blocking(move || auth.verify_access_token(&checked)).await??;
     let request = decode_request(query.baas_request.as_deref().ok_or_else(|| ApiError::bad_request("'baas_request' is required"))?)?;
     let name = request.get_str("name").map_err(|_| ApiError::bad_request("'name' must be a string"))?;
     let service = match request.get("service") {
@@ -95,7 +100,18 @@ pub(super) async fn call_function_streaming(
         None => state.changes.head(),
     };
     let user = user_context(&state, &service, &claims).await?;
-    let watcher = Watcher { log: state.changes.clone(), rules, user, spec, cursor: start, queue: VecDeque::new(), opened: false, done: false };
+    let session = Session { expires: state.auth.sleep_until(claims.exp), auth: state.auth.clone(), token, revocations };
+    let watcher = Watcher {
+        log: state.changes.clone(),
+        rules,
+        user,
+        spec,
+        session,
+        cursor: start,
+        queue: VecDeque::new(),
+        opened: false,
+        done: false,
+    };
     let body = Body::from_stream(futures_util::stream::unfold(watcher, |mut w| async move {
         let chunk = w.next_chunk().await?;
         Some((Ok::<Bytes, std::convert::Infallible>(Bytes::from(chunk)), w))
@@ -107,12 +123,43 @@ pub(super) async fn call_function_streaming(
         .into_response())
 }
 
+/// The access token a watch was opened with, and what can end it.
+struct Session {
+    auth: Arc<Auth>,
+    token: String,
+    /// Changes when any session ends: the token is checked again.
+    revocations: tokio::sync::watch::Receiver<u64>,
+    /// Resolves at the token's expiry.
+    expires: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+}
+
+impl Session {
+    /// Waits until the token stops being valid; returns the error message saying why.
+    async fn ended(&mut self) -> String {
+        loop {
+            tokio::select! {
+                changed = self.revocations.changed() => {
+                    if changed.is_err() {
+                        return "invalid session: the server is shutting down".into();
+                    }
+                }
+                () = &mut self.expires => {}
+            }
+            match self.auth.verify_access_token(&self.token) {
+                Ok(claims) => self.expires = self.auth.sleep_until(claims.exp),
+                Err(e) => return e.to_string(),
+            }
+        }
+    }
+}
+
 /// One watch stream's state.
 struct Watcher {
     log: Arc<ChangeLog>,
     rules: Arc<crate::rules::RuleSet>,
     user: UserContext,
     spec: WatchSpec,
+    session: Session,
     cursor: u64,
     queue: VecDeque<String>,
     opened: bool,
@@ -121,12 +168,30 @@ struct Watcher {
 
 impl Watcher {
     /// The next SSE chunk: a queued event, an opening/keep-alive comment, or `None` at the end.
+    /// The error event that ends a stream whose session is over; nothing queued is sent after it.
+    fn end_session(&mut self, why: &str) -> String {
+        self.done = true;
+        self.queue.clear();
+        sse_error("InvalidSession", why)
+    }
+
     async fn next_chunk(&mut self) -> Option<String> {
         if !self.opened {
             self.opened = true;
             return Some(":\n\n".into());
         }
         loop {
+            if !self.done {
+                // A stream that always has events to send checks its session here, without waiting.
+                let ended = tokio::select! {
+                    biased;
+                    why = self.session.ended() => Some(why),
+                    () = std::future::ready(()) => None,
+                };
+                if let Some(why) = ended {
+                    return Some(self.end_session(&why));
+                }
+            }
             if let Some(c) = self.queue.pop_front() {
                 return Some(c);
             }
@@ -151,8 +216,10 @@ impl Watcher {
                     }
                 }
                 Ok(_) => {
-                    if tokio::time::timeout(KEEP_ALIVE, changed).await.is_err() {
-                        return Some(":\n\n".into());
+                    tokio::select! {
+                        () = changed => {}
+                        () = tokio::time::sleep(KEEP_ALIVE) => return Some(":\n\n".into()),
+                        why = self.session.ended() => return Some(self.end_session(&why)),
                     }
                 }
             }

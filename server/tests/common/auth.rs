@@ -62,3 +62,27 @@ pub fn now() -> u64 {
 pub fn claims(sub: &str, email: &str) -> Value {
     json!({"sub": sub, "aud": "fixture-app-abcde", "exp": now() + 600, "iat": now(), "email": email, "profile": {"name": "Jet"}})
 }
+
+/// A copy of the fixture export (laid out as `appservices pull` writes it) whose
+/// `auth/providers.json` `edit` changes.
+pub fn fixture_with(edit: impl FnOnce(&mut Value)) -> tempfile::TempDir {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("read fixture") {
+            let entry = entry.expect("entry");
+            let target = to.join(entry.file_name());
+            if entry.file_type().expect("type").is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).expect("copy");
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    copy(&fixture_app(), dir.path());
+    let path = dir.path().join("auth/providers.json");
+    let mut providers: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("providers")).expect("json");
+    edit(&mut providers);
+    std::fs::write(&path, serde_json::to_string_pretty(&providers).expect("json")).expect("write providers");
+    dir
+}
