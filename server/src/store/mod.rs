@@ -5,13 +5,19 @@
 //! commit (group commit). `write` returns once that commit is durable; `write_deferred` returns a
 //! ticket that async callers await before acknowledging, so an acknowledged write survives the
 //! process being killed and durable throughput grows with concurrency.
+//!
+//! Besides `Store`, `RedbStore` implements `ChangeJournal`: the changes to chosen namespaces are
+//! recorded durably in the same commits as the documents (for triggers). `Store` itself is
+//! unchanged by it.
 
 mod declare;
 mod index;
+mod journal;
 mod redb_store;
 
 pub use declare::{indexes_of, merge_indexes, parse_indexes};
 pub use index::IndexSpec;
+pub use journal::{ChangeJournal, JournalEntry, JournalError, JournalScope};
 pub use redb_store::{open_database, RedbStore};
 
 use bson::{Bson, Document};

@@ -1,7 +1,8 @@
 //! redb-backed `Store`: one table of `ns \0 id-key → seq ‖ BSON bytes`, mirrored in memory,
-//! written through a group commit.
+//! written through a group commit; the change journal (`journal`) rides in the same commits.
 
 use super::index::{Index, IndexSpec, Key};
+use super::journal::{self, ChangeJournal, JournalEntry, JournalError, JournalScope, Tail, TailEntry, CURSORS, JOURNAL, JOURNAL_META};
 use super::{Applied, Change, ChangeObserver, CollectionView, Durability, Namespace, Snapshot, Store, StoreError, MAX_DOCUMENT_BYTES};
 use bson::{Bson, Document};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -9,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock, RwLockReadGuard};
 use tokio::sync::watch;
 
 const DOCS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("documents");
@@ -129,8 +130,13 @@ impl CollectionView for Collection {
 /// A resolved change: id key, new (seq, document) or `None` to delete, encoded row, replacement flag.
 type PlannedRow = (Vec<u8>, Option<(u64, Document)>, Option<Vec<u8>>, bool);
 
-/// A row waiting for the next group commit: `None` deletes.
-type PendingRow = (Vec<u8>, Option<Vec<u8>>);
+/// A row waiting for the next group commit.
+enum PendingRow {
+    /// A document row (`None` deletes it).
+    Doc(Vec<u8>, Option<Vec<u8>>),
+    /// A journal entry (its bytes are shared with the in-memory tail).
+    Journal(u64, Arc<[u8]>),
+}
 
 /// How to take back one change applied in memory whose commit failed: the collection, the `_id`
 /// key and the version before it (`None`: the document did not exist).
@@ -149,6 +155,12 @@ struct Inner {
     undo: Vec<Undo>,
     /// The batch that the rows now in `pending` will be committed in.
     batch: u64,
+    /// The next journal sequence number.
+    journal_next: u64,
+    /// Journal cursors to save in the next commit (`None` removes).
+    cursors: BTreeMap<String, Option<Vec<u8>>>,
+    /// Journal entries to drop in the next commit (up to and including).
+    trim: Option<u64>,
 }
 
 impl Inner {
@@ -186,6 +198,22 @@ struct Shared {
     observer: RwLock<Option<Arc<dyn ChangeObserver>>>,
     /// Declared secondary indexes by namespace (`db.coll`).
     index_specs: HashMap<String, Vec<IndexSpec>>,
+    /// Which namespaces the journal records (set once, before the first write).
+    journal_scope: OnceLock<JournalScope>,
+    /// The newest journal entries.
+    tail: Mutex<Tail>,
+    /// The newest durable journal sequence number.
+    journal_head: watch::Sender<u64>,
+    /// The oldest journal entry kept (entries before it were trimmed).
+    journal_oldest: AtomicU64,
+}
+
+/// What one commit writes besides the pending rows.
+struct Extra {
+    cursors: BTreeMap<String, Option<Vec<u8>>>,
+    trim: Option<u64>,
+    /// The journal's next sequence number after this commit.
+    journal_next: u64,
 }
 
 /// The embedded store. A committer thread commits everything pending in one redb transaction
@@ -224,13 +252,19 @@ impl Shared {
                 }
                 w.pending = false;
             }
-            let (rows, undo, taken) = {
+            let (rows, undo, taken, extra) = {
                 let Ok(mut inner) = self.inner.write() else { return };
                 let taken = inner.batch;
                 inner.batch += 1;
-                (std::mem::take(&mut inner.pending), std::mem::take(&mut inner.undo), taken)
+                let extra = Extra { cursors: std::mem::take(&mut inner.cursors), trim: inner.trim.take(), journal_next: inner.journal_next };
+                (std::mem::take(&mut inner.pending), std::mem::take(&mut inner.undo), taken, extra)
             };
-            let result = if rows.is_empty() { Ok(()) } else { self.commit_rows(&rows) };
+            let nothing = rows.is_empty() && extra.cursors.is_empty() && extra.trim.is_none();
+            let journal_head = rows.iter().rev().find_map(|r| match r {
+                PendingRow::Journal(seq, _) => Some(*seq),
+                PendingRow::Doc(..) => None,
+            });
+            let result = if nothing { Ok(()) } else { self.commit_rows(&rows, &extra) };
             if let Err(e) = &result {
                 // Nothing of this batch, nor of the ones planned on top of it, may stay visible:
                 // take them back in memory before any waiter learns of the failure.
@@ -238,6 +272,8 @@ impl Shared {
                 if let Ok(mut inner) = self.inner.write() {
                     let later = std::mem::take(&mut inner.undo);
                     inner.pending.clear();
+                    inner.cursors.clear();
+                    inner.trim = None;
                     inner.roll_back(later);
                     inner.roll_back(undo);
                     // What is left is what is on disk: reads may show it at once.
@@ -254,6 +290,14 @@ impl Shared {
             };
             if result.is_ok() {
                 self.durable.store(taken, Ordering::Release);
+                if let Some(through) = extra.trim {
+                    self.journal_oldest.fetch_max(through + 1, Ordering::AcqRel);
+                }
+                if let Some(head) = journal_head {
+                    self.journal_head.send_replace(head);
+                }
+            } else if let Ok(mut tail) = self.tail.lock() {
+                tail.clear();
             }
             self.progress_cv.notify_all();
             self.progress_tx.send_replace(snapshot);
@@ -266,18 +310,48 @@ impl Shared {
         }
     }
 
-    fn commit_rows(&self, rows: &[PendingRow]) -> Result<(), StoreError> {
+    fn commit_rows(&self, rows: &[PendingRow], extra: &Extra) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(redb::Error::from)?;
         {
             let mut table = txn.open_table(DOCS).map_err(redb::Error::from)?;
-            for (key, value) in rows {
-                match value {
-                    Some(v) => {
+            let mut journal = None;
+            for row in rows {
+                match row {
+                    PendingRow::Doc(key, Some(v)) => {
                         table.insert(key.as_slice(), v.as_slice()).map_err(redb::Error::from)?;
                     }
-                    None => {
+                    PendingRow::Doc(key, None) => {
                         table.remove(key.as_slice()).map_err(redb::Error::from)?;
                     }
+                    PendingRow::Journal(seq, bytes) => {
+                        let j = match &mut journal {
+                            Some(j) => j,
+                            None => journal.insert(txn.open_table(JOURNAL).map_err(redb::Error::from)?),
+                        };
+                        j.insert(*seq, &**bytes).map_err(redb::Error::from)?;
+                    }
+                }
+            }
+            if journal.is_some() || extra.trim.is_some() {
+                let mut journal = match journal {
+                    Some(j) => j,
+                    None => txn.open_table(JOURNAL).map_err(redb::Error::from)?,
+                };
+                let mut meta = txn.open_table(JOURNAL_META).map_err(redb::Error::from)?;
+                meta.insert("next", extra.journal_next).map_err(redb::Error::from)?;
+                if let Some(through) = extra.trim {
+                    journal.retain_in(..=through, |_, _| false).map_err(redb::Error::from)?;
+                    let trimmed = meta.get("trimmed").map_err(redb::Error::from)?.map_or(0, |v| v.value());
+                    meta.insert("trimmed", trimmed.max(through)).map_err(redb::Error::from)?;
+                }
+            }
+            if !extra.cursors.is_empty() {
+                let mut cursors = txn.open_table(CURSORS).map_err(redb::Error::from)?;
+                for (name, value) in &extra.cursors {
+                    match value {
+                        Some(v) => cursors.insert(name.as_str(), v.as_slice()).map_err(redb::Error::from)?,
+                        None => cursors.remove(name.as_str()).map_err(redb::Error::from)?,
+                    };
                 }
             }
         }
@@ -297,6 +371,15 @@ impl RedbStore {
     pub fn open_with_indexes(db: Arc<Database>, specs: Vec<(Namespace, IndexSpec)>) -> Result<RedbStore, StoreError> {
         let txn = db.begin_write().map_err(redb::Error::from)?;
         txn.open_table(DOCS).map_err(redb::Error::from)?;
+        let (journal_next, journal_oldest) = {
+            let journal = txn.open_table(JOURNAL).map_err(redb::Error::from)?;
+            let meta = txn.open_table(JOURNAL_META).map_err(redb::Error::from)?;
+            txn.open_table(CURSORS).map_err(redb::Error::from)?;
+            let last = journal.last().map_err(redb::Error::from)?.map_or(0, |(k, _)| k.value());
+            let next = meta.get("next").map_err(redb::Error::from)?.map_or(1, |v| v.value()).max(last + 1);
+            let trimmed = meta.get("trimmed").map_err(redb::Error::from)?.map_or(0, |v| v.value());
+            (next, trimmed + 1)
+        };
         txn.commit().map_err(redb::Error::from)?;
 
         let mut index_specs: HashMap<String, Vec<IndexSpec>> = HashMap::new();
@@ -333,7 +416,16 @@ impl RedbStore {
         let (progress_tx, _) = watch::channel(Durability::default());
         let shared = Arc::new(Shared {
             db,
-            inner: RwLock::new(Inner { collections, next_seq, pending: Vec::new(), undo: Vec::new(), batch: 1 }),
+            inner: RwLock::new(Inner {
+                collections,
+                next_seq,
+                pending: Vec::new(),
+                undo: Vec::new(),
+                batch: 1,
+                journal_next,
+                cursors: BTreeMap::new(),
+                trim: None,
+            }),
             work: Mutex::new(Work::default()),
             work_cv: Condvar::new(),
             progress: Mutex::new(Durability::default()),
@@ -342,6 +434,10 @@ impl RedbStore {
             durable: AtomicU64::new(0),
             observer: RwLock::new(None),
             index_specs,
+            journal_scope: OnceLock::new(),
+            tail: Mutex::new(Tail::default()),
+            journal_head: watch::Sender::new(journal_next - 1),
+            journal_oldest: AtomicU64::new(journal_oldest),
         });
         let for_thread = shared.clone();
         let committer = std::thread::Builder::new()
@@ -455,13 +551,25 @@ impl RedbStore {
             }
             inner.next_seq = seq;
             let batch = inner.batch;
-            let Inner { collections, pending, undo, .. } = inner;
+            let journaled = shared.journal_scope.get().is_some_and(|s| s.covers(ns));
+            let time_ms = if journaled { bson::DateTime::now().timestamp_millis() } else { 0 };
+            let mut tail = if journaled { Some(shared.tail.lock().map_err(|_| StoreError::Poisoned)?) } else { None };
+            let Inner { collections, pending, undo, journal_next, .. } = inner;
             let coll = collections.entry(name.clone()).or_insert_with(|| Collection::with_indexes(specs));
             coll.last_batch = batch;
             let mut applied = Vec::with_capacity(rows.len());
             for (key, row, value, replacement) in rows {
-                pending.push((row_key(&name, &key), value));
                 let previous = coll.seq_of(&key).and_then(|s| coll.docs.get(&s).map(|d| (s, d.clone())));
+                if let Some(tail) = tail.as_mut().filter(|_| previous.is_some() || value.is_some()) {
+                    // The change's journal entry, committed with the row itself.
+                    let after = value.as_deref().map(|v| &v[8..]);
+                    let bytes: Arc<[u8]> = journal::encode(&name, time_ms, after, previous.as_ref().map(|(_, d)| d), replacement).into();
+                    let seq = *journal_next;
+                    *journal_next += 1;
+                    pending.push(PendingRow::Journal(seq, bytes.clone()));
+                    tail.push(TailEntry { seq, batch, bytes });
+                }
+                pending.push(PendingRow::Doc(row_key(&name, &key), value));
                 let after = match row {
                     Some((s, doc)) => {
                         let after = doc.clone();
@@ -489,6 +597,91 @@ impl RedbStore {
         }
         shared.work_cv.notify_one();
         Ok((Some(batch), stop))
+    }
+}
+
+impl RedbStore {
+    /// Starts recording the changes to `scope`'s namespaces in the journal. Call it once, before
+    /// the first write (a later call is ignored).
+    pub fn set_journal_scope(&self, scope: JournalScope) {
+        if self.shared.journal_scope.set(scope).is_err() {
+            tracing::warn!("the journal scope was already set");
+        }
+    }
+
+    /// Up to `max` entries after `after`, from disk.
+    fn read_journal(&self, after: u64, max: usize) -> Result<Vec<(u64, Arc<[u8]>)>, StoreError> {
+        let read = self.shared.db.begin_read().map_err(redb::Error::from)?;
+        let table = read.open_table(JOURNAL).map_err(redb::Error::from)?;
+        let mut raw = Vec::new();
+        for entry in table.range(after + 1..).map_err(redb::Error::from)?.take(max) {
+            let (k, v) = entry.map_err(redb::Error::from)?;
+            raw.push((k.value(), Arc::from(v.value())));
+        }
+        Ok(raw)
+    }
+
+    /// Queues a change of journal state for the next commit and wakes the committer.
+    fn queue(&self, change: impl FnOnce(&mut Inner)) -> Result<u64, StoreError> {
+        let shared = &*self.shared;
+        if let Some(f) = shared.progress.lock().map_err(|_| StoreError::Poisoned)?.failed.clone() {
+            return Err(StoreError::Failed(f));
+        }
+        let batch = {
+            let mut inner = shared.inner.write().map_err(|_| StoreError::Poisoned)?;
+            change(&mut inner);
+            inner.batch
+        };
+        if let Ok(mut w) = shared.work.lock() {
+            w.pending = true;
+        }
+        shared.work_cv.notify_one();
+        Ok(batch)
+    }
+}
+
+impl ChangeJournal for RedbStore {
+    fn entries_after(&self, after: u64, max: usize) -> Result<Vec<JournalEntry>, JournalError> {
+        let shared = &*self.shared;
+        let oldest = shared.journal_oldest.load(Ordering::Acquire);
+        if after + 1 < oldest {
+            return Err(JournalError::Lost { after, oldest });
+        }
+        let durable = shared.durable.load(Ordering::Acquire);
+        let held = shared.tail.lock().map_err(|_| StoreError::Poisoned)?.after(after, durable, max);
+        let raw: Vec<(u64, Arc<[u8]>)> = match held {
+            Some(raw) => raw,
+            // Older than the tail: from disk, where everything is durable.
+            None => self.read_journal(after, max)?,
+        };
+        let entries = raw.iter().map(|(seq, bytes)| journal::decode(*seq, bytes)).collect::<Result<Vec<_>, _>>()?;
+        // A trim may have run meanwhile: report it rather than a gap.
+        let oldest = shared.journal_oldest.load(Ordering::Acquire);
+        if after + 1 < oldest {
+            return Err(JournalError::Lost { after, oldest });
+        }
+        Ok(entries)
+    }
+
+    fn durable_head(&self) -> watch::Receiver<u64> {
+        self.shared.journal_head.subscribe()
+    }
+
+    fn save_cursor(&self, name: &str, value: Option<Vec<u8>>) -> Result<u64, StoreError> {
+        self.queue(|inner| {
+            inner.cursors.insert(name.to_string(), value);
+        })
+    }
+
+    fn cursor(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let read = self.shared.db.begin_read().map_err(redb::Error::from)?;
+        let table = read.open_table(CURSORS).map_err(redb::Error::from)?;
+        let value = table.get(name).map_err(redb::Error::from)?.map(|v| v.value().to_vec());
+        Ok(value)
+    }
+
+    fn trim(&self, through: u64) -> Result<(), StoreError> {
+        self.queue(|inner| inner.trim = Some(inner.trim.map_or(through, |t| t.max(through)))).map(|_| ())
     }
 }
 
@@ -792,6 +985,85 @@ mod tests {
         assert!(store.wait_durable(first).is_err() && store.wait_durable(second).is_err());
         let docs: Vec<Document> = store.read(&ns).expect("read").view().docs().cloned().collect();
         assert_eq!(docs, vec![doc! {"_id": 1, "n": 0}], "every change after the last durable commit is taken back");
+    }
+
+    fn journaled(dir: &std::path::Path) -> RedbStore {
+        let store = RedbStore::open(open_database(dir).expect("db")).expect("open");
+        let mut scope = JournalScope::default();
+        scope.add(Some("db"), Some("c"));
+        store.set_journal_scope(scope);
+        store
+    }
+
+    fn seqs(entries: &[JournalEntry]) -> Vec<u64> {
+        entries.iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn the_journal_records_committed_changes_in_order_and_survives_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (ns, other) = (Namespace::new("db", "c").expect("ns"), Namespace::new("db", "other").expect("ns"));
+        {
+            let store = journaled(dir.path());
+            assert_eq!(*store.durable_head().borrow(), 0);
+            store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 1, "v": 1}), Change::Insert(doc! {"_id": 2})]).expect("insert");
+            store.write(&other, &mut |_| vec![Change::Insert(doc! {"_id": 1})]).expect("not journaled");
+            store.write(&ns, &mut |_| vec![Change::Update(doc! {"_id": 1, "v": 2})]).expect("update");
+            store.write(&ns, &mut |_| vec![Change::Replace(doc! {"_id": 2, "r": true})]).expect("replace");
+            store.write(&ns, &mut |_| vec![Change::Delete(Bson::Int32(1)), Change::Delete(Bson::Int32(99))]).expect("delete");
+            assert_eq!(*store.durable_head().borrow(), 5);
+            let e = store.entries_after(0, 100).expect("entries");
+            assert_eq!(seqs(&e), vec![1, 2, 3, 4, 5], "the delete of a missing document is no change");
+            assert_eq!((e[0].before.clone(), e[0].after.clone()), (None, Some(doc! {"_id": 1, "v": 1})));
+            assert_eq!((e[2].before.clone(), e[2].after.clone(), e[2].replacement), (Some(doc! {"_id": 1, "v": 1}), Some(doc! {"_id": 1, "v": 2}), false));
+            assert!(e[3].replacement);
+            assert_eq!((e[4].before.clone(), e[4].after.clone()), (Some(doc! {"_id": 1, "v": 2}), None));
+            assert!(e.iter().all(|x| x.ns == ns && x.time_ms > 0));
+            assert_eq!(seqs(&store.entries_after(3, 1).expect("entries")), vec![4]);
+            let ticket = store.save_cursor("t", Some(b"3".to_vec())).expect("save");
+            store.wait_durable(ticket).expect("durable");
+            store.trim(2).expect("trim");
+            let ticket = store.save_cursor("u", Some(b"x".to_vec())).expect("save");
+            store.wait_durable(ticket).expect("durable");
+            assert!(matches!(store.entries_after(0, 10), Err(JournalError::Lost { after: 0, oldest: 3 })));
+            assert_eq!(seqs(&store.entries_after(2, 10).expect("entries")), vec![3, 4, 5]);
+        }
+        let store = journaled(dir.path());
+        assert_eq!(*store.durable_head().borrow(), 5);
+        assert_eq!(store.cursor("t").expect("cursor"), Some(b"3".to_vec()));
+        assert_eq!(store.cursor("nope").expect("cursor"), None);
+        assert!(matches!(store.entries_after(1, 10), Err(JournalError::Lost { .. })));
+        let e = store.entries_after(2, 10).expect("from disk");
+        assert_eq!(seqs(&e), vec![3, 4, 5]);
+        assert_eq!(e[0].after, Some(doc! {"_id": 1, "v": 2}));
+        store.trim(5).expect("trim everything");
+        store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 3})]).expect("insert");
+        drop(store);
+        let store = journaled(dir.path());
+        store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 4})]).expect("insert");
+        assert_eq!(seqs(&store.entries_after(5, 10).expect("entries")), vec![6, 7], "sequence numbers are never reused, even after a trim emptied the journal");
+        let ticket = store.save_cursor("t", None).expect("remove");
+        store.wait_durable(ticket).expect("durable");
+        assert_eq!(store.cursor("t").expect("cursor"), None);
+    }
+
+    #[test]
+    fn the_journal_shows_only_durable_entries_and_drops_those_of_a_failed_commit() {
+        let (disk, store) = faulty_store();
+        let mut scope = JournalScope::default();
+        scope.add(Some("db"), None);
+        store.set_journal_scope(scope);
+        let ns = Namespace::new("db", "c").expect("ns");
+        store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 1})]).expect("insert");
+        disk.stall(true);
+        let ticket = store.write_deferred(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 2})]).expect("applied").expect("ticket");
+        assert_eq!(seqs(&store.entries_after(0, 10).expect("entries")), vec![1], "the pending entry is not shown");
+        disk.fail.store(true, Ordering::SeqCst);
+        disk.stall(false);
+        assert!(store.wait_durable(ticket).is_err());
+        assert_eq!(seqs(&store.entries_after(0, 10).expect("entries")), vec![1], "the failed entry is never shown");
+        assert_eq!(*store.durable_head().borrow(), 1);
+        assert!(store.save_cursor("t", None).is_err(), "nothing more is accepted after a failure");
     }
 
     #[test]
