@@ -5,12 +5,16 @@ mod data_sources;
 mod export;
 mod functions;
 mod settings;
+mod triggers;
 mod values;
 
 pub use data_sources::{load_data_sources, CollectionFiles, DataSource, JsonFile, MONGODB_ATLAS};
 pub use export::{load_export, ConfigError};
 pub use functions::{load_functions, FunctionDef, RunAsSetting};
 pub use settings::{AdminSettings, Flags, Limits, ServerSettings, SettingsError};
+pub use triggers::{
+    load_triggers, AuthOperation, AuthTrigger, DatabaseTrigger, OperationType, Schedule, ScheduledTrigger, TriggerDef, TriggerKind, AUTH_PROVIDERS,
+};
 pub use values::{load_values, Values};
 
 use std::path::PathBuf;
