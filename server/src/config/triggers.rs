@@ -237,8 +237,9 @@ impl Schedule {
 }
 
 /// Reads `triggers/*.json` of the export in `dir` (none without the folder). `function_exists`
-/// says whether the export defines a function; `mongo_service` is the app's MongoDB service name.
-pub fn load_triggers(dir: &Path, function_exists: &dyn Fn(&str) -> bool, mongo_service: &str) -> Result<Vec<TriggerDef>, ConfigError> {
+/// says whether the export defines a function; `mongo_services` are the app's MongoDB data
+/// sources (a database trigger's `service_name` must be one of them).
+pub fn load_triggers(dir: &Path, function_exists: &dyn Fn(&str) -> bool, mongo_services: &[&str]) -> Result<Vec<TriggerDef>, ConfigError> {
     let folder = dir.join("triggers");
     let Ok(entries) = std::fs::read_dir(&folder) else { return Ok(Vec::new()) };
     let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
@@ -246,7 +247,7 @@ pub fn load_triggers(dir: &Path, function_exists: &dyn Fn(&str) -> bool, mongo_s
     let mut defs: Vec<TriggerDef> = Vec::new();
     for file in files {
         let Some(json) = read_json(&file)? else { continue };
-        let Some(def) = read_trigger(&file, &json, function_exists, mongo_service)? else { continue };
+        let Some(def) = read_trigger(&file, &json, function_exists, mongo_services)? else { continue };
         if defs.iter().any(|d| d.name == def.name) {
             return Err(error(&file, "name", format!("a trigger named {:?} is defined twice", def.name)));
         }
@@ -255,7 +256,7 @@ pub fn load_triggers(dir: &Path, function_exists: &dyn Fn(&str) -> bool, mongo_s
     Ok(defs)
 }
 
-fn read_trigger(file: &Path, json: &Value, function_exists: &dyn Fn(&str) -> bool, mongo_service: &str) -> Result<Option<TriggerDef>, ConfigError> {
+fn read_trigger(file: &Path, json: &Value, function_exists: &dyn Fn(&str) -> bool, mongo_services: &[&str]) -> Result<Option<TriggerDef>, ConfigError> {
     let mut t = Obj::new(file, String::new(), json)?;
     t.string("id")?;
     let name = t.string("name")?.ok_or_else(|| t.err("name", "required"))?;
@@ -282,7 +283,7 @@ fn read_trigger(file: &Path, json: &Value, function_exists: &dyn Fn(&str) -> boo
     t.get("error_handler");
     let config = t.object("config")?;
     let kind = match (kind_name.as_str(), config) {
-        ("DATABASE", Some(c)) => TriggerKind::Database(read_database(c, mongo_service)?),
+        ("DATABASE", Some(c)) => TriggerKind::Database(read_database(c, mongo_services)?),
         ("AUTHENTICATION", Some(c)) => TriggerKind::Authentication(read_auth(c)?),
         ("SCHEDULED", Some(c)) => TriggerKind::Scheduled(read_scheduled(c)?),
         ("DATABASE" | "AUTHENTICATION" | "SCHEDULED", None) => return Err(t.err("config", "required")),
@@ -308,11 +309,11 @@ fn read_trigger(file: &Path, json: &Value, function_exists: &dyn Fn(&str) -> boo
     Ok(Some(TriggerDef { name, function, disabled, kind, file: file.to_path_buf() }))
 }
 
-fn read_database(mut c: Obj<'_>, mongo_service: &str) -> Result<DatabaseTrigger, ConfigError> {
+fn read_database(mut c: Obj<'_>, mongo_services: &[&str]) -> Result<DatabaseTrigger, ConfigError> {
     c.string("service_id")?;
     if let Some(service) = c.string("service_name")? {
-        if service != mongo_service {
-            return Err(c.err("service_name", format!("{service:?} is not the app's MongoDB data source ({mongo_service:?})")));
+        if !mongo_services.contains(&service.as_str()) {
+            return Err(c.err("service_name", format!("{service:?} is not one of the app's MongoDB data sources ({})", mongo_services.join(", "))));
         }
     }
     let database = c.string("database")?.filter(|d| !d.is_empty());
@@ -467,7 +468,7 @@ mod tests {
     fn every_type_in_both_function_forms() {
         let tmp = tempfile::tempdir().expect("tmp");
         let d = tmp.path();
-        assert!(load_triggers(d, &exists, "mongodb-atlas").expect("no triggers/").is_empty());
+        assert!(load_triggers(d, &exists, &["mongodb-atlas"]).expect("no triggers/").is_empty());
         write(d, "triggers/a.json", r#"{
             "name": "orders", "type": "DATABASE", "disabled": false,
             "config": {"service_name": "mongodb-atlas", "database": "shop", "collection": "orders",
@@ -484,7 +485,7 @@ mod tests {
         write(d, "triggers/d.json", r#"{"name": "bridge", "type": "DATABASE", "config": {"database": "shop", "collection": "x", "operation_types": ["INSERT"]},
             "event_processors": {"AWS_EVENTBRIDGE": {"config": {"account_id": "1", "region": "us-east-1"}}}}"#);
         write(d, "triggers/notes.txt", "ignored");
-        let defs = load_triggers(d, &exists, "mongodb-atlas").expect("load");
+        let defs = load_triggers(d, &exists, &["mongodb-atlas"]).expect("load");
         let names: Vec<&str> = defs.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["orders", "logins", "every-minute"], "the EventBridge trigger is left out");
         let TriggerKind::Database(db) = &defs[0].kind else { panic!("database") };
@@ -535,13 +536,13 @@ mod tests {
         ];
         for (json, key) in cases {
             write(d, "triggers/t.json", &json);
-            let e = load_triggers(d, &exists, "mongodb-atlas").expect_err(&json);
+            let e = load_triggers(d, &exists, &["mongodb-atlas"]).expect_err(&json);
             assert!(e.file.ends_with("triggers/t.json"), "{e}");
             assert_eq!(e.key, key, "{json}: {e}");
         }
         write(d, "triggers/t.json", &base(r#"{"database": "db", "collection": "c", "operation_types": ["INSERT"]}"#, ""));
         write(d, "triggers/u.json", &base(r#"{"database": "db", "operation_types": ["DELETE"]}"#, ""));
-        let e = load_triggers(d, &exists, "mongodb-atlas").expect_err("twice");
+        let e = load_triggers(d, &exists, &["mongodb-atlas"]).expect_err("twice");
         assert!(e.reason.contains("defined twice"), "{e}");
     }
 
