@@ -12,6 +12,7 @@ pub use data_sources::{load_data_sources, CollectionFiles, DataSource, JsonFile,
 pub use export::{load_export, ConfigError};
 pub use functions::{load_functions, FunctionDef, RunAsSetting};
 pub use settings::{AdminSettings, Flags, Limits, ServerSettings, SettingsError};
+pub(crate) use settings::parse_time;
 pub use triggers::{
     load_triggers, AuthOperation, AuthTrigger, DatabaseTrigger, OperationType, Schedule, ScheduledTrigger, TriggerDef, TriggerKind, AUTH_PROVIDERS,
 };

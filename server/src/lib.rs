@@ -12,6 +12,7 @@ pub mod query;
 pub mod rules;
 pub mod service;
 pub mod store;
+pub mod triggers;
 pub mod watch;
 
 use std::future::Future;
@@ -46,12 +47,18 @@ pub fn open_state(settings: &ServerSettings, listen_addr: SocketAddr) -> Result<
     open_state_with_clock(settings, listen_addr, Arc::new(auth::SystemClock))
 }
 
-/// `open_state` with an injected clock (tests expire tokens without waiting).
+/// `open_state` with an injected clock (tests expire tokens without waiting); `--test-clock`
+/// replaces it with a clock set through the admin API.
 pub fn open_state_with_clock(
     settings: &ServerSettings,
     listen_addr: SocketAddr,
     clock: Arc<dyn auth::Clock>,
 ) -> Result<AppState, StartError> {
+    let test_clock = settings.test_clock.map(|t| Arc::new(triggers::TestClock::new(t)));
+    let clock: Arc<dyn auth::Clock> = match &test_clock {
+        Some(c) => c.clone(),
+        None => clock,
+    };
     let mut app = match &settings.app {
         Some(dir) => config::load_export(dir)?,
         None => AppConfig::default_app(),
@@ -80,13 +87,28 @@ pub fn open_state_with_clock(
     let db = store::open_database(&settings.data)?;
     // Indexes from the settings plus those the export declares.
     let indexes = store::merge_indexes(settings.indexes.iter().cloned().chain(declared))?;
-    let store: Arc<dyn store::Store> = Arc::new(store::RedbStore::open_with_indexes(db.clone(), indexes)?);
+    // The export's functions and triggers: a trigger naming a missing function stops start-up,
+    // and the journal records what the database triggers watch from the first write on.
+    let (defs, values) = match &app.export_dir {
+        Some(dir) => (config::load_functions(dir)?, config::load_values(dir)?),
+        None => (Vec::new(), config::Values::default()),
+    };
+    let trigger_defs = match &app.export_dir {
+        Some(dir) => {
+            let names: Vec<&str> = services.keys().map(String::as_str).collect();
+            config::load_triggers(dir, &|f| defs.iter().any(|d| d.name == f), &names)?
+        }
+        None => Vec::new(),
+    };
+    let redb = Arc::new(store::RedbStore::open_with_indexes(db.clone(), indexes)?);
+    redb.set_journal_scope(triggers::journal_scope(&trigger_defs));
+    let store: Arc<dyn store::Store> = redb.clone();
     let options = auth::AuthOptions {
         signing_key: settings.signing_key.clone(),
         outbox: auth::Outbox::new(settings.email_webhook.clone()),
         login_limit_per_account: settings.login_limit_per_account,
         login_limit_per_address: settings.login_limit_per_address,
-        clock,
+        clock: clock.clone(),
         max_concurrent_hashes: settings.max_concurrent_hashes,
         account_limit_per_address: settings.account_limit_per_address,
         email_limit_per_account: settings.email_limit_per_account,
@@ -94,15 +116,16 @@ pub fn open_state_with_clock(
     let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone(), options)?);
     let changes = Arc::new(watch::ChangeLog::new(settings.limits.change_log));
     store.set_observer(changes.clone());
-    let engine = Arc::new(service::Engine::new(store, services, (&settings.limits).into(), settings.limits.query_memory_bytes));
-    let (defs, values) = match &app.export_dir {
-        Some(dir) => (config::load_functions(dir)?, config::load_values(dir)?),
-        None => (Vec::new(), config::Values::default()),
-    };
+    let engine = Arc::new(service::Engine::new(store.clone(), services, (&settings.limits).into(), settings.limits.query_memory_bytes));
     let value_doc = values.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let host = Arc::new(host::ServerHost::new(engine.clone(), auth.clone(), value_doc));
     let functions = Arc::new(functions::Functions::new(defs, values, functions::AppInfo::from_config(&app), host, functions::Limits::from_settings(settings))?);
-    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, changes, functions })
+    let trigger_options = triggers::TriggerOptions { clock, test_clock, journal_max_events: settings.trigger_journal_events };
+    let triggers = Arc::new(triggers::Triggers::new(trigger_defs, redb, store, functions.clone(), trigger_options)?);
+    if triggers.has_auth_triggers() {
+        auth.set_events(triggers.auth_events());
+    }
+    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, changes, functions, triggers })
 }
 
 /// The line printed on stdout once the server accepts connections.
@@ -123,7 +146,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     state.auth.spawn_purger();
     let limits = state.settings.limits.clone();
-    http::serve(listener, router(state), &limits, shutdown).await
+    // Triggers run while the server serves, and stop (letting running functions finish) after.
+    let triggers = state.triggers.clone();
+    triggers.start();
+    let served = http::serve(listener, router(state), &limits, shutdown).await;
+    triggers.stop(std::time::Duration::from_secs(5)).await;
+    served
 }
 
 /// Serves the admin API for `state` on its own listener until `shutdown` resolves.

@@ -9,6 +9,7 @@
 
 mod api_keys;
 mod custom_token;
+mod events;
 mod hashing;
 mod outbox;
 mod purge;
@@ -21,6 +22,7 @@ mod verified;
 
 pub use api_keys::ApiKey;
 pub use custom_token::rsa_decoding_key;
+pub use events::{AuthEvent, AuthEvents};
 pub use hashing::{default_max_concurrent_hashes, HashStats};
 pub use outbox::{Message, Outbox};
 pub use purge::Purged;
@@ -235,6 +237,8 @@ pub struct Auth {
     /// Bumped whenever sessions end (logout, revoke, disable, delete, password reset, API key
     /// removal, purge): open watch streams re-check their token when it changes.
     revocations: tokio::sync::watch::Sender<u64>,
+    /// Where logins, new users and deletions are reported (authentication triggers).
+    events: std::sync::OnceLock<Arc<dyn AuthEvents>>,
 }
 
 /// Picks the device id: the client's `options.device.deviceId` if it is a real ObjectId, else a new one.
@@ -305,6 +309,7 @@ impl Auth {
             clock: options.clock,
             verified: verified::VerifiedTokens::new(),
             revocations: tokio::sync::watch::Sender::new(0),
+            events: Default::default(),
         })
     }
 
@@ -349,6 +354,11 @@ impl Auth {
     pub fn login(&self, provider: &str, body: &Document, client: Option<IpAddr>) -> Result<LoginResponse, AuthError> {
         let device_id = device_id_from(body);
         let proven = self.prove(provider, body, client)?;
+        let provider_type = match &proven {
+            Proven::Identity(i) => i.provider_type,
+            _ => provider,
+        }
+        .to_string();
         let (user_id, key_id) = match proven {
             Proven::Anonymous => (self.create_user(None)?, None),
             Proven::ApiKey { user_id, key_id } => (user_id, Some(key_id)),
@@ -357,6 +367,7 @@ impl Auth {
         self.check_enabled(&user_id)?;
         let (refresh_token, session_id) = self.create_session(&user_id, &device_id, key_id.as_deref())?;
         let access_token = self.issue_access_token(&user_id, &device_id, &session_id)?;
+        self.emit(crate::config::AuthOperation::Login, vec![provider_type], &user_id, None);
         Ok(LoginResponse { user_id, access_token, refresh_token: Some(refresh_token), device_id })
     }
 
@@ -431,6 +442,8 @@ impl Auth {
         let txn = self.db.begin_write()?;
         let id = self.insert_user(&txn, identity)?;
         txn.commit()?;
+        let provider = identity.map_or("anon-user", |i| i.provider_type);
+        self.emit(crate::config::AuthOperation::Create, vec![provider.to_string()], &id, None);
         Ok(id)
     }
 
@@ -466,6 +479,7 @@ impl Auth {
             (None, None) => {
                 let id = self.insert_user(&txn, Some(&identity))?;
                 txn.commit()?;
+                self.emit(crate::config::AuthOperation::Create, vec![identity.provider_type.to_string()], &id, None);
                 return Ok(id);
             }
             (None, Some(target)) => {
@@ -604,12 +618,17 @@ impl Auth {
     /// `DELETE /auth/delete` and the admin API: removes the user with their identities,
     /// email/password accounts, sessions and API keys, in one transaction.
     pub fn delete_user(&self, user_id: &str) -> Result<(), AuthError> {
+        // What the DELETE event reports: the user as they were, with every provider they had.
+        let snapshot = self.event_snapshot(user_id);
         let txn = self.db.begin_write()?;
         if !delete_user_in(&txn, user_id)? {
             return Err(AuthError::UserNotFound);
         }
         txn.commit()?;
         self.revoked();
+        if let Some(snapshot) = snapshot {
+            self.emit_deleted(user_id, snapshot);
+        }
         Ok(())
     }
 }

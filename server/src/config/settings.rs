@@ -114,6 +114,14 @@ pub struct Flags {
     /// Confirmation / password-reset emails per email address per hour [default: 5].
     #[arg(long, env = "REALM_EMAIL_LIMIT_PER_ACCOUNT")]
     pub email_limit_per_account: Option<u32>,
+    /// Most change-journal entries kept for database triggers that lag behind (a trigger further
+    /// behind resumes after the gap or is suspended) [default: 1000000].
+    #[arg(long, env = "REALM_TRIGGER_JOURNAL_EVENTS")]
+    pub trigger_journal_events: Option<u64>,
+    /// Tests only: the server's clock starts at this time (seconds since the epoch, or RFC 3339)
+    /// and moves only through the admin API's `PUT /test/clock`.
+    #[arg(long, env = "REALM_TEST_CLOCK", hide = true)]
+    pub test_clock: Option<String>,
 }
 
 /// The admin API's address and token.
@@ -170,6 +178,10 @@ pub struct ServerSettings {
     pub account_limit_per_address: u32,
     /// Confirmation / reset emails per email address per hour.
     pub email_limit_per_account: u32,
+    /// Most change-journal entries kept for lagging database triggers.
+    pub trigger_journal_events: u64,
+    /// Tests only: the clock starts here (s since the epoch) and is set through the admin API.
+    pub test_clock: Option<u64>,
 }
 
 /// What one request, and all of them together, may take.
@@ -242,6 +254,8 @@ impl ServerSettings {
             max_concurrent_hashes: crate::auth::default_max_concurrent_hashes(),
             account_limit_per_address: 60,
             email_limit_per_account: 5,
+            trigger_journal_events: crate::triggers::DEFAULT_JOURNAL_EVENTS,
+            test_clock: None,
         }
     }
 
@@ -323,6 +337,11 @@ impl ServerSettings {
                 .or(file.account_limit_per_address)
                 .unwrap_or(defaults.account_limit_per_address),
             email_limit_per_account: flags.email_limit_per_account.or(file.email_limit_per_account).unwrap_or(defaults.email_limit_per_account),
+            trigger_journal_events: flags.trigger_journal_events.or(file.trigger_journal_events).unwrap_or(defaults.trigger_journal_events),
+            test_clock: match flags.test_clock.or(file.test_clock) {
+                None => None,
+                Some(t) => Some(parse_time(&t).ok_or_else(|| bad("test-clock", "must be seconds since the epoch or an RFC 3339 time"))?),
+            },
         };
         if let Some(url) = &s.public_url {
             let ok = (url.starts_with("http://") || url.starts_with("https://"))
@@ -351,6 +370,9 @@ impl ServerSettings {
         if s.login_limit_per_account == 0 || s.login_limit_per_address == 0 {
             return Err(bad("login-limit-per-account / login-limit-per-address", "must be at least 1"));
         }
+        if s.trigger_journal_events == 0 {
+            return Err(bad("trigger-journal-events", "must be at least 1"));
+        }
         if s.function_timeout_secs == 0 || s.function_memory_mb < 8 || s.function_pool == 0 {
             return Err(bad("function-timeout / function-memory-mb / function-pool", "must be at least 1 s, 8 MB and 1 runtime"));
         }
@@ -359,6 +381,11 @@ impl ServerSettings {
         }
         Ok(s)
     }
+}
+
+/// Seconds since the epoch, or an RFC 3339 time.
+pub(crate) fn parse_time(text: &str) -> Option<u64> {
+    text.parse::<u64>().ok().or_else(|| bson::DateTime::parse_rfc3339_str(text).ok().and_then(|d| u64::try_from(d.timestamp_millis() / 1000).ok()))
 }
 
 fn read_file(path: &Path) -> Result<Flags, SettingsError> {

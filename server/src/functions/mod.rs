@@ -65,6 +65,17 @@ impl UserInfo {
     pub fn with_id(id: &str) -> UserInfo {
         UserInfo { id: id.to_string(), user_type: "normal".into(), ..UserInfo::default() }
     }
+
+    /// The user object functions see (`context.user`, an authentication event's `user`).
+    pub fn to_document(&self) -> Document {
+        doc! {
+            "id": &self.id,
+            "type": &self.user_type,
+            "data": self.data.clone(),
+            "custom_data": self.custom_data.clone(),
+            "identities": self.identities.iter().map(|i| Bson::Document(doc! {"id": &i.id, "provider_type": &i.provider_type})).collect::<Vec<_>>(),
+        }
+    }
 }
 
 /// Who MongoDB calls run as.

@@ -278,13 +278,7 @@ fn relaxed<'js>(ctx: &Ctx<'js>, v: &Bson) -> Out<'js> {
 
 fn user_doc(user: Option<&UserInfo>) -> Document {
     match user {
-        Some(u) => doc! {
-            "id": &u.id,
-            "type": &u.user_type,
-            "data": u.data.clone(),
-            "custom_data": u.custom_data.clone(),
-            "identities": u.identities.iter().map(|i| Bson::Document(doc! {"id": &i.id, "provider_type": &i.provider_type})).collect::<Vec<_>>(),
-        },
+        Some(u) => u.to_document(),
         // App Services: with no caller, the system user, with no id.
         None => doc! {"type": "system", "data": {}, "custom_data": {}, "identities": []},
     }

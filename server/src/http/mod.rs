@@ -47,6 +47,8 @@ pub struct AppState {
     pub changes: Arc<crate::watch::ChangeLog>,
     /// The app's functions.
     pub functions: Arc<crate::functions::Functions>,
+    /// The app's triggers.
+    pub triggers: Arc<crate::triggers::Triggers>,
 }
 
 /// Builds the full router (all routes, CORS, body limit, tracing, JSON error safety net).

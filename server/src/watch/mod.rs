@@ -202,6 +202,11 @@ impl Event {
     /// the caller's views of the two versions, so it names no field the caller may not read
     /// (empty when the caller cannot see one of them).
     pub fn to_change_event(&self, full_document: Option<Document>, before_view: Option<&Document>) -> Document {
+        self.to_change_event_with_id(token(self.seq), full_document, before_view)
+    }
+
+    /// `to_change_event` with another `_id` (triggers give their events durable resume tokens).
+    pub fn to_change_event_with_id(&self, id: Bson, full_document: Option<Document>, before_view: Option<&Document>) -> Document {
         let op = match (&self.before, &self.after) {
             (None, _) => "insert",
             (_, None) => "delete",
@@ -209,7 +214,7 @@ impl Event {
             _ => "update",
         };
         let mut e = doc! {
-            "_id": token(self.seq),
+            "_id": id,
             "operationType": op,
             "clusterTime": Bson::Timestamp(bson::Timestamp { time: self.time, increment: (self.seq & 0xffff_ffff) as u32 }),
             "ns": {"db": &self.ns.db, "coll": &self.ns.coll},
