@@ -21,7 +21,7 @@ export function serverBinary() {
 }
 
 /**
- * Starts the server. Resolves to { baseUrl, appId, dataDir, stop() } once it listens.
+ * Starts the server. Resolves to { baseUrl, appId, adminUrl (with --admin-listen), dataDir, stop() } once it listens.
  * `dataDir` defaults to a fresh temporary directory that stop() removes.
  */
 export function startServer({ dataDir, extraArgs = [], quiet = true } = {}) {
@@ -37,10 +37,13 @@ export function startServer({ dataDir, extraArgs = [], quiet = true } = {}) {
     child.once("exit", onExit);
     child.once("error", reject);
     child.stdout.setEncoding("utf8");
+    // With --admin-listen the admin API's line follows the listening line.
+    const wantsAdmin = extraArgs.includes("--admin-listen");
     child.stdout.on("data", (chunk) => {
       buffered += chunk;
       const match = /listening on (http:\/\/\S+).*app_id=(\S+)/.exec(buffered);
-      if (!match) return;
+      const admin = /admin API on (http:\/\/\S+)/.exec(buffered);
+      if (!match || (wantsAdmin && !admin)) return;
       child.off("exit", onExit);
       child.stdout.removeAllListeners("data");
       child.stdout.resume();
@@ -54,7 +57,7 @@ export function startServer({ dataDir, extraArgs = [], quiet = true } = {}) {
           child.once("exit", finish);
           child.kill("SIGTERM");
         });
-      resolve({ baseUrl: match[1], appId: match[2], dataDir: dir, process: child, stop });
+      resolve({ baseUrl: match[1], appId: match[2], adminUrl: admin?.[1], dataDir: dir, process: child, stop });
     });
   });
 }
