@@ -12,11 +12,12 @@
 //  3. find sort + limit 10 over 100,000 documents       (target < 100 ms; median of 15)
 //  4. resident memory added by 100,000 small documents (VmRSS of the server process)
 import { readFileSync } from "node:fs";
-import http from "node:http";
 import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { startServer, serverBinary } from "../scripts/server.mjs";
+import { post, throughput as measure } from "./load.mjs";
 import { writeSection } from "./sections.mjs";
+import { triggerBench } from "./triggers.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const WRITE = process.argv.includes("--write");
@@ -25,68 +26,12 @@ process.env.REALM_WASM_INDEXES ??= "bench.big:score";
 const server = await startServer();
 const call = `${server.baseUrl}/api/client/v2.0/app/${server.appId}/functions/call`;
 
-// Enough sockets for the most concurrent clients below; keep-alive so each client reuses its connection.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
-
-const targets = new Map(); // url → request options, parsed once
-
-function post(url, body, token) {
-  const data = Buffer.from(JSON.stringify(body));
-  const headers = { "content-type": "application/json", "content-length": data.length };
-  if (token) headers.authorization = `Bearer ${token}`;
-  let target = targets.get(url);
-  if (!target) {
-    const u = new URL(url);
-    target = { hostname: u.hostname, port: u.port, path: u.pathname, method: "POST", agent };
-    targets.set(url, target);
-  }
-  return new Promise((resolve, reject) => {
-    const req = http.request({ ...target, headers }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        if (res.statusCode !== 200) reject(new Error(`${res.statusCode} ${text}`));
-        else resolve(JSON.parse(text));
-      });
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(data);
-  });
-}
-
 const login = await post(`${server.baseUrl}/api/client/v2.0/app/${server.appId}/auth/providers/anon-user/login`, {});
 const token = login.access_token;
 const mongo = (name, arg) => post(call, { name, arguments: [{ database: "bench", ...arg }], service: "mongodb-atlas" }, token);
 
-/** CPU seconds the server process has used (user + system), from /proc. */
-const serverCpu = () => {
-  const fields = readFileSync(`/proc/${server.process.pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-};
-
-/**
- * Runs `total` operations over `clients` concurrent loops; returns operations per second and the
- * server's and this client's CPU time per operation (both share the same cores).
- */
-async function throughput(clients, total, op) {
-  let next = 0;
-  const cpu0 = serverCpu();
-  const client0 = process.cpuUsage();
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (next < total) {
-        const i = next++;
-        await op(i);
-      }
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  const client = process.cpuUsage(client0);
-  return { rate: total / seconds, cpuUs: ((serverCpu() - cpu0) * 1e6) / total, clientUs: (client.user + client.system) / total };
-}
+/** Runs `total` operations over `clients` concurrent loops against this server (see load.mjs). */
+const throughput = (clients, total, op) => measure(server.process.pid, clients, total, op);
 
 const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.process.pid}/status`, "utf8"))[1]);
 const rows = [];
@@ -169,3 +114,6 @@ samples), hyper's HTTP handling, and the JSON → extended JSON → BSON decodin
 console.log(report);
 
 if (WRITE) writeSection("server-throughput", `Server throughput (\`node bench/server.mjs\`)`, report);
+
+// Issue 14's trigger targets, on a server of their own (bench/triggers.mjs).
+await triggerBench({ quick: QUICK, write: WRITE });
