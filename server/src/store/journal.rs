@@ -158,6 +158,9 @@ pub(super) fn decode(seq: u64, bytes: &[u8]) -> Result<JournalEntry, StoreError>
     })
 }
 
+/// An entry's sequence number and encoded bytes.
+pub(super) type RawEntry = (u64, Arc<[u8]>);
+
 /// One entry in memory: its commit batch and its encoded bytes (shared with the pending row).
 pub(super) struct TailEntry {
     pub seq: u64,
@@ -184,7 +187,7 @@ impl Tail {
 
     /// Entries after `after` whose batch is durable, when the tail holds the one right after
     /// `after` (`None`: read them from redb).
-    pub fn after(&self, after: u64, durable_batch: u64, max: usize) -> Option<Vec<(u64, Arc<[u8]>)>> {
+    pub fn after(&self, after: u64, durable_batch: u64, max: usize) -> Option<Vec<RawEntry>> {
         let first = self.entries.front()?;
         if first.seq > after + 1 {
             return None;
@@ -252,7 +255,7 @@ mod tests {
             t.push(TailEntry { seq, batch: seq, bytes: Arc::from(vec![0u8; 4]) });
         }
         assert!(t.after(2, 100, 10).is_none(), "4 is not held: read redb");
-        let seqs = |v: Option<Vec<(u64, Arc<[u8]>)>>| v.expect("held").into_iter().map(|(s, _)| s).collect::<Vec<_>>();
+        let seqs = |v: Option<Vec<RawEntry>>| v.expect("held").into_iter().map(|(s, _)| s).collect::<Vec<_>>();
         assert_eq!(seqs(t.after(4, 100, 10)), vec![5, 6, 7, 8, 9]);
         assert_eq!(seqs(t.after(6, 8, 10)), vec![7, 8], "9 is not durable yet");
         assert_eq!(seqs(t.after(4, 100, 2)), vec![5, 6]);

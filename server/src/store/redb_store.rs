@@ -2,7 +2,7 @@
 //! written through a group commit; the change journal (`journal`) rides in the same commits.
 
 use super::index::{Index, IndexSpec, Key};
-use super::journal::{self, ChangeJournal, JournalEntry, JournalError, JournalScope, Tail, TailEntry, CURSORS, JOURNAL, JOURNAL_META};
+use super::journal::{self, ChangeJournal, JournalEntry, JournalError, JournalScope, RawEntry, Tail, TailEntry, CURSORS, JOURNAL, JOURNAL_META};
 use super::{Applied, Change, ChangeObserver, CollectionView, Durability, Namespace, Snapshot, Store, StoreError, MAX_DOCUMENT_BYTES};
 use bson::{Bson, Document};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -610,7 +610,7 @@ impl RedbStore {
     }
 
     /// Up to `max` entries after `after`, from disk.
-    fn read_journal(&self, after: u64, max: usize) -> Result<Vec<(u64, Arc<[u8]>)>, StoreError> {
+    fn read_journal(&self, after: u64, max: usize) -> Result<Vec<RawEntry>, StoreError> {
         let read = self.shared.db.begin_read().map_err(redb::Error::from)?;
         let table = read.open_table(JOURNAL).map_err(redb::Error::from)?;
         let mut raw = Vec::new();
@@ -649,7 +649,7 @@ impl ChangeJournal for RedbStore {
         }
         let durable = shared.durable.load(Ordering::Acquire);
         let held = shared.tail.lock().map_err(|_| StoreError::Poisoned)?.after(after, durable, max);
-        let raw: Vec<(u64, Arc<[u8]>)> = match held {
+        let raw: Vec<RawEntry> = match held {
             Some(raw) => raw,
             // Older than the tail: from disk, where everything is durable.
             None => self.read_journal(after, max)?,
