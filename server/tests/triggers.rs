@@ -24,12 +24,15 @@ fn fixture() -> PathBuf {
 }
 
 fn start_at(data: &Path, clock: u64) -> Server {
+    start_with(data, clock, &[])
+}
+
+fn start_with(data: &Path, clock: u64, extra: &[&str]) -> Server {
     let app = fixture();
     let clock = clock.to_string();
-    Server::start_with(
-        data,
-        &["--app", app.to_str().expect("utf-8"), "--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN, "--test-clock", &clock],
-    )
+    let mut args = vec!["--app", app.to_str().expect("utf-8"), "--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN, "--test-clock", &clock];
+    args.extend_from_slice(extra);
+    Server::start_with(data, &args)
 }
 
 async fn admin(s: &Server, c: &reqwest::Client, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -243,6 +246,54 @@ async fn set_clock(s: &Server, c: &reqwest::Client, t: u64) {
 
 async fn tick_counts(s: &Server, c: &reqwest::Client, at: &str) -> (usize, usize) {
     (all(s, c, at, "ticks").await.len(), all(s, c, at, "ticks_skip").await.len())
+}
+
+#[tokio::test]
+async fn a_trigger_further_behind_than_the_journal_keeps_is_suspended_or_resumes_after_the_gap() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let c = client();
+    let bound = ["--trigger-journal-events", "5"];
+    let s = start_with(tmp.path(), T0, &bound);
+    let at = anonymous(&s, &c).await.access_token;
+    for name in ["orders", "items"] {
+        let (st, r) = admin(&s, &c, reqwest::Method::PUT, &format!("/triggers/{name}/disable"), None).await;
+        assert_eq!(st, 200, "{r}");
+    }
+    for i in 0..10 {
+        call(&s, &c, &at, "insertOne", json!({"collection": "orders", "document": {"_id": i}})).await;
+    }
+    for i in 0..10 {
+        call(&s, &c, &at, "insertOne", json!({"collection": "items", "document": {"_id": i, "keep": true, "n": i}})).await;
+    }
+    drop(s);
+    // At start the journal keeps only the newest 5 entries (items 5 to 9).
+    let s = start_with(tmp.path(), T0, &bound);
+    for name in ["orders", "items"] {
+        let (st, r) = admin(&s, &c, reqwest::Method::PUT, &format!("/triggers/{name}/enable"), None).await;
+        assert_eq!(st, 200, "{r}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let orders = loop {
+        let orders = triggers(&s, &c).await["orders"].clone();
+        if orders["state"] == "suspended" {
+            break orders;
+        }
+        assert!(Instant::now() < deadline, "not suspended: {orders}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(orders["suspended_reason"].as_str().is_some_and(|r| r.contains("ChangeStreamHistoryLost")), "{orders}");
+    assert!(all(&s, &c, &at, "seen").await.is_empty(), "a suspended trigger runs nothing");
+    // tolerate_resume_errors: items resumes at the oldest event kept.
+    settle(&s, &c).await;
+    let ns: Vec<i32> = all(&s, &c, &at, "filtered").await.iter().map(|d| d.get_document("event").expect("event").get_document("fullDocument").expect("doc").get_i32("n").expect("n")).collect();
+    assert_eq!(ns, [5, 6, 7, 8, 9]);
+    // Enabling the suspended trigger again resumes it at the newest event.
+    let (st, r) = admin(&s, &c, reqwest::Method::PUT, "/triggers/orders/enable", None).await;
+    assert_eq!((st, r["state"].as_str()), (200, Some("enabled")), "{r}");
+    call(&s, &c, &at, "insertOne", json!({"collection": "orders", "document": {"_id": "new"}})).await;
+    settle(&s, &c).await;
+    let keys: Vec<String> = all(&s, &c, &at, "seen").await.iter().map(|d| d.get_str("key").expect("key").to_string()).collect();
+    assert_eq!(keys, ["new"]);
 }
 
 #[tokio::test]

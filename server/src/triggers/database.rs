@@ -280,28 +280,32 @@ async fn lost_history(shared: &Shared, t: &Trigger, cfg: &DatabaseTrigger, oldes
     }
 }
 
-/// Drops the journal entries every database trigger that still needs them has passed, and those
-/// beyond `journal_max_events` behind the head, once a second.
-pub(super) async fn trim(shared: Arc<Shared>) {
+/// The newest journal entry no database trigger needs any more: the lowest position among those
+/// that will resume from theirs, but never more than `journal_max_events` behind the head.
+pub(super) fn trim_point(shared: &Shared) -> u64 {
+    let head = *shared.journal.durable_head().borrow();
+    let mut through = head;
+    for t in &shared.triggers {
+        let TriggerKind::Database(cfg) = &t.def.kind else { continue };
+        let st = t.lock();
+        // A disabled trigger that skips catch-up, or a suspended one, resumes at the head.
+        let holds = st.suspended.is_none() && (st.enabled || !cfg.skip_catchup_events);
+        if let Some(p) = st.progress.as_ref().filter(|_| holds) {
+            through = through.min(p.position);
+        }
+    }
+    through.max(head.saturating_sub(shared.journal_max_events))
+}
+
+/// Drops the journal entries no database trigger needs any more, once a second.
+pub(super) async fn trim(shared: Arc<Shared>, mut trimmed: u64) {
     let mut shutdown = shared.shutdown.subscribe();
-    let mut trimmed = 0;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = shutdown.changed() => return,
         }
-        let head = *shared.journal.durable_head().borrow();
-        let mut through = head;
-        for t in &shared.triggers {
-            let TriggerKind::Database(cfg) = &t.def.kind else { continue };
-            let st = t.lock();
-            // A disabled trigger that skips catch-up, or a suspended one, resumes at the head.
-            let holds = st.suspended.is_none() && (st.enabled || !cfg.skip_catchup_events);
-            if let Some(p) = st.progress.as_ref().filter(|_| holds) {
-                through = through.min(p.position);
-            }
-        }
-        through = through.max(head.saturating_sub(shared.journal_max_events));
+        let through = trim_point(&shared);
         if through > trimmed {
             match shared.journal.trim(through) {
                 Ok(()) => trimmed = through,

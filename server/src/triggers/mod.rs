@@ -198,6 +198,8 @@ pub(crate) struct Shared {
 pub struct Triggers {
     shared: Arc<Shared>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Where the journal was trimmed to at start.
+    trimmed: u64,
 }
 
 /// The journal scope the database triggers among `defs` need (every one of them, enabled or not,
@@ -261,7 +263,13 @@ impl Triggers {
             let st = t.lock();
             shared.save(t, &st)?;
         }
-        Ok(Triggers { shared, tasks: Mutex::new(Vec::new()) })
+        // What no trigger needs goes at once (a restart after a long backlog, a lowered bound),
+        // before any trigger reads.
+        let trimmed = database::trim_point(&shared);
+        if trimmed > 0 {
+            shared.journal.trim(trimmed)?;
+        }
+        Ok(Triggers { shared, tasks: Mutex::new(Vec::new()), trimmed })
     }
 
     /// Whether there are authentication triggers (auth reports its events only then).
@@ -287,7 +295,7 @@ impl Triggers {
             tasks.push(tokio::spawn(auth_events::run(self.shared.clone())));
         }
         if self.shared.triggers.iter().any(|t| matches!(t.def.kind, TriggerKind::Database(_))) {
-            tasks.push(tokio::spawn(database::trim(self.shared.clone())));
+            tasks.push(tokio::spawn(database::trim(self.shared.clone(), self.trimmed)));
         }
     }
 
