@@ -32,6 +32,8 @@ pub struct CustomUserData {
     pub collection: String,
     /// Field holding the owning user's id.
     pub user_id_field: String,
+    /// `on_user_creation_function_name`: runs once with each new user before their first token.
+    pub on_user_creation_function: Option<String>,
 }
 
 /// The `local-userpass` provider's settings (names as in `auth/providers.json`).
@@ -105,6 +107,8 @@ pub struct AppConfig {
     pub api_key_enabled: bool,
     /// Custom JWT provider, if enabled.
     pub custom_token: Option<CustomTokenConfig>,
+    /// `custom-function` provider, if enabled: its `authFunctionName`.
+    pub custom_function: Option<String>,
     /// Name of the MongoDB service (`mongodb-atlas`).
     pub mongo_service: String,
     /// Custom user data settings, if enabled.
@@ -131,11 +135,13 @@ impl AppConfig {
             userpass: Some(UserpassConfig { auto_confirm: true, ..UserpassConfig::default() }),
             api_key_enabled: true,
             custom_token: None,
+            custom_function: None,
             mongo_service: "mongodb-atlas".to_string(),
             custom_user_data: Some(CustomUserData {
                 database: "app".into(),
                 collection: "users".into(),
                 user_id_field: "userID".into(),
+                on_user_creation_function: None,
             }),
             access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
             refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,

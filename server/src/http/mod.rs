@@ -220,6 +220,19 @@ fn string_field(body: &bson::Document, key: &str) -> Result<String, ApiError> {
     }
 }
 
+/// The answer to `callFunctionStreaming` of one of the app's own functions: App Services streams
+/// only service functions (`watch`); an app function returns one value, through `callFunction`.
+fn user_function_streaming(state: &AppState, name: &str) -> ApiError {
+    match state.functions.def(name) {
+        Some(def) if !def.private => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "FunctionExecutionError",
+            format!("function '{name}' cannot be called with callFunctionStreaming: only service functions such as watch stream; call it with callFunction"),
+        ),
+        _ => ApiError::new(StatusCode::NOT_FOUND, "FunctionNotFound", crate::functions::FunctionError::NotFound(name.to_string()).to_string()),
+    }
+}
+
 async fn call_function(
     State(state): State<AppState>,
     Path(app_id): Path<String>,

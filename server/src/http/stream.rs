@@ -80,7 +80,7 @@ pub(super) async fn call_function_streaming(
     let name = request.get_str("name").map_err(|_| ApiError::bad_request("'name' must be a string"))?;
     let service = match request.get("service") {
         Some(Bson::String(s)) => s.clone(),
-        _ => return Err(ApiError::new(StatusCode::NOT_FOUND, "FunctionNotFound", format!("function not found: '{name}'"))),
+        _ => return Err(super::user_function_streaming(&state, name)),
     };
     let rules = state.engine.rules(&service)?.clone();
     if name != "watch" {
@@ -100,6 +100,8 @@ pub(super) async fn call_function_streaming(
         None => state.changes.head(),
     };
     let user = user_context(&state, &service, &claims).await?;
+    // `%function` results are resolved once, when the stream opens.
+    let user = state.engine.with_rule_functions(&service, &spec.ns.db, &spec.ns.coll, false, &user).await.unwrap_or(user);
     let session = Session { expires: state.auth.sleep_until(claims.exp), auth: state.auth.clone(), token, revocations };
     let watcher = Watcher {
         log: state.changes.clone(),
