@@ -9,7 +9,7 @@ mod values;
 
 pub use data_sources::{load_data_sources, CollectionFiles, DataSource, JsonFile, MONGODB_ATLAS};
 pub use export::{load_export, ConfigError};
-pub use functions::{load_functions, FunctionDef, RunAsSetting};
+pub use functions::{demo_functions, load_functions, FunctionDef, RunAsSetting};
 pub use settings::{AdminSettings, Flags, Limits, ServerSettings, SettingsError};
 pub use values::{load_values, Values};
 

@@ -97,7 +97,7 @@ pub fn open_state_with_clock(
     let engine = Arc::new(service::Engine::new(store, services.clone(), (&settings.limits).into(), settings.limits.query_memory_bytes));
     let (defs, values) = match &app.export_dir {
         Some(dir) => (config::load_functions(dir)?, config::load_values(dir)?),
-        None => (Vec::new(), config::Values::default()),
+        None => (config::demo_functions(), config::Values::default()),
     };
     let value_doc: bson::Document = values.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let host = Arc::new(host::ServerHost::new(engine.clone(), auth.clone(), value_doc.clone()));
