@@ -93,8 +93,7 @@ pub fn open_state_with_clock(
     };
     let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone(), options)?);
     let changes = Arc::new(watch::ChangeLog::new(settings.limits.change_log));
-    store.set_observer(changes.clone());
-    let engine = Arc::new(service::Engine::new(store, services, (&settings.limits).into(), settings.limits.query_memory_bytes));
+    let engine = Arc::new(service::Engine::new(store, services, (&settings.limits).into(), settings.limits.query_memory_bytes, changes));
     let (defs, values) = match &app.export_dir {
         Some(dir) => (config::load_functions(dir)?, config::load_values(dir)?),
         None => (Vec::new(), config::Values::default()),
@@ -102,7 +101,7 @@ pub fn open_state_with_clock(
     let value_doc = values.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let host = Arc::new(host::ServerHost::new(engine.clone(), auth.clone(), value_doc));
     let functions = Arc::new(functions::Functions::new(defs, values, functions::AppInfo::from_config(&app), host, functions::Limits::from_settings(settings))?);
-    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, changes, functions })
+    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, functions })
 }
 
 /// The line printed on stdout once the server accepts connections.

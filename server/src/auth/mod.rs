@@ -557,6 +557,29 @@ impl Auth {
         }
     }
 
+    /// The caller as rules see them (`%%user`), from their access token: profile data and
+    /// identities are read only when `with_profile`, custom data (from the token) only when
+    /// `with_custom_data` — what the rules of the service called use.
+    pub fn rule_context(&self, claims: &AccessClaims, with_profile: bool, with_custom_data: bool) -> Result<crate::rules::UserContext, AuthError> {
+        let json_doc = |v: Option<&serde_json::Value>| match v.cloned().map(Bson::try_from) {
+            Some(Ok(Bson::Document(d))) => d,
+            _ => Document::new(),
+        };
+        let custom_data = if with_custom_data { json_doc(claims.user_data.as_ref()) } else { Document::new() };
+        let (data, identities) = if with_profile {
+            // One redb read: cheaper inline than a blocking-pool hop (as for the token check).
+            let profile = self.profile(&claims.sub)?;
+            let identities = match profile.get("identities").cloned().map(Bson::try_from) {
+                Some(Ok(Bson::Array(a))) => a,
+                _ => Vec::new(),
+            };
+            (json_doc(profile.get("data")), identities)
+        } else {
+            (Document::new(), Vec::new())
+        };
+        Ok(crate::rules::UserContext::new(&claims.sub, data, custom_data, identities))
+    }
+
     /// `GET /auth/profile` body for a user.
     pub fn profile(&self, user_id: &str) -> Result<serde_json::Value, AuthError> {
         let user = self.user(user_id)?.ok_or(AuthError::UserNotFound)?;

@@ -207,6 +207,11 @@ impl RuleSet {
         self.uses().0
     }
 
+    /// (`needs_profile`, `needs_custom_data`): what of the caller these rules read.
+    pub fn needs(&self) -> (bool, bool) {
+        self.uses()
+    }
+
     /// Whether any rule uses `%%user.custom_data`.
     pub fn needs_custom_data(&self) -> bool {
         self.uses().1

@@ -27,7 +27,7 @@ impl Host {
         let store: Arc<dyn Store> = Arc::new(RedbStore::open(open_database(dir.path()).expect("db")).expect("store"));
         let limits = ServerLimits::default();
         let services = HashMap::from([("mongodb-atlas".to_string(), Arc::new(rules))]);
-        let engine = Engine::new(store, services, CallLimits::from(&limits), limits.query_memory_bytes);
+        let engine = Engine::new(store, services, CallLimits::from(&limits), limits.query_memory_bytes, Arc::new(realm_wasm_server::watch::ChangeLog::default()));
         let users = ["u1", "u2"].iter().map(|id| (id.to_string(), UserInfo::with_id(id))).collect();
         Host { engine: Arc::new(engine), users, _dir: dir }
     }
