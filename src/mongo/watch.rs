@@ -1,6 +1,7 @@
 //! `collection.watch()`: a change stream over the streaming function call (protocol §6.3, §11)
-//! that, unlike realm-web, resumes after a dropped connection: it reconnects with
-//! `resumeAfter` = the `_id` of the last event it delivered, so nothing is lost or repeated.
+//! that, unlike realm-web, resumes after a dropped connection or a stream the server ended for its
+//! session: it reconnects with `resumeAfter` = the `_id` of the last event it delivered, so nothing
+//! is lost or repeated.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -16,6 +17,8 @@ use crate::user::User;
 
 /// Reconnect attempts in a row without an event in between before the stream gives up.
 const MAX_RECONNECTS: u32 = 3;
+/// `error_code` of the error event that ends a stream whose access token expired or whose session ended.
+const SESSION_ENDED: &str = "InvalidSession";
 
 struct Inner {
     user: User,
@@ -149,16 +152,36 @@ impl ChangeStream {
             match read {
                 Ok(Some(chunk)) => {
                     let events = self.0.parser.borrow_mut().push(&chunk);
-                    let mut pending = self.0.pending.borrow_mut();
-                    for event in &events {
-                        match sse::decode(event) {
-                            Ok(Some(change)) => pending.push_back(Ok(change)),
-                            Ok(None) => {}
-                            Err(err) => pending.push_back(Err(err)),
+                    let mut session_ended = None;
+                    {
+                        let mut pending = self.0.pending.borrow_mut();
+                        for event in &events {
+                            match sse::decode(event) {
+                                Ok(Some(change)) => pending.push_back(Ok(change)),
+                                Ok(None) => {}
+                                // The server ends a stream when its access token expires or its session
+                                // ends (protocol §11.3): like a dropped connection, with a token refresh
+                                // (or the refresh's error) on the way back.
+                                Err(Error::Watch { code, message }) if self.0.resume && code == SESSION_ENDED => {
+                                    session_ended = Some(message);
+                                    break;
+                                }
+                                Err(err) => pending.push_back(Err(err)),
+                            }
+                        }
+                        if !pending.is_empty() {
+                            reconnects = 0;
                         }
                     }
-                    if !pending.is_empty() {
-                        reconnects = 0;
+                    if let Some(message) = session_ended {
+                        if let Some(body) = self.0.body.borrow_mut().take() {
+                            body.cancel();
+                        }
+                        *self.0.parser.borrow_mut() = SseParser::default();
+                        reconnects += 1;
+                        if reconnects > MAX_RECONNECTS {
+                            return self.fail(Error::Watch { code: SESSION_ENDED.to_owned(), message });
+                        }
                     }
                 }
                 Ok(None) | Err(Error::Network { .. }) => {
@@ -289,6 +312,28 @@ mod tests {
         assert_eq!(n_of(&block_on(w.next()).unwrap().unwrap()), 1);
         w.close();
         assert_eq!(block_on(w.next()).unwrap(), None);
+    }
+
+    #[test]
+    fn a_stream_ended_for_its_session_reconnects_with_a_fresh_token() {
+        let (state, c) = setup();
+        let session_over = b"event: error\ndata: {\"error\":\"invalid session: access token expired\",\"error_code\":\"InvalidSession\"}\n\n".to_vec();
+        state.streams.borrow_mut().push_back(vec![Ok(event(1)), Ok(session_over.clone())]);
+        state.streams.borrow_mut().push_back(vec![Ok(event(2))]);
+        let w = c.watch(WatchOptions::default());
+        assert_eq!(n_of(&block_on(w.next()).unwrap().unwrap()), 1);
+        // The server ended the stream because the token expired: the reconnect refreshes it first.
+        state.expire_access_tokens();
+        assert_eq!(n_of(&block_on(w.next()).unwrap().unwrap()), 2, "nothing lost after the session error");
+        assert_eq!(state.count(Method::Post, "/auth/session"), 1);
+        // The first stream, the reconnect refused for its expired token, the same after the refresh.
+        let sent = watch_requests(&state);
+        assert_eq!(sent.len(), 3);
+        assert!(sent[1..].iter().all(|r| r.contains(r#""resumeAfter":{"_data":"t1"}"#)), "{sent:?}");
+        // Without resume, the error frame ends the watch as it does for realm-web.
+        state.streams.borrow_mut().push_back(vec![Ok(session_over)]);
+        let w = c.watch(WatchOptions { resume: false, ..Default::default() });
+        assert!(matches!(block_on(w.next()).unwrap_err(), Error::Watch { code, .. } if code == "InvalidSession"));
     }
 
     #[test]
