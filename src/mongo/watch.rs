@@ -152,36 +152,24 @@ impl ChangeStream {
             match read {
                 Ok(Some(chunk)) => {
                     let events = self.0.parser.borrow_mut().push(&chunk);
-                    let mut session_ended = None;
-                    {
-                        let mut pending = self.0.pending.borrow_mut();
-                        for event in &events {
-                            match sse::decode(event) {
-                                Ok(Some(change)) => pending.push_back(Ok(change)),
-                                Ok(None) => {}
-                                // The server ends a stream when its access token expires or its session
-                                // ends (protocol §11.3): like a dropped connection, with a token refresh
-                                // (or the refresh's error) on the way back.
-                                Err(Error::Watch { code, message }) if self.0.resume && code == SESSION_ENDED => {
-                                    session_ended = Some(message);
-                                    break;
-                                }
-                                Err(err) => pending.push_back(Err(err)),
+                    let mut pending = self.0.pending.borrow_mut();
+                    for event in &events {
+                        match sse::decode(event) {
+                            Ok(Some(change)) => pending.push_back(Ok(change)),
+                            Ok(None) => {}
+                            // The server ends a stream whose access token expired or whose session
+                            // ended with this error (protocol §11.3): with `resume` that is a dropped
+                            // connection, and the reconnect refreshes the token (or fails with the
+                            // refresh's error).
+                            Err(Error::Watch { code, .. }) if self.0.resume && code == SESSION_ENDED => {
+                                body.cancel();
+                                break;
                             }
-                        }
-                        if !pending.is_empty() {
-                            reconnects = 0;
+                            Err(err) => pending.push_back(Err(err)),
                         }
                     }
-                    if let Some(message) = session_ended {
-                        if let Some(body) = self.0.body.borrow_mut().take() {
-                            body.cancel();
-                        }
-                        *self.0.parser.borrow_mut() = SseParser::default();
-                        reconnects += 1;
-                        if reconnects > MAX_RECONNECTS {
-                            return self.fail(Error::Watch { code: SESSION_ENDED.to_owned(), message });
-                        }
+                    if !pending.is_empty() {
+                        reconnects = 0;
                     }
                 }
                 Ok(None) | Err(Error::Network { .. }) => {
