@@ -43,7 +43,10 @@ function instrumentedApp(baseUrl = server.baseUrl) {
     for (const w of waiters.splice(0)) w();
     return answered;
   };
-  const app = new App({ id: server.appId, baseUrl, timeout: 10000, storage: memoryStorage(), fetch: fetchOverride });
+  // Through a proxy, the proxy's URL is used as the location (as for a reverse proxy): the server's
+  // /location names its own address (from its configuration), which would route around the proxy.
+  const skipLocationRequest = baseUrl !== server.baseUrl;
+  const app = new App({ id: server.appId, baseUrl, skipLocationRequest, timeout: 10000, storage: memoryStorage(), fetch: fetchOverride });
   return {
     app,
     calls,
