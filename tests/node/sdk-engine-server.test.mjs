@@ -43,10 +43,9 @@ function instrumentedApp(baseUrl = server.baseUrl) {
     for (const w of waiters.splice(0)) w();
     return answered;
   };
-  // Through a proxy, the proxy's URL is used as the location (as for a reverse proxy): the server's
-  // /location names its own address (from its configuration), which would route around the proxy.
-  const skipLocationRequest = baseUrl !== server.baseUrl;
-  const app = new App({ id: server.appId, baseUrl, skipLocationRequest, timeout: 10000, storage: memoryStorage(), fetch: fetchOverride });
+  // Servers behind the test's proxy run with --public-url (the proxy's URL), so their location
+  // answer keeps clients coming through the proxy, as behind any reverse proxy.
+  const app = new App({ id: server.appId, baseUrl, timeout: 10000, storage: memoryStorage(), fetch: fetchOverride });
   return {
     app,
     calls,
