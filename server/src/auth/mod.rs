@@ -22,8 +22,7 @@ mod verified;
 pub use api_keys::ApiKey;
 pub use custom_token::rsa_decoding_key;
 pub use hashing::{default_max_concurrent_hashes, HashStats};
-pub use outbox::{Message, Outbox};
-pub use purge::Purged;
+pub use outbox::Outbox;
 pub use tokens::AccessClaims;
 pub use userpass::PendingConfirmation;
 

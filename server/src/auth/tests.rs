@@ -1,6 +1,8 @@
 //! Auth service tests on a real redb file with an injected clock (expiry without waiting) and an
 //! in-process outbox (confirmation and reset links).
 
+use super::outbox::Message;
+use super::purge::Purged;
 use super::*;
 use crate::config::{CustomTokenConfig, JwtAlgorithm, MetadataField, UserpassConfig};
 use crate::store::{open_database, RedbStore};

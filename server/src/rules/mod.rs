@@ -10,7 +10,7 @@ mod expression;
 mod load;
 
 use expression::Scope;
-pub use load::{from_data_source, RulesError};
+pub use load::RulesError;
 
 use bson::{doc, Bson, Document};
 use std::borrow::Cow;
@@ -162,6 +162,11 @@ impl Role {
 }
 
 impl RuleSet {
+    /// The rules of one MongoDB data source of an app export.
+    pub fn from_data_source(source: &crate::config::DataSource) -> Result<RuleSet, RulesError> {
+        load::from_data_source(source)
+    }
+
     /// The built-in default app: `app.users` owner-only on `userID`, everything else open to
     /// any logged-in user (see [`RuleSet::open_access_warning`]).
     pub fn default_app() -> RuleSet {

@@ -13,7 +13,7 @@ mod reads;
 mod watch;
 mod writes;
 
-pub use watch::{ChangeStream, StreamItem, WatchSpec};
+pub use watch::{ChangeStream, StreamItem};
 
 use crate::config::Limits;
 use crate::query::{Budget, MemoryPool, Meter, QueryError};
@@ -264,6 +264,7 @@ mod tests {
     use crate::store::{open_database, RedbStore};
     use bson::{doc, Document};
     use plan::candidates;
+    use watch::WatchSpec;
 
     /// An engine over a fresh store in a temporary directory, serving `rules` as `mongodb-atlas`.
     pub(crate) fn engine_with(store: RedbStore, rules: RuleSet) -> Engine {
