@@ -14,7 +14,7 @@ mod outbox;
 mod purge;
 mod rate_limit;
 mod sessions;
-mod store;
+mod tables;
 mod tokens;
 mod userpass;
 mod verified;
@@ -37,7 +37,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use store::*;
+use tables::*;
 
 /// Authentication failures (mapped to HTTP statuses in `http`). Messages are App Services' own
 /// wording where it had one, since clients and their tests match on them.
