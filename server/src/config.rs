@@ -7,10 +7,10 @@ mod functions;
 mod settings;
 mod values;
 
-pub use data_sources::{load_data_sources, CollectionFiles, DataSource, JsonFile, MONGODB_ATLAS};
+pub use data_sources::{load_data_sources, DataSource, JsonFile, MONGODB_ATLAS};
 pub use export::{load_export, ConfigError};
 pub use functions::{demo_functions, load_functions, FunctionDef, RunAsSetting};
-pub use settings::{AdminSettings, Flags, Limits, ServerSettings, SettingsError};
+pub use settings::{Flags, Limits, ServerSettings};
 pub use values::{load_values, Values};
 
 use std::path::PathBuf;

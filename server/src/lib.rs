@@ -3,23 +3,33 @@
 //!
 //! Layers call only downward: `http` → `auth`/`service` → `rules`/`query`/`store`.
 
-pub mod auth;
-pub mod config;
-pub mod functions;
+mod auth;
+mod config;
+mod functions;
 mod host;
-pub mod http;
-pub mod query;
-pub mod rules;
-pub mod service;
-pub mod store;
-pub mod watch;
+mod http;
+mod query;
+mod rules;
+mod service;
+mod store;
+mod watch;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use config::{AppConfig, ServerSettings, DEFAULT_APP_ID};
-pub use http::{admin_router, router, AppState};
+// What embedders (main.rs, the integration tests, the functions bench) use; everything else is
+// private to the crate.
+pub use auth::Clock;
+pub use config::{load_data_sources, load_export, load_functions, load_values, AppConfig, Flags, FunctionDef, Limits, ServerSettings, Values, DEFAULT_APP_ID};
+pub use functions::{
+    AppInfo, CallEnv, CanEvaluate, FunctionError, FunctionHost, Functions, HostError, HostFuture, Limits as FunctionLimits, RequestInfo, RunAs, UserInfo,
+};
+pub use http::{admin_router, router, ApiError, AppState};
+pub use rules::{RuleSet, UserContext};
+pub use service::{CallLimits, CallResult, Caller, Engine, ServiceError};
+pub use store::{open_database, RedbStore, Store};
+pub use watch::ChangeLog;
 
 /// Start-up failures.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +73,7 @@ pub fn open_state_with_clock(
     let mut services = std::collections::HashMap::new();
     let mut declared = Vec::new();
     for source in app.data_sources.iter().filter(|d| d.kind == config::MONGODB_ATLAS) {
-        services.insert(source.name.clone(), Arc::new(rules::from_data_source(source)?));
+        services.insert(source.name.clone(), Arc::new(rules::RuleSet::from_data_source(source)?));
         // Our `indexes.json` extension.
         declared.extend(store::indexes_of(source)?);
     }
@@ -93,8 +103,7 @@ pub fn open_state_with_clock(
     };
     let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone(), options)?);
     let changes = Arc::new(watch::ChangeLog::new(settings.limits.change_log));
-    store.set_observer(changes.clone());
-    let engine = Arc::new(service::Engine::new(store, services.clone(), (&settings.limits).into(), settings.limits.query_memory_bytes));
+    let engine = Arc::new(service::Engine::new(store, services.clone(), (&settings.limits).into(), settings.limits.query_memory_bytes, changes));
     let (defs, values) = match &app.export_dir {
         Some(dir) => (config::load_functions(dir)?, config::load_values(dir)?),
         None => (config::demo_functions(), config::Values::default()),
@@ -108,7 +117,7 @@ pub fn open_state_with_clock(
     if services.values().any(|r| r.calls_functions()) {
         functions.prepare_rule_runtimes();
     }
-    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, changes, functions })
+    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, functions })
 }
 
 /// Every function the export names (auth providers, the user creation function, `%function` in

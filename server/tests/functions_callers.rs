@@ -130,7 +130,7 @@ async fn the_confirmation_function_decides() {
     for email in ["nope1@example.com", "throw1@example.com"] {
         for _ in 0..2 {
             let (st, r) = register(&s, &c, email).await;
-            assert_error(st, &r, 400, "BadRequest");
+            assert_error(st, &r, 400, "FunctionExecutionError");
             assert_eq!(r["error"], format!("failed to confirm user \"{email}\""));
         }
         let (st, _) = login_with(&s, &c, "local-userpass", userpass(email, "password1")).await;

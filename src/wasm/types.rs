@@ -209,7 +209,7 @@ export interface WatchOptions<T = any> {
   ids?: IdOf<T>[];
   /** A match document on change events, e.g. `{ operationType: "insert" }`. */
   filter?: Filter;
-  /** Reconnect after a dropped stream and continue after the last event (default true). */
+  /** Reconnect after a dropped stream, or one the server ended for an expired token or an ended session, and continue after the last event (default true). */
   resume?: boolean;
 }
 

@@ -188,7 +188,7 @@ test("function-based confirmation and reset, with both SDKs", async () => {
     ["confirmed with the token", true],
     ["retried", true],
     ["retry when confirmed", "UserAlreadyConfirmed"],
-    ["fail", 400, "BadRequest", true],
+    ["fail", 400, "FunctionExecutionError", true],
     ["reset arguments", [42], false],
     ["new password", true],
     ["reset with the token", true],

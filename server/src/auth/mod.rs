@@ -17,7 +17,7 @@ mod outbox;
 mod purge;
 mod rate_limit;
 mod sessions;
-mod store;
+mod tables;
 mod tokens;
 mod userpass;
 mod verified;
@@ -25,8 +25,7 @@ mod verified;
 pub use api_keys::ApiKey;
 pub use custom_token::rsa_decoding_key;
 pub use hashing::{default_max_concurrent_hashes, HashStats};
-pub use outbox::{Message, Outbox};
-pub use purge::Purged;
+pub use outbox::Outbox;
 pub use tokens::AccessClaims;
 pub use userpass::PendingConfirmation;
 
@@ -41,7 +40,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use store::*;
+use tables::*;
 
 /// Runs the app's server functions for auth. Set once at start-up (`Auth::set_functions`): auth
 /// does not depend on the function runtime, which itself needs auth (to find users).
@@ -641,6 +640,29 @@ impl Auth {
             }
             Err(e) => Err(session_error(e)),
         }
+    }
+
+    /// The caller as rules see them (`%%user`), from their access token: profile data and
+    /// identities are read only when `with_profile`, custom data (from the token) only when
+    /// `with_custom_data` — what the rules of the service called use.
+    pub fn rule_context(&self, claims: &AccessClaims, with_profile: bool, with_custom_data: bool) -> Result<crate::rules::UserContext, AuthError> {
+        let json_doc = |v: Option<&serde_json::Value>| match v.cloned().map(Bson::try_from) {
+            Some(Ok(Bson::Document(d))) => d,
+            _ => Document::new(),
+        };
+        let custom_data = if with_custom_data { json_doc(claims.user_data.as_ref()) } else { Document::new() };
+        let (data, identities) = if with_profile {
+            // One redb read: cheaper inline than a blocking-pool hop (as for the token check).
+            let profile = self.profile(&claims.sub)?;
+            let identities = match profile.get("identities").cloned().map(Bson::try_from) {
+                Some(Ok(Bson::Array(a))) => a,
+                _ => Vec::new(),
+            };
+            (json_doc(profile.get("data")), identities)
+        } else {
+            (Document::new(), Vec::new())
+        };
+        Ok(crate::rules::UserContext::new(&claims.sub, data, custom_data, identities))
     }
 
     /// `GET /auth/profile` body for a user.

@@ -1,6 +1,8 @@
 //! Auth service tests on a real redb file with an injected clock (expiry without waiting) and an
 //! in-process outbox (confirmation and reset links).
 
+use super::outbox::Message;
+use super::purge::Purged;
 use super::*;
 use crate::config::{CustomTokenConfig, JwtAlgorithm, MetadataField, UserpassConfig};
 use crate::store::{open_database, RedbStore};
@@ -176,10 +178,10 @@ fn confirmation_and_reset_functions_decide() {
 
     for bad in ["no@example.com", "throw@example.com"] {
         let e = env.auth.register(bad, "password1", None).expect_err("fail");
-        assert!(matches!(&e, AuthError::BadRequest(m) if *m == format!("failed to confirm user \"{bad}\"")), "{e}");
+        assert!(matches!(&e, AuthError::FunctionFailed(m) if *m == format!("failed to confirm user \"{bad}\"")), "{e}");
     }
     assert!(env.auth.pending_confirmations().expect("pending").is_empty(), "a failed confirmation leaves no account");
-    assert!(matches!(env.auth.register("no@example.com", "password1", None), Err(AuthError::BadRequest(_))), "the address can register again");
+    assert!(matches!(env.auth.register("no@example.com", "password1", None), Err(AuthError::FunctionFailed(_))), "the address can register again (and the function runs again)");
 
     env.auth.register("wait@example.com", "password1", None).expect("pending");
     assert!(matches!(env.auth.login("local-userpass", &userpass("wait@example.com", "password1"), None), Err(AuthError::ConfirmationRequired)));

@@ -11,7 +11,7 @@
 use super::hashing::dummy_hash;
 use super::outbox::{link, Message};
 use super::rate_limit::Subject;
-use super::store::*;
+use super::tables::*;
 use super::{sessions, Auth, AuthError, Identity};
 use crate::config::UserpassConfig;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
@@ -162,7 +162,7 @@ impl Auth {
             Status::Pending => Ok(()),
             Status::Fail => {
                 self.remove_pending_account(email)?;
-                Err(AuthError::BadRequest(format!("failed to confirm user {email:?}")))
+                Err(AuthError::FunctionFailed(format!("failed to confirm user {email:?}")))
             }
         }
     }

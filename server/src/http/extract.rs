@@ -131,6 +131,38 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<String, ApiError> {
     Ok(token.to_string())
 }
 
+/// A streaming caller (`GET …/functions/call`), authenticated by a valid access token from the
+/// `Authorization` header or, for clients that cannot set headers on a stream (EventSource),
+/// the `baas_at` query parameter; the token is kept so the stream can check it again.
+pub struct StreamUser {
+    /// The token's claims.
+    pub claims: AccessClaims,
+    /// The token.
+    pub token: String,
+}
+
+impl FromRequestParts<AppState> for StreamUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = match bearer_token(&parts.headers) {
+            Ok(t) => t,
+            Err(missing) if parts.headers.get(header::AUTHORIZATION).is_none() => {
+                let query = axum::extract::Query::<TokenQuery>::try_from_uri(&parts.uri).map_err(|e| ApiError::bad_request(e.body_text()))?;
+                query.0.baas_at.filter(|t| !t.is_empty()).ok_or(missing)?
+            }
+            Err(malformed) => return Err(malformed),
+        };
+        let claims = state.auth.verify_access_token(&token)?;
+        Ok(StreamUser { claims, token })
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TokenQuery {
+    baas_at: Option<String>,
+}
+
 /// A caller authenticated by a valid access token.
 pub struct AuthUser(pub AccessClaims);
 

@@ -13,7 +13,7 @@ mod load;
 
 use expression::Scope;
 pub use functions::{resolve as resolve_functions, FunctionCall, FunctionResults, RuleFunctions};
-pub use load::{from_data_source, RulesError};
+pub use load::RulesError;
 
 use bson::{doc, Bson, Document};
 use std::borrow::Cow;
@@ -180,6 +180,11 @@ impl Role {
 }
 
 impl RuleSet {
+    /// The rules of one MongoDB data source of an app export.
+    pub fn from_data_source(source: &crate::config::DataSource) -> Result<RuleSet, RulesError> {
+        load::from_data_source(source)
+    }
+
     /// The built-in default app: `app.users` owner-only on `userID`, everything else open to
     /// any logged-in user (see [`RuleSet::open_access_warning`]).
     pub fn default_app() -> RuleSet {
@@ -229,6 +234,11 @@ impl RuleSet {
     /// Whether any rule uses `%%user.data` or `%%user.identities` (so the caller's profile is needed).
     pub fn needs_profile(&self) -> bool {
         self.uses().0
+    }
+
+    /// (`needs_profile`, `needs_custom_data`): what of the caller these rules read.
+    pub fn needs(&self) -> (bool, bool) {
+        self.uses()
     }
 
     /// Whether any rule uses `%%user.custom_data`.

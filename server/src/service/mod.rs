@@ -13,12 +13,13 @@ mod reads;
 mod watch;
 mod writes;
 
-pub use watch::WatchSpec;
+pub use watch::{ChangeStream, StreamItem};
 
 use crate::config::Limits;
 use crate::query::{Budget, MemoryPool, Meter, QueryError};
 use crate::rules::{CollectionRules, Role, RuleError, RuleSet, UserContext};
 use crate::store::{Namespace, Store, StoreError};
+use crate::watch::ChangeLog;
 use args::Args;
 use bson::Bson;
 use std::cell::Cell;
@@ -62,6 +63,9 @@ pub enum ServiceError {
     /// Storage failed or refused (duplicate key).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A watch asked to resume where the change-event log no longer reaches.
+    #[error(transparent)]
+    HistoryLost(#[from] crate::watch::ResumeError),
 }
 
 /// Result of a service call, before wire encoding.
@@ -124,6 +128,8 @@ pub struct Engine {
     limits: CallLimits,
     /// Runs the functions `%function` in a rule names (set once the function runtime exists).
     rule_functions: std::sync::OnceLock<Arc<dyn crate::rules::RuleFunctions>>,
+    /// The change-event log the store feeds (watch streams read it).
+    changes: Arc<ChangeLog>,
 }
 
 /// The rules a system caller runs under: everything allowed.
@@ -131,9 +137,11 @@ static SYSTEM_RULES: LazyLock<CollectionRules> = LazyLock::new(|| CollectionRule
 static SYSTEM_USER: LazyLock<UserContext> = LazyLock::new(|| UserContext::with_id(""));
 
 impl Engine {
-    /// An engine over `store` serving `services` (service name → its rules).
-    pub fn new(store: Arc<dyn Store>, services: HashMap<String, Arc<RuleSet>>, limits: CallLimits, memory_bytes: usize) -> Engine {
-        Engine { store, services, memory: MemoryPool::new(memory_bytes), limits, rule_functions: std::sync::OnceLock::new() }
+    /// An engine over `store` serving `services` (service name → its rules); `changes` is
+    /// registered as the store's observer.
+    pub fn new(store: Arc<dyn Store>, services: HashMap<String, Arc<RuleSet>>, limits: CallLimits, memory_bytes: usize, changes: Arc<ChangeLog>) -> Engine {
+        store.set_observer(changes.clone());
+        Engine { store, services, memory: MemoryPool::new(memory_bytes), limits, changes, rule_functions: std::sync::OnceLock::new() }
     }
 
     /// Sets who runs the functions rules call with `%function` (once; until then such calls fail,
@@ -288,12 +296,13 @@ mod tests {
     use crate::store::{open_database, RedbStore};
     use bson::{doc, Document};
     use plan::candidates;
+    use watch::WatchSpec;
 
     /// An engine over a fresh store in a temporary directory, serving `rules` as `mongodb-atlas`.
     pub(crate) fn engine_with(store: RedbStore, rules: RuleSet) -> Engine {
         let services = HashMap::from([("mongodb-atlas".to_string(), Arc::new(rules))]);
         let limits = CallLimits { max_stage_bytes: usize::MAX, timeout: Duration::from_secs(3600) };
-        Engine::new(Arc::new(store), services, limits, usize::MAX)
+        Engine::new(Arc::new(store), services, limits, usize::MAX, Arc::new(ChangeLog::default()))
     }
 
     fn setup() -> (tempfile::TempDir, Engine, ()) {
