@@ -36,14 +36,14 @@ impl Queue {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues `job`, or gives it back when the queue is full or closed.
-    fn push(&self, job: Job) -> Result<(), (Job, bool)> {
+    /// Queues `job`, or refuses it when the queue is full or closed.
+    fn push(&self, job: Job) -> Result<(), FunctionError> {
         let mut state = self.lock();
         if state.closed {
-            return Err((job, true));
+            return Err(FunctionError::Internal("the function runtime has stopped".into()));
         }
         if state.jobs.len() >= self.capacity {
-            return Err((job, false));
+            return Err(FunctionError::Busy);
         }
         state.jobs.push_back(job);
         drop(state);
@@ -110,13 +110,7 @@ impl Pool {
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|_| FunctionError::Internal("functions must be called from a tokio runtime".into()))?;
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.queue.push(Job { target, args, env, handle, reply }).map_err(|(_, closed)| {
-            if closed {
-                FunctionError::Internal("the function runtime has stopped".into())
-            } else {
-                FunctionError::Busy
-            }
-        })?;
+        self.queue.push(Job { target, args, env, handle, reply })?;
         answer.await.map_err(|_| FunctionError::Internal("the function runtime stopped during the call".into()))?
     }
 }
