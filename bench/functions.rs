@@ -10,9 +10,7 @@ mod functions_host;
 
 use bson::{doc, Bson};
 use functions_host::Host;
-use realm_wasm_server::config::{FunctionDef, Values};
-use realm_wasm_server::functions::{AppInfo, CallEnv, FunctionHost, Functions, Limits, RunAs, UserInfo};
-use realm_wasm_server::rules::RuleSet;
+use realm_wasm_server::{AppInfo, CallEnv, FunctionDef, FunctionHost, FunctionLimits as Limits, Functions, RuleSet, RunAs, UserInfo, Values};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -3,24 +3,34 @@
 //!
 //! Layers call only downward: `http` → `auth`/`service` → `rules`/`query`/`store`.
 
-pub mod auth;
-pub mod config;
-pub mod functions;
+mod auth;
+mod config;
+mod functions;
 mod host;
-pub mod http;
-pub mod query;
-pub mod rules;
-pub mod service;
-pub mod store;
-pub mod triggers;
-pub mod watch;
+mod http;
+mod query;
+mod rules;
+mod service;
+mod store;
+mod triggers;
+mod watch;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use config::{AppConfig, ServerSettings, DEFAULT_APP_ID};
-pub use http::{admin_router, router, AppState};
+// What embedders (main.rs, the integration tests, the functions bench) use; everything else is
+// private to the crate.
+pub use auth::Clock;
+pub use config::{load_data_sources, load_export, load_functions, load_values, AppConfig, Flags, FunctionDef, Limits, ServerSettings, Values, DEFAULT_APP_ID};
+pub use functions::{
+    AppInfo, CallEnv, CanEvaluate, FunctionError, FunctionHost, Functions, HostError, HostFuture, Limits as FunctionLimits, RequestInfo, RunAs, UserInfo,
+};
+pub use http::{admin_router, router, ApiError, AppState};
+pub use rules::{RuleSet, UserContext};
+pub use service::{CallLimits, CallResult, Caller, Engine, ServiceError};
+pub use store::{open_database, RedbStore, Store};
+pub use watch::ChangeLog;
 
 /// Start-up failures.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +80,7 @@ pub fn open_state_with_clock(
     let mut services = std::collections::HashMap::new();
     let mut declared = Vec::new();
     for source in app.data_sources.iter().filter(|d| d.kind == config::MONGODB_ATLAS) {
-        services.insert(source.name.clone(), Arc::new(rules::from_data_source(source)?));
+        services.insert(source.name.clone(), Arc::new(rules::RuleSet::from_data_source(source)?));
         // Our `indexes.json` extension.
         declared.extend(store::indexes_of(source)?);
     }
@@ -91,7 +101,7 @@ pub fn open_state_with_clock(
     // and the journal records what the database triggers watch from the first write on.
     let (defs, values) = match &app.export_dir {
         Some(dir) => (config::load_functions(dir)?, config::load_values(dir)?),
-        None => (Vec::new(), config::Values::default()),
+        None => (config::demo_functions(), config::Values::default()),
     };
     let trigger_defs = match &app.export_dir {
         Some(dir) => {
@@ -115,17 +125,62 @@ pub fn open_state_with_clock(
     };
     let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone(), options)?);
     let changes = Arc::new(watch::ChangeLog::new(settings.limits.change_log));
-    store.set_observer(changes.clone());
-    let engine = Arc::new(service::Engine::new(store.clone(), services, (&settings.limits).into(), settings.limits.query_memory_bytes));
-    let value_doc = values.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let host = Arc::new(host::ServerHost::new(engine.clone(), auth.clone(), value_doc));
+    let engine = Arc::new(service::Engine::new(store.clone(), services.clone(), (&settings.limits).into(), settings.limits.query_memory_bytes, changes));
+    let value_doc: bson::Document = values.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let host = Arc::new(host::ServerHost::new(engine.clone(), auth.clone(), value_doc.clone()));
     let functions = Arc::new(functions::Functions::new(defs, values, functions::AppInfo::from_config(&app), host, functions::Limits::from_settings(settings))?);
+    check_function_names(&app, &services, &functions)?;
+    auth.set_functions(Arc::new(host::AuthFunctionRunner::new(&functions)));
+    engine.set_rule_functions(Arc::new(host::RuleFunctionRunner::new(&functions, value_doc)));
+    if services.values().any(|r| r.calls_functions()) {
+        functions.prepare_rule_runtimes();
+    }
     let trigger_options = triggers::TriggerOptions { clock, test_clock, journal_max_events: settings.trigger_journal_events };
     let triggers = Arc::new(triggers::Triggers::new(trigger_defs, redb, store, functions.clone(), trigger_options)?);
     if triggers.has_auth_triggers() {
         auth.set_events(triggers.auth_events());
     }
-    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, changes, functions, triggers })
+    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, functions, triggers })
+}
+
+/// Every function the export names (auth providers, the user creation function, `%function` in
+/// rules) must exist: a missing one stops start-up naming the file and key.
+fn check_function_names(app: &AppConfig, services: &std::collections::HashMap<String, Arc<rules::RuleSet>>, functions: &functions::Functions) -> Result<(), StartError> {
+    let dir = app.export_dir.clone().unwrap_or_default();
+    let missing = |file: std::path::PathBuf, key: &str, name: &str| config::ConfigError {
+        file,
+        key: key.to_string(),
+        reason: format!("function '{name}' does not exist (functions/config.json and functions/ define the app's functions)"),
+    };
+    let providers = dir.join("auth").join("providers.json");
+    let mut named: Vec<(std::path::PathBuf, &str, &str)> = Vec::new();
+    if let Some(name) = &app.custom_function {
+        named.push((providers.clone(), "custom-function.config.authFunctionName", name));
+    }
+    if let Some(up) = &app.userpass {
+        if let (true, Some(name)) = (up.run_confirmation_function, &up.confirmation_function_name) {
+            named.push((providers.clone(), "local-userpass.config.confirmationFunctionName", name));
+        }
+        if let (true, Some(name)) = (up.run_reset_function, &up.reset_function_name) {
+            named.push((providers.clone(), "local-userpass.config.resetFunctionName", name));
+        }
+    }
+    if let Some(name) = app.custom_user_data.as_ref().and_then(|c| c.on_user_creation_function.as_deref()) {
+        named.push((dir.join("auth").join("custom_user_data.json"), "on_user_creation_function_name", name));
+    }
+    for (file, key, name) in named {
+        if !functions.contains(name) {
+            return Err(missing(file, key, name).into());
+        }
+    }
+    for rules in services.values() {
+        for call in rules.function_calls("", "", true) {
+            if !functions.contains(&call.name) {
+                return Err(StartError::Rules(rules::RulesError { file: call.file.clone(), key: call.key.clone(), reason: format!("%function: function '{}' does not exist", call.name) }));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The line printed on stdout once the server accepts connections.

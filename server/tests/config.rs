@@ -53,7 +53,7 @@ fn fixture_export_loads() {
     let app = fixture_app();
     let s = Server::start_with(tmp.path(), &["--app", app.to_str().expect("utf8")]);
     assert_eq!(s.app, "fixture-app-abcde");
-    let cfg = realm_wasm_server::config::load_export(&app).expect("load");
+    let cfg = realm_wasm_server::load_export(&app).expect("load");
     assert!(cfg.anon_enabled && cfg.api_key_enabled);
     let up = cfg.userpass.expect("userpass");
     assert!(!up.auto_confirm);

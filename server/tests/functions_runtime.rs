@@ -3,9 +3,7 @@
 //! system over a real store and real rule sets, and hostile functions next to good ones.
 
 use bson::{doc, oid::ObjectId, spec::BinarySubtype, Binary, Bson, DateTime, Decimal128, JavaScriptCodeWithScope, Regex, Timestamp};
-use realm_wasm_server::config::{load_functions, load_values, FunctionDef, Values};
-use realm_wasm_server::functions::{AppInfo, CallEnv, FunctionError, Functions, Limits, RequestInfo, UserInfo};
-use realm_wasm_server::rules::RuleSet;
+use realm_wasm_server::{load_functions, load_values, AppInfo, CallEnv, FunctionDef, FunctionError, FunctionLimits as Limits, Functions, RequestInfo, RuleSet, UserInfo, Values};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -40,8 +38,8 @@ fn runtime_with(extra: &[(&str, &str)], limits: Limits) -> (Functions, Arc<Host>
     let mut defs = load_functions(&dir).expect("functions");
     defs.extend(extra.iter().map(|(name, source)| FunctionDef::new(name, source)));
     let values = load_values(&dir).expect("values");
-    let sources = realm_wasm_server::config::load_data_sources(&dir).expect("data sources");
-    let host = Arc::new(Host::new(realm_wasm_server::rules::from_data_source(&sources[0]).expect("rules")));
+    let sources = realm_wasm_server::load_data_sources(&dir).expect("data sources");
+    let host = Arc::new(Host::new(RuleSet::from_data_source(&sources[0]).expect("rules")));
     let functions = Functions::new(defs, values, app_info(), host.clone(), limits).expect("compile");
     (functions, host)
 }
@@ -592,7 +590,7 @@ async fn one_call_cannot_change_what_the_next_one_sees() {
 #[test]
 fn limits_come_from_the_settings() {
     use clap::Parser;
-    use realm_wasm_server::config::Flags;
+    use realm_wasm_server::Flags;
     use realm_wasm_server::ServerSettings;
     let parse = |args: &[&str]| ServerSettings::resolve(Flags::try_parse_from(args).expect("flags"));
     let s = parse(&["x", "--function-timeout", "5", "--function-memory-mb", "64", "--function-pool", "3", "--max-body-bytes", "2048"]).expect("settings");

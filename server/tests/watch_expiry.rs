@@ -3,7 +3,7 @@
 //! waiting, no sleeps.
 
 use base64::Engine;
-use realm_wasm_server::auth::Clock;
+use realm_wasm_server::Clock;
 use realm_wasm_server::ServerSettings;
 use serde_json::{json, Value};
 use std::future::Future;

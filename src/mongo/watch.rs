@@ -1,6 +1,7 @@
 //! `collection.watch()`: a change stream over the streaming function call (protocol §6.3, §11)
-//! that, unlike realm-web, resumes after a dropped connection: it reconnects with
-//! `resumeAfter` = the `_id` of the last event it delivered, so nothing is lost or repeated.
+//! that, unlike realm-web, resumes after a dropped connection or a stream the server ended for its
+//! session: it reconnects with `resumeAfter` = the `_id` of the last event it delivered, so nothing
+//! is lost or repeated.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -16,6 +17,8 @@ use crate::user::User;
 
 /// Reconnect attempts in a row without an event in between before the stream gives up.
 const MAX_RECONNECTS: u32 = 3;
+/// `error_code` of the error event that ends a stream whose access token expired or whose session ended.
+const SESSION_ENDED: &str = "InvalidSession";
 
 struct Inner {
     user: User,
@@ -154,6 +157,14 @@ impl ChangeStream {
                         match sse::decode(event) {
                             Ok(Some(change)) => pending.push_back(Ok(change)),
                             Ok(None) => {}
+                            // The server ends a stream whose access token expired or whose session
+                            // ended with this error (protocol §11.3): with `resume` that is a dropped
+                            // connection, and the reconnect refreshes the token (or fails with the
+                            // refresh's error).
+                            Err(Error::Watch { code, .. }) if self.0.resume && code == SESSION_ENDED => {
+                                body.cancel();
+                                break;
+                            }
                             Err(err) => pending.push_back(Err(err)),
                         }
                     }
@@ -289,6 +300,28 @@ mod tests {
         assert_eq!(n_of(&block_on(w.next()).unwrap().unwrap()), 1);
         w.close();
         assert_eq!(block_on(w.next()).unwrap(), None);
+    }
+
+    #[test]
+    fn a_stream_ended_for_its_session_reconnects_with_a_fresh_token() {
+        let (state, c) = setup();
+        let session_over = b"event: error\ndata: {\"error\":\"invalid session: access token expired\",\"error_code\":\"InvalidSession\"}\n\n".to_vec();
+        state.streams.borrow_mut().push_back(vec![Ok(event(1)), Ok(session_over.clone())]);
+        state.streams.borrow_mut().push_back(vec![Ok(event(2))]);
+        let w = c.watch(WatchOptions::default());
+        assert_eq!(n_of(&block_on(w.next()).unwrap().unwrap()), 1);
+        // The server ended the stream because the token expired: the reconnect refreshes it first.
+        state.expire_access_tokens();
+        assert_eq!(n_of(&block_on(w.next()).unwrap().unwrap()), 2, "nothing lost after the session error");
+        assert_eq!(state.count(Method::Post, "/auth/session"), 1);
+        // The first stream, the reconnect refused for its expired token, the same after the refresh.
+        let sent = watch_requests(&state);
+        assert_eq!(sent.len(), 3);
+        assert!(sent[1..].iter().all(|r| r.contains(r#""resumeAfter":{"_data":"t1"}"#)), "{sent:?}");
+        // Without resume, the error frame ends the watch as it does for realm-web.
+        state.streams.borrow_mut().push_back(vec![Ok(session_over)]);
+        let w = c.watch(WatchOptions { resume: false, ..Default::default() });
+        assert!(matches!(block_on(w.next()).unwrap_err(), Error::Watch { code, .. } if code == "InvalidSession"));
     }
 
     #[test]

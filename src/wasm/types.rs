@@ -64,6 +64,8 @@ export interface ApiKey {
 /** `user.functions`: every property is a function of the app, called with its arguments. */
 export type UserFunctions = {
   callFunction(name: string, ...args: unknown[]): Promise<any>;
+  /** Calls `name` in streaming mode: the response body's chunks (App Services streams only service functions). */
+  callFunctionStreaming(name: string, ...args: unknown[]): Promise<AsyncIterable<Uint8Array>>;
 } & { [name: string]: (...args: any[]) => Promise<any> };
 
 export interface User {
@@ -207,7 +209,7 @@ export interface WatchOptions<T = any> {
   ids?: IdOf<T>[];
   /** A match document on change events, e.g. `{ operationType: "insert" }`. */
   filter?: Filter;
-  /** Reconnect after a dropped stream and continue after the last event (default true). */
+  /** Reconnect after a dropped stream, or one the server ended for an expired token or an ended session, and continue after the last event (default true). */
   resume?: boolean;
 }
 

@@ -17,3 +17,14 @@ test("every bench script parses", () => {
     assert.equal(r.status, 0, `${script}: ${r.stderr}`);
   }
 });
+
+// bench/wasm-size.mjs rebuilds a named copy of the package's wasm the way scripts/build-pkg.sh builds
+// it, so a change of the build steps can break it silently (it did once: reference types off).
+test("bench/wasm-size.mjs --first-find measures the built package", { timeout: 180_000 }, () => {
+  const r = spawnSync(process.execPath, [join(bench, "wasm-size.mjs"), "--first-find"], { encoding: "utf8", cwd: join(bench, "..") });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /code by crate/);
+  const [, full] = /web wasm: +(\d+) B/.exec(r.stdout) ?? [];
+  const [, pruned] = /pruned to those exports: +(\d+) B/.exec(r.stdout) ?? [];
+  assert.ok(Number(pruned) > 0 && Number(pruned) < Number(full), r.stdout);
+});

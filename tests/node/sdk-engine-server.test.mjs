@@ -43,6 +43,8 @@ function instrumentedApp(baseUrl = server.baseUrl) {
     for (const w of waiters.splice(0)) w();
     return answered;
   };
+  // Servers behind the test's proxy run with --public-url (the proxy's URL), so their location
+  // answer keeps clients coming through the proxy, as behind any reverse proxy.
   const app = new App({ id: server.appId, baseUrl, timeout: 10000, storage: memoryStorage(), fetch: fetchOverride });
   return {
     app,

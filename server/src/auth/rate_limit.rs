@@ -1,14 +1,16 @@
-//! Rate limits in fixed windows, per subject (an account, an email address, a client address).
+//! Rate limits in sliding windows, per subject (an account, an email address, a client address):
+//! at most `limit` attempts in any `window_secs` (a fixed window lets twice the limit through across
+//! its edge, and forgets a burst that straddles it).
 //!
 //! An attempt is *reserved* before the work it stands for (a password hash, an email) starts, so
 //! parallel requests cannot all pass the check before any of them is counted. Logins give the
 //! reservation back when they succeed (successful logins cost nothing, so busy clients with valid
 //! credentials are never slowed down); other uses keep it. Once a subject is at its limit, further
-//! attempts — even correct ones — get `TooManyRequests` until the window ends. Kept in memory: a
+//! attempts — even correct ones — get `TooManyRequests` until the oldest counted one is a window old. Kept in memory: a
 //! restart forgets the counters, which only ever errs towards allowing requests.
 
 use super::AuthError;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
@@ -30,13 +32,14 @@ pub(super) struct RateLimiter {
     window_secs: u64,
     per_account: u32,
     per_address: u32,
-    counts: Mutex<HashMap<Subject, (u64, u32)>>,
+    /// Each subject's counted attempts (seconds since the epoch), oldest first; never more than its limit.
+    counts: Mutex<HashMap<Subject, VecDeque<u64>>>,
 }
 
 /// Attempts counted by `reserve`, to give back with `release`.
 pub(super) struct Reservation {
     subjects: Vec<Subject>,
-    window: u64,
+    at: u64,
 }
 
 impl RateLimiter {
@@ -68,34 +71,34 @@ impl RateLimiter {
     /// at its limit in the current window. Check and count are one step under the lock.
     pub(super) fn reserve(&self, subjects: Vec<Subject>, now: u64) -> Result<Reservation, AuthError> {
         let mut map = self.counts.lock().map_err(|_| AuthError::Internal("rate limiter poisoned".into()))?;
-        let window = now / self.window_secs;
+        let live = |t: &u64| t.saturating_add(self.window_secs) > now;
         if map.len() > PRUNE_ABOVE {
-            map.retain(|_, (w, _)| *w == window);
+            map.retain(|_, times| times.back().is_some_and(live));
         }
-        let used = |s: &Subject| match map.get(s) {
-            Some((w, n)) if *w == window => *n,
-            _ => 0,
-        };
-        if let Some(full) = subjects.iter().find(|s| used(s) >= self.limit(s)) {
+        for s in &subjects {
+            if let Some(times) = map.get_mut(s) {
+                while times.front().is_some_and(|t| !live(t)) {
+                    times.pop_front();
+                }
+            }
+        }
+        let used = |s: &Subject| map.get(s).map_or(0, VecDeque::len);
+        if let Some(full) = subjects.iter().find(|s| used(s) >= self.limit(s) as usize) {
             return Err(self.refused(full));
         }
         for s in &subjects {
-            let entry = map.entry(s.clone()).or_insert((window, 0));
-            if entry.0 != window {
-                *entry = (window, 0);
-            }
-            entry.1 = entry.1.saturating_add(1);
+            map.entry(s.clone()).or_default().push_back(now);
         }
-        Ok(Reservation { subjects, window })
+        Ok(Reservation { subjects, at: now })
     }
 
     /// Gives back a reservation's attempts (a successful login).
     pub(super) fn release(&self, reservation: Reservation) {
         let Ok(mut map) = self.counts.lock() else { return };
         for s in &reservation.subjects {
-            if let Some((w, n)) = map.get_mut(s) {
-                if *w == reservation.window {
-                    *n = n.saturating_sub(1);
+            if let Some(times) = map.get_mut(s) {
+                if let Some(i) = times.iter().rposition(|t| *t == reservation.at) {
+                    times.remove(i);
                 }
             }
         }
@@ -108,6 +111,17 @@ mod tests {
 
     fn refused(r: Result<Reservation, AuthError>) -> bool {
         matches!(r, Err(AuthError::TooManyRequests(_)))
+    }
+
+    #[test]
+    fn a_burst_across_a_minute_boundary_is_still_one_window() {
+        let l = RateLimiter::new("failed logins", 60, 3, 100);
+        let a = Subject::Account("a".into());
+        for t in [58, 59, 60] {
+            l.reserve(vec![a.clone()], t).expect("within the limit");
+        }
+        assert!(refused(l.reserve(vec![a.clone()], 61)), "a fixed window would have started afresh at 60");
+        l.reserve(vec![a], 118).expect("the first attempt is a minute old");
     }
 
     #[test]

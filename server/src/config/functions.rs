@@ -63,6 +63,12 @@ impl FunctionDef {
     }
 }
 
+/// The built-in demo app's example function: `user.functions.sum(2, 3)` answers 5.
+pub fn demo_functions() -> Vec<FunctionDef> {
+    let source = "// The demo app's example function: user.functions.sum(2, 3) resolves to 5.\nexports = function (a, b) {\n  return a + b;\n};\n";
+    vec![FunctionDef { file: PathBuf::from("(built-in demo app) functions/sum.js"), ..FunctionDef::new("sum", source) }]
+}
+
 /// The settings read from one config object (manifest entry or per-folder `config.json`).
 struct Settings {
     name: Option<String>,

@@ -1,9 +1,10 @@
 //! Auth and user routes: login/link, email/password flows, profile, sessions, user deletion,
-//! API keys. App-scoped routes check the app id; the `/auth/*` routes find the user by token.
+//! API keys. The `/app/{app_id}` routes run after the app id was checked; the `/auth/*` routes
+//! find the user by token.
 
 use super::error::ApiError;
 use super::extract::{bearer_token, AuthUser, BearerToken, ClientIp, EjsonBody};
-use super::{blocking, check_app, string_field, AppState};
+use super::{blocking, string_field, AppState};
 use crate::auth::{ApiKey, LoginResponse};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -11,11 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 
-/// The routes, relative to `/api/client/v2.0`.
-pub(super) fn routes() -> Router<AppState> {
-    let userpass = "/app/{app_id}/auth/providers/local-userpass";
+/// The routes of one app, relative to `/api/client/v2.0/app/{app_id}` (the app id is checked
+/// before they run).
+pub(super) fn app_routes() -> Router<AppState> {
+    let userpass = "/auth/providers/local-userpass";
     Router::new()
-        .route("/app/{app_id}/auth/providers/{provider}/login", post(login))
+        .route("/auth/providers/{provider}/login", post(login))
         .route(&format!("{userpass}/register"), post(register))
         .route(&format!("{userpass}/confirm"), post(confirm))
         .route(&format!("{userpass}/confirm/send"), post(confirm_send))
@@ -23,6 +25,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route(&format!("{userpass}/reset"), post(reset))
         .route(&format!("{userpass}/reset/send"), post(reset_send))
         .route(&format!("{userpass}/reset/call"), post(reset_call))
+}
+
+/// The routes that find the user by token, relative to `/api/client/v2.0`.
+pub(super) fn session_routes() -> Router<AppState> {
+    Router::new()
         .route("/auth/profile", get(profile))
         .route("/auth/session", post(refresh_session).delete(logout))
         .route("/auth/delete", delete(delete_user))
@@ -44,13 +51,12 @@ struct LoginQuery {
 
 async fn login(
     State(state): State<AppState>,
-    Path((app_id, provider)): Path<(String, String)>,
+    Path((_app_id, provider)): Path<(String, String)>,
     Query(query): Query<LoginQuery>,
     ClientIp(client): ClientIp,
     headers: HeaderMap,
     EjsonBody(body): EjsonBody,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    check_app(&state, &app_id)?;
     let auth = state.auth.clone();
     // Only linking uses the caller's token; a plain login ignores any Authorization header.
     let link_token = match query.link.as_deref() {
@@ -71,11 +77,9 @@ async fn login(
 
 async fn register(
     State(state): State<AppState>,
-    Path(app_id): Path<String>,
     ClientIp(client): ClientIp,
     EjsonBody(body): EjsonBody,
 ) -> Result<Response, ApiError> {
-    check_app(&state, &app_id)?;
     let email = string_field(&body, "email")?;
     let password = string_field(&body, "password")?;
     let auth = state.auth.clone();
@@ -83,8 +87,7 @@ async fn register(
     Ok((StatusCode::CREATED, Json(serde_json::json!({}))).into_response())
 }
 
-async fn confirm(State(state): State<AppState>, Path(app_id): Path<String>, EjsonBody(body): EjsonBody) -> Result<Response, ApiError> {
-    check_app(&state, &app_id)?;
+async fn confirm(State(state): State<AppState>, EjsonBody(body): EjsonBody) -> Result<Response, ApiError> {
     let (token, token_id) = (string_field(&body, "token")?, string_field(&body, "tokenId")?);
     let auth = state.auth.clone();
     blocking(move || Ok(auth.confirm(&token, &token_id)?)).await?;
@@ -93,11 +96,9 @@ async fn confirm(State(state): State<AppState>, Path(app_id): Path<String>, Ejso
 
 async fn confirm_send(
     State(state): State<AppState>,
-    Path(app_id): Path<String>,
     ClientIp(client): ClientIp,
     EjsonBody(body): EjsonBody,
 ) -> Result<Response, ApiError> {
-    check_app(&state, &app_id)?;
     let email = string_field(&body, "email")?;
     let auth = state.auth.clone();
     blocking(move || Ok(auth.resend_confirmation(&email, client)?)).await?;
@@ -106,11 +107,9 @@ async fn confirm_send(
 
 async fn confirm_call(
     State(state): State<AppState>,
-    Path(app_id): Path<String>,
     ClientIp(client): ClientIp,
     EjsonBody(body): EjsonBody,
 ) -> Result<Response, ApiError> {
-    check_app(&state, &app_id)?;
     let email = string_field(&body, "email")?;
     let auth = state.auth.clone();
     blocking(move || Ok(auth.retry_confirmation_function(&email, client)?)).await?;
@@ -119,11 +118,9 @@ async fn confirm_call(
 
 async fn reset(
     State(state): State<AppState>,
-    Path(app_id): Path<String>,
     ClientIp(client): ClientIp,
     EjsonBody(body): EjsonBody,
 ) -> Result<Response, ApiError> {
-    check_app(&state, &app_id)?;
     let token = string_field(&body, "token")?;
     let token_id = string_field(&body, "tokenId")?;
     let password = string_field(&body, "password")?;
@@ -134,11 +131,9 @@ async fn reset(
 
 async fn reset_send(
     State(state): State<AppState>,
-    Path(app_id): Path<String>,
     ClientIp(client): ClientIp,
     EjsonBody(body): EjsonBody,
 ) -> Result<Response, ApiError> {
-    check_app(&state, &app_id)?;
     let email = string_field(&body, "email")?;
     let auth = state.auth.clone();
     blocking(move || Ok(auth.send_reset(&email, client)?)).await?;
@@ -147,18 +142,18 @@ async fn reset_send(
 
 async fn reset_call(
     State(state): State<AppState>,
-    Path(app_id): Path<String>,
     ClientIp(client): ClientIp,
     EjsonBody(body): EjsonBody,
 ) -> Result<Response, ApiError> {
-    check_app(&state, &app_id)?;
     let email = string_field(&body, "email")?;
     let password = string_field(&body, "password")?;
-    if !matches!(body.get("arguments"), None | Some(bson::Bson::Array(_))) {
-        return Err(ApiError::bad_request("'arguments' must be an array"));
-    }
+    let arguments = match body.get("arguments") {
+        None => Vec::new(),
+        Some(bson::Bson::Array(a)) => a.clone(),
+        Some(_) => return Err(ApiError::bad_request("'arguments' must be an array")),
+    };
     let auth = state.auth.clone();
-    blocking(move || Ok(auth.call_reset_function(&email, &password, client)?)).await?;
+    blocking(move || Ok(auth.call_reset_function(&email, &password, arguments, client)?)).await?;
     Ok(no_content())
 }
 

@@ -88,6 +88,7 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Rule(r) => ApiError::new(StatusCode::FORBIDDEN, "NotPermitted", r.to_string()),
             ServiceError::Store(s) => s.into(),
+            ServiceError::HistoryLost(r) => ApiError::new(StatusCode::BAD_REQUEST, "ChangeStreamHistoryLost", r.to_string()),
         }
     }
 }

@@ -43,8 +43,6 @@ pub struct AppState {
     pub settings: Arc<ServerSettings>,
     /// The MongoDB services: store, rules, budgets.
     pub engine: Arc<Engine>,
-    /// Change-event log feeding watch streams.
-    pub changes: Arc<crate::watch::ChangeLog>,
     /// The app's functions.
     pub functions: Arc<crate::functions::Functions>,
     /// The app's triggers.
@@ -53,10 +51,12 @@ pub struct AppState {
 
 /// Builds the full router (all routes, CORS, body limit, tracing, JSON error safety net).
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/app/{app_id}/location", get(location))
-        .route("/app/{app_id}/functions/call", post(call_function).get(stream::call_function_streaming))
-        .merge(auth_routes::routes());
+    let app_scoped = Router::new()
+        .route("/location", get(location))
+        .route("/functions/call", post(call_function).get(stream::call_function_streaming))
+        .merge(auth_routes::app_routes())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_app));
+    let api = Router::new().nest("/app/{app_id}", app_scoped).merge(auth_routes::session_routes());
     let origins: Vec<HeaderValue> = state.settings.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
     let allow_origin = if origins.is_empty() { AllowOrigin::mirror_request() } else { AllowOrigin::list(origins.clone()) };
     let max_body = state.settings.max_body_bytes;
@@ -140,16 +140,18 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
     )
 }
 
-fn check_app(state: &AppState, app_id: &str) -> Result<(), ApiError> {
-    if app_id == state.app.app_id {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "AppNotFound",
-            format!("cannot find app using Client App ID '{app_id}'"),
-        ))
+/// Every `/app/{app_id}/…` route: the app id must be the served app's.
+async fn require_app(
+    State(state): State<AppState>,
+    Path(params): Path<std::collections::HashMap<String, String>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let app_id = params.get("app_id").map(String::as_str).unwrap_or_default();
+    if app_id != state.app.app_id {
+        return ApiError::new(StatusCode::NOT_FOUND, "AppNotFound", format!("cannot find app using Client App ID '{app_id}'")).into_response();
     }
+    next.run(request).await
 }
 
 /// Runs blocking work (redb, argon2) off the async threads.
@@ -157,11 +159,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + S
     tokio::task::spawn_blocking(f).await?
 }
 
-async fn location(
-    State(state): State<AppState>,
-    Path(app_id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    check_app(&state, &app_id)?;
+async fn location(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     // From configuration only: a Host header is the caller's word, and echoing it would let a
     // request (or a cache in front of the server) point clients at another host.
     let hostname = match &state.settings.public_url {
@@ -222,16 +220,27 @@ fn string_field(body: &bson::Document, key: &str) -> Result<String, ApiError> {
     }
 }
 
+/// The answer to `callFunctionStreaming` of one of the app's own functions: App Services streams
+/// only service functions (`watch`); an app function returns one value, through `callFunction`.
+fn user_function_streaming(state: &AppState, name: &str) -> ApiError {
+    match state.functions.def(name) {
+        Some(def) if !def.private => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "FunctionExecutionError",
+            format!("function '{name}' cannot be called with callFunctionStreaming: only service functions such as watch stream; call it with callFunction"),
+        ),
+        _ => ApiError::new(StatusCode::NOT_FOUND, "FunctionNotFound", crate::functions::FunctionError::NotFound(name.to_string()).to_string()),
+    }
+}
+
 async fn call_function(
     State(state): State<AppState>,
-    Path(app_id): Path<String>,
     AuthUser(claims): AuthUser,
     ClientIp(client): ClientIp,
     method: Method,
     headers: HeaderMap,
     EjsonBody(body): EjsonBody,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    check_app(&state, &app_id)?;
     let name = string_field(&body, "name")?;
     let arguments = match body.get("arguments") {
         Some(Bson::Array(a)) => a.clone(),
@@ -245,15 +254,15 @@ async fn call_function(
     };
     let Some(service) = service_name else {
         // One of the app's own functions, as the calling user.
-        let auth = state.auth.clone();
-        let user_id = claims.sub.clone();
-        let profile = blocking(move || Ok(auth.profile(&user_id)?)).await?;
+        // One redb read: cheaper inline than a blocking-pool hop (as for the token check).
+        let profile = state.auth.profile(&claims.sub)?;
         let user = crate::host::user_info(&profile, claims.user_data.as_ref());
         let request = request_info(client, &method, &headers, Some(&name));
         let result = state.functions.call(&name, arguments, CallEnv::client(user, Some(request))).await?;
         return Ok(Json(result.into_canonical_extjson()));
     };
-    let caller = Caller::User(stream::user_context(&state, &service, &claims).await?);
+    let (with_profile, with_custom_data) = state.engine.rules(&service)?.needs();
+    let caller = Caller::User(state.auth.rule_context(&claims, with_profile, with_custom_data)?);
     // Calls run against memory (no blocking-pool hop); the answer waits, asynchronously, for the
     // group commit that makes what the call wrote or read durable.
     Ok(Json(state.engine.call(&caller, &service, &name, &arguments).await?.into_json()))

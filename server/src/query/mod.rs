@@ -14,13 +14,13 @@ mod size;
 mod update;
 mod value;
 
-pub use aggregate::{Pipeline, Stage};
+pub use aggregate::Pipeline;
 pub use budget::{Budget, MemoryPool, Meter, DEFAULT_POOL_BYTES, DEFAULT_STAGE_BYTES};
 pub use expr::Expr;
-pub use filter::{Filter, IndexBounds};
+pub use filter::Filter;
 pub(crate) use filter::{parse_conds, Cond, ElemMatch, InItem};
 pub use project::{Projection, SortSpec};
-pub use size::{doc_bytes, value_bytes};
+pub use size::doc_bytes;
 pub use update::{parse_array_filters, Update, UpdateCtx};
 pub use value::{compare_values, values_equal};
 pub(crate) use value::type_rank;

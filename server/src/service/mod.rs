@@ -13,12 +13,13 @@ mod reads;
 mod watch;
 mod writes;
 
-pub use watch::WatchSpec;
+pub use watch::{ChangeStream, StreamItem};
 
 use crate::config::Limits;
 use crate::query::{Budget, MemoryPool, Meter, QueryError};
 use crate::rules::{CollectionRules, Role, RuleError, RuleSet, UserContext};
 use crate::store::{Namespace, Store, StoreError};
+use crate::watch::ChangeLog;
 use args::Args;
 use bson::Bson;
 use std::cell::Cell;
@@ -62,6 +63,9 @@ pub enum ServiceError {
     /// Storage failed or refused (duplicate key).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A watch asked to resume where the change-event log no longer reaches.
+    #[error(transparent)]
+    HistoryLost(#[from] crate::watch::ResumeError),
 }
 
 /// Result of a service call, before wire encoding.
@@ -122,6 +126,10 @@ pub struct Engine {
     services: HashMap<String, Arc<RuleSet>>,
     memory: MemoryPool,
     limits: CallLimits,
+    /// Runs the functions `%function` in a rule names (set once the function runtime exists).
+    rule_functions: std::sync::OnceLock<Arc<dyn crate::rules::RuleFunctions>>,
+    /// The change-event log the store feeds (watch streams read it).
+    changes: Arc<ChangeLog>,
 }
 
 /// The rules a system caller runs under: everything allowed.
@@ -129,9 +137,33 @@ static SYSTEM_RULES: LazyLock<CollectionRules> = LazyLock::new(|| CollectionRule
 static SYSTEM_USER: LazyLock<UserContext> = LazyLock::new(|| UserContext::with_id(""));
 
 impl Engine {
-    /// An engine over `store` serving `services` (service name → its rules).
-    pub fn new(store: Arc<dyn Store>, services: HashMap<String, Arc<RuleSet>>, limits: CallLimits, memory_bytes: usize) -> Engine {
-        Engine { store, services, memory: MemoryPool::new(memory_bytes), limits }
+    /// An engine over `store` serving `services` (service name → its rules); `changes` is
+    /// registered as the store's observer.
+    pub fn new(store: Arc<dyn Store>, services: HashMap<String, Arc<RuleSet>>, limits: CallLimits, memory_bytes: usize, changes: Arc<ChangeLog>) -> Engine {
+        store.set_observer(changes.clone());
+        Engine { store, services, memory: MemoryPool::new(memory_bytes), limits, changes, rule_functions: std::sync::OnceLock::new() }
+    }
+
+    /// Sets who runs the functions rules call with `%function` (once; until then such calls fail,
+    /// so the expressions using them are false).
+    pub fn set_rule_functions(&self, runner: Arc<dyn crate::rules::RuleFunctions>) {
+        let _ = self.rule_functions.set(runner);
+    }
+
+    /// `user` with the results of the `%function` calls the rules of `service` make for requests
+    /// on `db.coll` (`any_namespace`: on any namespace, for pipelines), resolved now: rule
+    /// evaluation runs under the store's lock, where no function may run.
+    pub async fn with_rule_functions(&self, service: &str, db: &str, coll: &str, any_namespace: bool, user: &UserContext) -> Option<UserContext> {
+        let rules = self.services.get(service)?;
+        if !rules.calls_functions() {
+            return None;
+        }
+        let calls = rules.function_calls(db, coll, any_namespace);
+        if calls.is_empty() {
+            return None;
+        }
+        let runner = self.rule_functions.get()?;
+        crate::rules::resolve_functions(runner.as_ref(), &calls, user).await
     }
 
     /// The store.
@@ -152,6 +184,14 @@ impl Engine {
     /// Runs `op` of `service` for `caller` and answers once everything it wrote, and every write
     /// it read, is durable.
     pub async fn call(&self, caller: &Caller, service: &str, op: &str, arguments: &[Bson]) -> Result<CallResult, ServiceError> {
+        let resolved = match (caller, arguments.first()) {
+            (Caller::User(user), Some(Bson::Document(arg))) => {
+                let (db, coll) = (arg.get_str("database").unwrap_or_default(), arg.get_str("collection").unwrap_or_default());
+                self.with_rule_functions(service, db, coll, op == "aggregate", user).await.map(Caller::User)
+            }
+            _ => None,
+        };
+        let caller = resolved.as_ref().unwrap_or(caller);
         let (result, ticket) = self.run(caller, service, op, arguments);
         // An error can come with a ticket too: an ordered insertMany keeps the documents before
         // the refused one, and is answered only once those are durable.
@@ -256,12 +296,13 @@ mod tests {
     use crate::store::{open_database, RedbStore};
     use bson::{doc, Document};
     use plan::candidates;
+    use watch::WatchSpec;
 
     /// An engine over a fresh store in a temporary directory, serving `rules` as `mongodb-atlas`.
     pub(crate) fn engine_with(store: RedbStore, rules: RuleSet) -> Engine {
         let services = HashMap::from([("mongodb-atlas".to_string(), Arc::new(rules))]);
         let limits = CallLimits { max_stage_bytes: usize::MAX, timeout: Duration::from_secs(3600) };
-        Engine::new(Arc::new(store), services, limits, usize::MAX)
+        Engine::new(Arc::new(store), services, limits, usize::MAX, Arc::new(ChangeLog::default()))
     }
 
     fn setup() -> (tempfile::TempDir, Engine, ()) {

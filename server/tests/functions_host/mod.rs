@@ -5,11 +5,7 @@
 #![allow(dead_code)]
 
 use bson::{Bson, Document};
-use realm_wasm_server::config::Limits as ServerLimits;
-use realm_wasm_server::functions::{CanEvaluate, FunctionHost, HostError, HostFuture, RunAs, UserInfo};
-use realm_wasm_server::rules::{RuleSet, UserContext};
-use realm_wasm_server::service::{CallLimits, Caller, Engine, ServiceError};
-use realm_wasm_server::store::{open_database, RedbStore, Store};
+use realm_wasm_server::{open_database, CallLimits, Caller, CanEvaluate, Engine, FunctionHost, HostError, HostFuture, Limits as ServerLimits, RedbStore, RuleSet, RunAs, ServiceError, Store, UserContext, UserInfo};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -27,7 +23,7 @@ impl Host {
         let store: Arc<dyn Store> = Arc::new(RedbStore::open(open_database(dir.path()).expect("db")).expect("store"));
         let limits = ServerLimits::default();
         let services = HashMap::from([("mongodb-atlas".to_string(), Arc::new(rules))]);
-        let engine = Engine::new(store, services, CallLimits::from(&limits), limits.query_memory_bytes);
+        let engine = Engine::new(store, services, CallLimits::from(&limits), limits.query_memory_bytes, Arc::new(realm_wasm_server::ChangeLog::default()));
         let users = ["u1", "u2"].iter().map(|id| (id.to_string(), UserInfo::with_id(id))).collect();
         Host { engine: Arc::new(engine), users, _dir: dir }
     }
