@@ -105,7 +105,7 @@ pub trait ChangeJournal: Send + Sync {
     fn save_cursor(&self, name: &str, value: Option<Vec<u8>>) -> Result<u64, StoreError>;
     /// A cursor as last committed.
     fn cursor(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Drops every entry up to `through` in the next group commit.
+    /// Drops every entry up to `through` in the next group commit; readers find them gone at once.
     fn trim(&self, through: u64) -> Result<(), StoreError>;
 }
 

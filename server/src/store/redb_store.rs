@@ -290,9 +290,6 @@ impl Shared {
             };
             if result.is_ok() {
                 self.durable.store(taken, Ordering::Release);
-                if let Some(through) = extra.trim {
-                    self.journal_oldest.fetch_max(through + 1, Ordering::AcqRel);
-                }
                 if let Some(head) = journal_head {
                     self.journal_head.send_replace(head);
                 }
@@ -681,7 +678,13 @@ impl ChangeJournal for RedbStore {
     }
 
     fn trim(&self, through: u64) -> Result<(), StoreError> {
-        self.queue(|inner| inner.trim = Some(inner.trim.map_or(through, |t| t.max(through)))).map(|_| ())
+        self.queue(|inner| inner.trim = Some(inner.trim.map_or(through, |t| t.max(through))))?;
+        // Gone for readers at once, not at the commit: a reader never gets entries that are
+        // about to be dropped (a trigger enabled right after start-up's trim would run events
+        // from before the gap, then find it). Should the commit fail, the store refuses
+        // everything until restart, which reads the journal from disk again.
+        self.shared.journal_oldest.fetch_max(through + 1, Ordering::AcqRel);
+        Ok(())
     }
 }
 
@@ -1064,6 +1067,25 @@ mod tests {
         assert_eq!(seqs(&store.entries_after(0, 10).expect("entries")), vec![1], "the failed entry is never shown");
         assert_eq!(*store.durable_head().borrow(), 1);
         assert!(store.save_cursor("t", None).is_err(), "nothing more is accepted after a failure");
+    }
+
+    #[test]
+    fn trimmed_entries_are_gone_for_readers_before_the_trim_is_committed() {
+        let (disk, store) = faulty_store();
+        let mut scope = JournalScope::default();
+        scope.add(Some("db"), None);
+        store.set_journal_scope(scope);
+        let ns = Namespace::new("db", "c").expect("ns");
+        store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 1}), Change::Insert(doc! {"_id": 2}), Change::Insert(doc! {"_id": 3})]).expect("insert");
+        disk.stall(true);
+        store.trim(2).expect("trim");
+        let (before, kept) = (store.entries_after(0, 10), store.entries_after(2, 10));
+        disk.stall(false);
+        assert!(matches!(before, Err(JournalError::Lost { after: 0, oldest: 3 })), "entry 1 is lost at once: {before:?}");
+        assert_eq!(seqs(&kept.expect("entries")), vec![3]);
+        let ticket = store.save_cursor("t", None).expect("save");
+        store.wait_durable(ticket).expect("durable");
+        assert!(matches!(store.entries_after(1, 10), Err(JournalError::Lost { after: 1, oldest: 3 })));
     }
 
     #[test]
