@@ -2,12 +2,14 @@
 //! export (`export`), plus the server's own settings (`settings`).
 
 mod data_sources;
+mod endpoints;
 mod export;
 mod functions;
 mod settings;
 mod values;
 
 pub use data_sources::{load_data_sources, DataSource, JsonFile, MONGODB_ATLAS};
+pub use endpoints::{load_endpoints, DataApiConfig, EndpointDef, EndpointsConfig, ReturnType, Secret, Validation, DATA_API_VERSIONS};
 pub use export::{load_export, ConfigError};
 pub use functions::{load_functions, FunctionDef, RunAsSetting};
 pub use settings::{Flags, Limits, ServerSettings};
