@@ -11,7 +11,7 @@ mod values;
 pub use data_sources::{load_data_sources, DataSource, JsonFile, MONGODB_ATLAS};
 pub use endpoints::{load_endpoints, DataApiConfig, EndpointDef, EndpointsConfig, ReturnType, Secret, Validation, DATA_API_VERSIONS};
 pub use export::{load_export, ConfigError};
-pub use functions::{load_functions, FunctionDef, RunAsSetting};
+pub use functions::{load_functions, FunctionDef, RunAsScript, RunAsSetting};
 pub use settings::{Flags, Limits, ServerSettings};
 pub use values::{load_values, Values};
 

@@ -10,7 +10,7 @@
 use super::export::{error, read_json, ConfigError, Obj};
 use super::functions::{read_can_evaluate, read_run_as};
 use super::values::Secrets;
-use super::RunAsSetting;
+use super::{RunAsScript, RunAsSetting};
 use bson::Bson;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -120,15 +120,20 @@ pub struct EndpointsConfig {
 }
 
 impl EndpointsConfig {
-    /// The `run_as_user_id_script_source`s, each with the name its errors use (an endpoint's
-    /// `<METHOD> <route>`, or `data api`): they run in the functions runtime.
-    pub fn run_as_scripts(&self) -> Vec<(String, String)> {
+    /// The `run_as_user_id_script_source`s, named `endpoint <METHOD> <route>` and `data api`: they
+    /// run in the functions runtime.
+    pub fn run_as_scripts(&self) -> Vec<RunAsScript> {
+        let key = "run_as_user_id_script_source";
         let custom = self.custom.iter().filter_map(|e| match &e.run_as {
-            Some(RunAsSetting::Script(source)) => Some((e.script_name(), source.clone())),
+            Some(RunAsSetting::Script(source)) => {
+                Some(RunAsScript { name: e.script_name(), source: source.clone(), file: e.file.clone(), key: format!("{}.{key}", e.key) })
+            }
             _ => None,
         });
         let data_api = self.data_api.iter().filter_map(|d| match &d.run_as {
-            RunAsSetting::Script(source) => Some((DataApiConfig::SCRIPT_NAME.to_string(), source.clone())),
+            RunAsSetting::Script(source) => {
+                Some(RunAsScript { name: DataApiConfig::SCRIPT_NAME.to_string(), source: source.clone(), file: d.file.clone(), key: key.to_string() })
+            }
             _ => None,
         });
         custom.chain(data_api).collect()
@@ -324,7 +329,10 @@ mod tests {
         let api = c.data_api.as_ref().expect("data api");
         assert_eq!((api.disabled, api.versions.clone(), api.return_type, api.create_user_on_auth), (false, vec!["beta".to_string(), "v1".to_string()], ReturnType::Ejson, true));
         assert_eq!((api.run_as.clone(), api.can_evaluate.clone()), (RunAsSetting::UserId("u1".into()), None));
-        assert_eq!(c.run_as_scripts(), vec![("endpoint POST /hook/signed".to_string(), "exports = () => ({runAsSystem: true})".to_string())]);
+        let scripts = c.run_as_scripts();
+        assert_eq!(scripts.len(), 1);
+        assert_eq!((scripts[0].name.as_str(), scripts[0].source.as_str()), ("endpoint POST /hook/signed", "exports = () => ({runAsSystem: true})"));
+        assert_eq!(scripts[0].key, "[2].run_as_user_id_script_source");
     }
 
     #[test]

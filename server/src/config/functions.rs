@@ -63,6 +63,20 @@ impl FunctionDef {
     }
 }
 
+/// A `run_as_user_id_script_source` that belongs to no function (an HTTPS endpoint's, the Data
+/// API's): it runs in the functions runtime under `name`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunAsScript {
+    /// The name it runs (and fails) under.
+    pub name: String,
+    /// Its source.
+    pub source: String,
+    /// The config file and key it comes from, for a syntax error.
+    pub file: PathBuf,
+    /// The key inside it.
+    pub key: String,
+}
+
 /// The settings read from one config object (manifest entry or per-folder `config.json`).
 struct Settings {
     name: Option<String>,
