@@ -9,7 +9,7 @@ mod settings;
 mod values;
 
 pub use data_sources::{load_data_sources, DataSource, JsonFile, MONGODB_ATLAS};
-pub use endpoints::{load_endpoints, DataApiConfig, EndpointDef, EndpointsConfig, ReturnType, Secret, Validation, DATA_API_VERSIONS};
+pub use endpoints::{load_endpoints, DataApiConfig, EndpointDef, EndpointsConfig, ReturnType, Validation, ENDPOINT_METHODS};
 pub use export::{load_export, ConfigError};
 pub use functions::{load_functions, FunctionDef, RunAsScript, RunAsSetting};
 pub use settings::{Flags, Limits, ServerSettings};

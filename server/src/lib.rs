@@ -5,6 +5,7 @@
 
 mod auth;
 mod config;
+mod endpoints;
 mod functions;
 mod host;
 mod http;
@@ -108,10 +109,17 @@ pub fn open_state_with_clock(
         Some(dir) => (config::load_functions(dir)?, config::load_values(dir)?),
         None => (Vec::new(), config::Values::default()),
     };
-    let value_doc = values.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let host = Arc::new(host::ServerHost::new(engine.clone(), auth.clone(), value_doc));
-    let functions = Arc::new(functions::Functions::new(defs, values, functions::AppInfo::from_config(&app), host, functions::Limits::from_settings(settings))?);
-    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, functions })
+    let value_doc: bson::Document = values.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let host = Arc::new(host::ServerHost::new(engine.clone(), auth.clone(), value_doc.clone()));
+    let endpoint_config = match &app.export_dir {
+        Some(dir) => config::load_endpoints(dir)?,
+        None => config::EndpointsConfig::default(),
+    };
+    let scripts = endpoint_config.run_as_scripts();
+    let limits = functions::Limits::from_settings(settings);
+    let functions = Arc::new(functions::Functions::with_run_as_scripts(defs, scripts, values, functions::AppInfo::from_config(&app), host, limits)?);
+    let endpoints = Arc::new(endpoints::Endpoints::new(endpoint_config, functions.clone(), engine.clone(), auth.clone(), value_doc)?);
+    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, functions, endpoints })
 }
 
 /// The line printed on stdout once the server accepts connections.
