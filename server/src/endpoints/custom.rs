@@ -10,7 +10,7 @@
 use super::format::{encode, negotiate};
 use super::request::{query_pairs, Seen};
 use super::{authn, EndpointError, Endpoints, Reply, Request};
-use crate::config::{EndpointDef, RunAsSetting, ENDPOINT_METHODS};
+use crate::config::{EndpointDef, RunAsSetting, Validation, ENDPOINT_METHODS};
 use crate::functions::{CallEnv, RunAs};
 use axum::http::Method;
 use bson::Bson;
@@ -50,7 +50,8 @@ pub(super) async fn handle(this: &Endpoints, endpoint: &EndpointDef, req: Reques
         }
         false => None,
     };
-    let seen = Seen::new(&req, &endpoint.route, function, application);
+    let by_secret = matches!(endpoint.validation, Validation::SecretAsQueryParam(_));
+    let seen = Seen::new(&req, &endpoint.route, function, by_secret, application);
     let rule_user = caller.as_ref().map(crate::host::rule_context);
     this.can_evaluate(endpoint.can_evaluate.as_ref(), rule_user.as_ref(), &seen.info)?;
     let argument = seen.argument(&req.body);
@@ -62,7 +63,12 @@ pub(super) async fn handle(this: &Endpoints, endpoint: &EndpointDef, req: Reques
         from_client: false,
     };
     let run_as = this.functions.run_as(&owner, &setting, &[Bson::Document(argument.clone())], &env).await?;
-    let reply = this.functions.call_endpoint(function, argument, CallEnv { run_as, ..env }).await?;
+    // Without an authenticated caller, the user it runs as (a fixed one, or the script's) is `context.user`.
+    let caller = match (&env.caller, &run_as) {
+        (None, RunAs::User(u)) => Some(u.clone()),
+        (caller, _) => caller.clone(),
+    };
+    let reply = this.functions.call_endpoint(function, argument, CallEnv { run_as, caller, ..env }).await?;
     if !endpoint.respond_result {
         return Ok(Reply { status: 204, headers: Vec::new(), body: Vec::new() });
     }

@@ -12,9 +12,9 @@
 use super::format::{encode, negotiate};
 use super::request::{query_pairs, Seen};
 use super::{authn, EndpointError, Endpoints, Reply, Request};
-use crate::config::{DataApiConfig, RunAsSetting};
+use crate::config::{DataApiConfig, RunAsSetting, Validation};
 use crate::functions::{CallEnv, RunAs};
-use crate::service::{Caller, ServiceError};
+use crate::service::Caller;
 use axum::http::Method;
 use bson::{Bson, Document};
 
@@ -144,9 +144,13 @@ pub(super) async fn handle(this: &Endpoints, config: &DataApiConfig, name: &str,
         false => None,
     };
     let (data_source, args) = arguments(name, &action, &parse_body(&req.body)?)?;
+    if this.engine.rules(&data_source).is_err() {
+        return Err(EndpointError::InvalidParameter(format!("data source {data_source:?} does not exist (dataSource names a data source of the app, e.g. \"mongodb-atlas\")")));
+    }
     // What can_evaluate and a run-as script see of the request (built only when one needs it).
     let needs_request = config.can_evaluate.is_some() || matches!(config.run_as, RunAsSetting::Script(_) | RunAsSetting::UserId(_));
-    let seen = needs_request.then(|| Seen::new(&req, &req.route, name, application));
+    let by_secret = matches!(config.validation, Validation::SecretAsQueryParam(_));
+    let seen = needs_request.then(|| Seen::new(&req, &req.route, name, by_secret, application));
     let caller = match (&config.run_as, authenticated) {
         (RunAsSetting::Caller, Some(found)) => Caller::User(this.rule_context(&data_source, &found).await?),
         (RunAsSetting::System, _) => Caller::System,
@@ -167,10 +171,7 @@ pub(super) async fn handle(this: &Endpoints, config: &DataApiConfig, name: &str,
         };
         this.can_evaluate(config.can_evaluate.as_ref(), user, &seen.info)?;
     }
-    let result = this.engine.call(&caller, &data_source, action.op, &[Bson::Document(args)]).await.map_err(|e| match e {
-        ServiceError::ServiceNotFound(s) => EndpointError::InvalidParameter(format!("data source {s:?} does not exist (dataSource names a data source of the app, e.g. \"mongodb-atlas\")")),
-        other => other.into(),
-    })?;
+    let result = this.engine.call(&caller, &data_source, action.op, &[Bson::Document(args)]).await?;
     let answer = match action.wrap {
         Wrap::Document => Bson::Document(bson::doc! {"document": result.into_bson()}),
         Wrap::Documents => Bson::Document(bson::doc! {"documents": result.into_bson()}),

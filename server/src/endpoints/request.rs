@@ -52,12 +52,13 @@ pub(super) struct Seen {
 }
 
 impl Seen {
-    /// What the function may see of `req`; `strip_credentials` when the server authenticated the
-    /// caller from the request's headers (they stay out of the function's reach, as out of logs).
-    pub(super) fn new(req: &Request, route: &str, action: &str, strip_credentials: bool) -> Seen {
+    /// What the function may see of `req`: `strip_secret` when the endpoint validates the
+    /// `secret` query parameter, `strip_credentials` when the server authenticated the caller from
+    /// the request's headers (both stay out of the function's reach, as out of logs).
+    pub(super) fn new(req: &Request, route: &str, action: &str, strip_secret: bool, strip_credentials: bool) -> Seen {
         let mut query = Document::new();
         for (k, v) in query_pairs(req.query.as_deref()) {
-            if k != "secret" && !query.contains_key(&k) {
+            if !(strip_secret && k == "secret") && !query.contains_key(&k) {
                 query.insert(k, v);
             }
         }
@@ -78,7 +79,10 @@ impl Seen {
             request_headers: headers.clone(),
             http_method: req.method.to_string(),
             webhook_url: Some(route.to_string()),
-            raw_query_string: raw_query_without_secret(req.query.as_deref()),
+            raw_query_string: match strip_secret {
+                true => raw_query_without_secret(req.query.as_deref()),
+                false => req.query.clone().unwrap_or_default(),
+            },
             http_referrer: text(header::REFERER),
             http_user_agent: text(header::USER_AGENT),
             service: None,
@@ -125,7 +129,7 @@ mod tests {
             body: b"{}".to_vec(),
             client: Some("127.0.0.1".parse().expect("ip")),
         };
-        let seen = Seen::new(&req, "/hook", "hookFn", true);
+        let seen = Seen::new(&req, "/hook", "hookFn", true, true);
         assert_eq!(seen.query, doc! {"b": "2", "a": "1", "msg": "hello there"}, "first occurrence, decoded, no secret");
         let names: Vec<&str> = seen.headers.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["X-Tag", "Content-Type", "User-Agent"], "credentials and cookies stripped");
@@ -136,7 +140,9 @@ mod tests {
         let arg = seen.argument(&req.body);
         assert_eq!(arg.get_binary_generic("body").map(|b| b.as_slice()), Ok(&b"{}"[..]));
         assert!(!seen.argument(b"").contains_key("body"), "no body: undefined");
-        let kept = Seen::new(&req, "/hook", "hookFn", false);
+        let kept = Seen::new(&req, "/hook", "hookFn", false, false);
         assert!(kept.headers.iter().any(|(n, v)| n == "Authorization" && v == &vec!["Bearer t".to_string()]), "a system endpoint's function sees Authorization");
+        assert_eq!(kept.query.get_str("secret"), Ok("s=1"), "without secret validation, `secret` is an ordinary parameter");
+        assert_eq!(kept.info.raw_query_string, "b=2&secret=s%3D1&a=1&b=3&msg=hello%20there");
     }
 }
