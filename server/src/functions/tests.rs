@@ -77,7 +77,7 @@ async fn an_endpoint_function_gets_request_and_response() {
 async fn bad_responses_throw_in_the_function() {
     let f = functions(
         &[
-            ("badStatus", "exports = (q, r) => r.setStatusCode(42)"),
+            ("badStatus", "exports = (q, r) => r.setStatusCode(101)"),
             ("badName", "exports = (q, r) => r.setHeader('Bad Name', 'x')"),
             ("badValue", "exports = (q, r) => r.addHeader('X-Split', 'a\\r\\nSet-Cookie: evil=1')"),
             ("badBody", "exports = (q, r) => r.setBody({ an: 'object' })"),
@@ -87,7 +87,7 @@ async fn bad_responses_throw_in_the_function() {
     )
     .expect("compile");
     for (name, says) in [
-        ("badStatus", "not an HTTP status code"),
+        ("badStatus", "not a final HTTP status code"),
         ("badName", "not a valid header name"),
         ("badValue", "line breaks"),
         ("badBody", "response.setBody"),

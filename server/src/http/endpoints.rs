@@ -50,7 +50,7 @@ async fn endpoint(
 /// only the server may set (framing), are left out.
 fn respond(reply: Reply) -> Response {
     let mut response = Response::new(Body::from(reply.body));
-    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    *response.status_mut() = StatusCode::from_u16(reply.status).ok().filter(|s| !s.is_informational()).unwrap_or(StatusCode::OK);
     let headers = response.headers_mut();
     for (name, value) in reply.headers {
         let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) else {

@@ -149,7 +149,7 @@ const endpoint = (f, request) => {
   const response = Object.freeze({
     setStatusCode(code) {
       const n = Number(code);
-      if (!Number.isInteger(n) || n < 100 || n > 599) throw new TypeError(`response.setStatusCode: ${String(code)} is not an HTTP status code (100-599)`);
+      if (!Number.isInteger(n) || n < 200 || n > 599) throw new TypeError(`response.setStatusCode: ${String(code)} is not a final HTTP status code (200-599)`);
       reply.status = n;
     },
     setBody(body) { reply.body = bytesOf(body, "response.setBody"); },
