@@ -43,12 +43,11 @@ pub(super) async fn handle(this: &Endpoints, endpoint: &EndpointDef, req: Reques
         }
     };
     let application = setting == RunAsSetting::Caller;
-    let caller = match application {
-        true => {
-            let found = this.authenticate(&req.headers, req.client, endpoint.create_user_on_auth).await?;
-            Some(this.user_info(&found.id, endpoint.fetch_custom_user_data).await?)
-        }
-        false => None,
+    let caller = if application {
+        let found = this.authenticate(&req.headers, req.client, endpoint.create_user_on_auth).await?;
+        Some(this.user_info(&found.id, endpoint.fetch_custom_user_data).await?)
+    } else {
+        None
     };
     let by_secret = matches!(endpoint.validation, Validation::SecretAsQueryParam(_));
     let seen = Seen::new(&req, &endpoint.route, function, by_secret, application);

@@ -139,10 +139,7 @@ pub(super) async fn handle(this: &Endpoints, config: &DataApiConfig, name: &str,
     }
     authn::validate(&config.validation, &query_pairs(req.query.as_deref()), &req.headers, &req.body)?;
     let application = config.run_as == RunAsSetting::Caller;
-    let authenticated = match application {
-        true => Some(this.authenticate(&req.headers, req.client, config.create_user_on_auth).await?),
-        false => None,
-    };
+    let authenticated = if application { Some(this.authenticate(&req.headers, req.client, config.create_user_on_auth).await?) } else { None };
     let (data_source, args) = arguments(name, &action, &parse_body(&req.body)?)?;
     if this.engine.rules(&data_source).is_err() {
         return Err(EndpointError::InvalidParameter(format!("data source {data_source:?} does not exist (dataSource names a data source of the app, e.g. \"mongodb-atlas\")")));
