@@ -8,7 +8,7 @@
 //! `204 No Content`.
 
 use super::format::{encode, negotiate};
-use super::request::{query_pairs, Seen};
+use super::request::Seen;
 use super::{authn, EndpointError, Endpoints, Reply, Request};
 use crate::config::{EndpointDef, RunAsSetting, Validation, ENDPOINT_METHODS};
 use crate::functions::{CallEnv, RunAs};
@@ -33,7 +33,7 @@ pub(super) fn find<'a>(endpoints: &'a [EndpointDef], method: &Method, route: &st
 
 /// Runs `endpoint`'s function for `req`.
 pub(super) async fn handle(this: &Endpoints, endpoint: &EndpointDef, req: Request) -> Result<Reply, EndpointError> {
-    authn::validate(&endpoint.validation, &query_pairs(req.query.as_deref()), &req.headers, &req.body)?;
+    authn::validate(&endpoint.validation, req.query.as_deref(), &req.headers, &req.body)?;
     let function = &endpoint.function_name;
     let (owner, setting) = match &endpoint.run_as {
         Some(s) => (endpoint.script_name(), s.clone()),

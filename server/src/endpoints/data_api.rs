@@ -10,7 +10,7 @@
 //! at most, as documented.
 
 use super::format::{encode, negotiate};
-use super::request::{query_pairs, Seen};
+use super::request::Seen;
 use super::{authn, EndpointError, Endpoints, Reply, Request};
 use crate::config::{DataApiConfig, RunAsSetting, Validation};
 use crate::functions::{CallEnv, RunAs};
@@ -137,7 +137,7 @@ pub(super) async fn handle(this: &Endpoints, config: &DataApiConfig, name: &str,
     if req.method != Method::POST && req.method != Method::GET {
         return Err(EndpointError::MethodNotAllowed(format!("Data API actions are called with POST, not {}", req.method)));
     }
-    authn::validate(&config.validation, &query_pairs(req.query.as_deref()), &req.headers, &req.body)?;
+    authn::validate(&config.validation, req.query.as_deref(), &req.headers, &req.body)?;
     let application = config.run_as == RunAsSetting::Caller;
     let authenticated = if application { Some(this.authenticate(&req.headers, req.client, config.create_user_on_auth).await?) } else { None };
     let (data_source, args) = arguments(name, &action, &parse_body(&req.body)?)?;
