@@ -12,7 +12,7 @@ use crate::flight::SingleFlight;
 use crate::jwt;
 use crate::listeners::Listeners;
 use crate::routes;
-use crate::transport::Method;
+use crate::transport::{ByteStream, Method};
 
 /// What a user needs of its app — where its requests go, and where it is persisted and announced
 /// — so that `user` does not depend on `app` (which makes users).
@@ -411,6 +411,19 @@ impl User {
         let path = routes::functions_call(app.app_id());
         let body = Some(ejson::to_canonical_string(&Value::Document(body)));
         fetcher::fetch_text(&*app, Call { method: Method::Post, path, body, auth: Auth::Access, user: Some(self) }).await
+    }
+
+    /// Calls a function in streaming mode (`GET …/functions/call?baas_request=…`, §6.3): the
+    /// response body, chunk by chunk. An error answer (App Services streams only service functions
+    /// such as `watch`) is the call's error.
+    pub async fn call_function_streaming(&self, name: &str, arguments: Vec<Value>, service: Option<&str>) -> Result<Rc<dyn ByteStream>> {
+        let mut request = Document::new().with("name", name).with("arguments", Value::Array(arguments));
+        if let Some(service) = service {
+            request.insert("service", service);
+        }
+        let app = self.host();
+        let path = routes::functions_call_streaming(app.app_id(), &ejson::to_canonical_string(&Value::Document(request)));
+        fetcher::stream(&*app, &path, self).await
     }
 
     /// Registers `token` with the push service `service_name` (`Some`), or removes this device's

@@ -11,7 +11,7 @@ mod values;
 pub use data_sources::{load_data_sources, DataSource, JsonFile, MONGODB_ATLAS};
 pub use endpoints::{load_endpoints, DataApiConfig, EndpointDef, EndpointsConfig, ReturnType, Validation, ENDPOINT_METHODS};
 pub use export::{load_export, ConfigError};
-pub use functions::{load_functions, FunctionDef, RunAsScript, RunAsSetting};
+pub use functions::{demo_functions, load_functions, FunctionDef, RunAsScript, RunAsSetting};
 pub use settings::{Flags, Limits, ServerSettings};
 pub use values::{load_values, Values};
 
@@ -34,6 +34,8 @@ pub struct CustomUserData {
     pub collection: String,
     /// Field holding the owning user's id.
     pub user_id_field: String,
+    /// `on_user_creation_function_name`: runs once with each new user before their first token.
+    pub on_user_creation_function: Option<String>,
 }
 
 /// The `local-userpass` provider's settings (names as in `auth/providers.json`).
@@ -107,6 +109,8 @@ pub struct AppConfig {
     pub api_key_enabled: bool,
     /// Custom JWT provider, if enabled.
     pub custom_token: Option<CustomTokenConfig>,
+    /// `custom-function` provider, if enabled: its `authFunctionName`.
+    pub custom_function: Option<String>,
     /// Name of the MongoDB service (`mongodb-atlas`).
     pub mongo_service: String,
     /// Custom user data settings, if enabled.
@@ -133,11 +137,13 @@ impl AppConfig {
             userpass: Some(UserpassConfig { auto_confirm: true, ..UserpassConfig::default() }),
             api_key_enabled: true,
             custom_token: None,
+            custom_function: None,
             mongo_service: "mongodb-atlas".to_string(),
             custom_user_data: Some(CustomUserData {
                 database: "app".into(),
                 collection: "users".into(),
                 user_id_field: "userID".into(),
+                on_user_creation_function: None,
             }),
             access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
             refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,

@@ -1,13 +1,17 @@
-//! The server's `FunctionHost`: functions reach MongoDB through `service::Engine` (as their user,
-//! whose rules apply, or as system), find users through `auth`, and have their `can_evaluate`
-//! expressions checked by `rules`.
+//! Where functions meet the rest of the server. `ServerHost` is the functions' `FunctionHost`: they
+//! reach MongoDB through `service::Engine` (as their user, whose rules apply, or as system), find
+//! users through `auth`, and have their `can_evaluate` expressions checked by `rules`. The other
+//! way round, auth and the rules reach the functions through the runners below, set in `lib.rs`
+//! once both sides exist (neither module depends on `functions`).
 
-use crate::auth::Auth;
-use crate::functions::{CanEvaluate, FunctionHost, HostError, HostFuture, Identity, RunAs, UserInfo};
-use crate::rules::{ExpressionInputs, UserContext};
+use crate::auth::{Auth, AuthFunctions};
+use crate::functions::{CallEnv, CanEvaluate, FunctionError, FunctionHost, Functions, HostError, HostFuture, Identity, RunAs, UserInfo};
+use crate::rules::{ExpressionInputs, FunctionCall, RuleFunctions, UserContext};
 use crate::service::{Caller, Engine, ServiceError};
 use bson::{Bson, Document};
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
 
 /// Functions' view of the rest of the server.
 pub struct ServerHost {
@@ -110,5 +114,86 @@ impl FunctionHost for ServerHost {
         let inputs = ExpressionInputs { user: user.as_ref(), args: &input.args, request: request.as_ref(), values: Some(&self.values) };
         let allowed = crate::rules::evaluate(expression, &inputs);
         Box::pin(async move { Ok(allowed) })
+    }
+}
+
+/// A user as functions see them, from the rules' view of them (`%function` calls).
+fn user_from_rules(user: &UserContext) -> UserInfo {
+    let identities = user
+        .identities
+        .iter()
+        .filter_map(Bson::as_document)
+        .map(|i| Identity {
+            id: i.get_str("id").unwrap_or_default().to_string(),
+            provider_type: i.get_str("provider_type").unwrap_or_default().to_string(),
+        })
+        .collect();
+    UserInfo { id: user.id.clone(), user_type: "normal".into(), data: user.data.clone(), custom_data: user.custom_data.clone(), identities }
+}
+
+/// What a failed function tells its caller: a thrown Error's message, else the failure's text.
+fn failure_message(e: &FunctionError) -> String {
+    match e {
+        FunctionError::Execution { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Auth's way to the app's functions (custom-function provider, confirmation and reset functions,
+/// the user creation function): system calls, waited for on auth's blocking thread. It holds the
+/// functions weakly: they hold auth (through the host), and a cycle would keep both alive.
+pub struct AuthFunctionRunner {
+    functions: Weak<Functions>,
+}
+
+impl AuthFunctionRunner {
+    /// A runner over `functions`.
+    pub fn new(functions: &Arc<Functions>) -> AuthFunctionRunner {
+        AuthFunctionRunner { functions: Arc::downgrade(functions) }
+    }
+}
+
+impl AuthFunctions for AuthFunctionRunner {
+    fn run(&self, name: &str, args: Vec<Bson>) -> Result<Bson, String> {
+        let functions = self.functions.upgrade().ok_or_else(|| "the function runtime has stopped".to_string())?;
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| "functions must be called from the server's runtime".to_string())?;
+        handle.block_on(functions.call(name, args, CallEnv::system())).map_err(|e| failure_message(&e))
+    }
+}
+
+/// The rules' way to the app's functions (`%function`): run as system for the user the rule is
+/// evaluated for, on the rule runtimes. A failure makes the expressions using the call false; it
+/// is logged (at debug for a throw, which may be how a function says no).
+pub struct RuleFunctionRunner {
+    functions: Weak<Functions>,
+    /// `%%values` for the arguments.
+    values: Document,
+}
+
+impl RuleFunctionRunner {
+    /// A runner over `functions`; `values` are the app's values by name.
+    pub fn new(functions: &Arc<Functions>, values: Document) -> RuleFunctionRunner {
+        RuleFunctionRunner { functions: Arc::downgrade(functions), values }
+    }
+}
+
+impl RuleFunctions for RuleFunctionRunner {
+    fn call(&self, call: &FunctionCall, user: &UserContext) -> Pin<Box<dyn Future<Output = Option<Bson>> + Send>> {
+        let args = call.arguments_for(user, &self.values);
+        let (functions, name, caller) = (self.functions.clone(), call.name.clone(), user_from_rules(user));
+        Box::pin(async move {
+            let functions = functions.upgrade()?;
+            match functions.call_from_rule(&name, args, Some(caller)).await {
+                Ok(v) => Some(v),
+                Err(e @ FunctionError::Execution { .. }) => {
+                    tracing::debug!(function = %name, "%function threw (the expression is false): {e}");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(function = %name, "%function failed (the expression is false): {e}");
+                    None
+                }
+            }
+        })
     }
 }

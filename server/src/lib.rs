@@ -104,10 +104,10 @@ pub fn open_state_with_clock(
     };
     let auth = Arc::new(auth::Auth::open(db, app.clone(), store.clone(), options)?);
     let changes = Arc::new(watch::ChangeLog::new(settings.limits.change_log));
-    let engine = Arc::new(service::Engine::new(store, services, (&settings.limits).into(), settings.limits.query_memory_bytes, changes));
+    let engine = Arc::new(service::Engine::new(store, services.clone(), (&settings.limits).into(), settings.limits.query_memory_bytes, changes));
     let (defs, values) = match &app.export_dir {
         Some(dir) => (config::load_functions(dir)?, config::load_values(dir)?),
-        None => (Vec::new(), config::Values::default()),
+        None => (config::demo_functions(), config::Values::default()),
     };
     let value_doc: bson::Document = values.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let host = Arc::new(host::ServerHost::new(engine.clone(), auth.clone(), value_doc.clone()));
@@ -118,8 +118,54 @@ pub fn open_state_with_clock(
     let scripts = endpoint_config.run_as_scripts();
     let limits = functions::Limits::from_settings(settings);
     let functions = Arc::new(functions::Functions::with_run_as_scripts(defs, scripts, values, functions::AppInfo::from_config(&app), host, limits)?);
+    check_function_names(&app, &services, &functions)?;
+    auth.set_functions(Arc::new(host::AuthFunctionRunner::new(&functions)));
+    engine.set_rule_functions(Arc::new(host::RuleFunctionRunner::new(&functions, value_doc.clone())));
+    if services.values().any(|r| r.calls_functions()) {
+        functions.prepare_rule_runtimes();
+    }
     let endpoints = Arc::new(endpoints::Endpoints::new(endpoint_config, functions.clone(), engine.clone(), auth.clone(), value_doc)?);
     Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, functions, endpoints })
+}
+
+/// Every function the export names (auth providers, the user creation function, `%function` in
+/// rules) must exist: a missing one stops start-up naming the file and key.
+fn check_function_names(app: &AppConfig, services: &std::collections::HashMap<String, Arc<rules::RuleSet>>, functions: &functions::Functions) -> Result<(), StartError> {
+    let dir = app.export_dir.clone().unwrap_or_default();
+    let missing = |file: std::path::PathBuf, key: &str, name: &str| config::ConfigError {
+        file,
+        key: key.to_string(),
+        reason: format!("function '{name}' does not exist (functions/config.json and functions/ define the app's functions)"),
+    };
+    let providers = dir.join("auth").join("providers.json");
+    let mut named: Vec<(std::path::PathBuf, &str, &str)> = Vec::new();
+    if let Some(name) = &app.custom_function {
+        named.push((providers.clone(), "custom-function.config.authFunctionName", name));
+    }
+    if let Some(up) = &app.userpass {
+        if let (true, Some(name)) = (up.run_confirmation_function, &up.confirmation_function_name) {
+            named.push((providers.clone(), "local-userpass.config.confirmationFunctionName", name));
+        }
+        if let (true, Some(name)) = (up.run_reset_function, &up.reset_function_name) {
+            named.push((providers.clone(), "local-userpass.config.resetFunctionName", name));
+        }
+    }
+    if let Some(name) = app.custom_user_data.as_ref().and_then(|c| c.on_user_creation_function.as_deref()) {
+        named.push((dir.join("auth").join("custom_user_data.json"), "on_user_creation_function_name", name));
+    }
+    for (file, key, name) in named {
+        if !functions.contains(name) {
+            return Err(missing(file, key, name).into());
+        }
+    }
+    for rules in services.values() {
+        for call in rules.function_calls("", "", true) {
+            if !functions.contains(&call.name) {
+                return Err(StartError::Rules(rules::RulesError { file: call.file.clone(), key: call.key.clone(), reason: format!("%function: function '{}' does not exist", call.name) }));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The line printed on stdout once the server accepts connections.

@@ -79,7 +79,7 @@ async fn email_password_errors_use_atlas_wording() {
     assert_eq!(post(&c, &route(&s, "login"), None, &json!({"username": email, "password": "another-pw"})).await.0, 200);
     drop(s);
 
-    // Reset and confirmation through functions, which this server cannot run: they fail as a failing function did.
+    // Reset and confirmation through functions that answer `fail`: Atlas's texts for a failed function.
     let export = fixture_with(|p| {
         let cfg = &mut p["local-userpass"]["config"];
         cfg["runResetFunction"] = json!(true);
@@ -87,6 +87,12 @@ async fn email_password_errors_use_atlas_wording() {
         cfg["runConfirmationFunction"] = json!(true);
         cfg["confirmationFunctionName"] = json!("confirmFunc");
     });
+    let functions = export.path().join("functions");
+    let names = json!([{"name": "confirmFunc", "private": true}, {"name": "resetFunc", "private": true}]);
+    std::fs::write(functions.join("config.json"), names.to_string()).expect("functions config");
+    for name in ["confirmFunc", "resetFunc"] {
+        std::fs::write(functions.join(format!("{name}.js")), "exports = () => ({ status: 'fail' });").expect("function source");
+    }
     let data = tempfile::tempdir().expect("tmp");
     let s = serve(export.path(), data.path(), &hook);
     let (st, r) = post(&c, &route(&s, "register"), None, &json!({"email": email, "password": PW})).await;

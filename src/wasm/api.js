@@ -256,6 +256,14 @@ export function publicApi(glue, defaultBaseUrl) {
       return this.__callFunction(name, args);
     },
   });
+  // `user.functions.callFunctionStreaming(name, ...args)` (the Proxy binds this to the user).
+  Object.defineProperty(User.prototype, "__callFunctionStreamingRest", {
+    configurable: true,
+    writable: true,
+    value: function callFunctionStreaming(name, ...args) {
+      return this.__callFunctionStreaming(name, args);
+    },
+  });
   Object.defineProperty(EmailPasswordAuth.prototype, "callResetPasswordFunction", {
     configurable: true,
     writable: true,

@@ -372,7 +372,7 @@ impl MongoDBCollection {
 
 /// `ChangeStream.prototype[Symbol.asyncIterator]` returns the stream itself
 /// (`Object.prototype.valueOf` does exactly that, without eval or a closure).
-fn install_async_iterator(instance: &JsValue) {
+pub(crate) fn install_async_iterator(instance: &JsValue) {
     let proto = Object::get_prototype_of(instance);
     let key: JsValue = js_sys::Symbol::async_iterator().into();
     if !Reflect::has(&proto, &key).unwrap_or(true) {
@@ -387,7 +387,7 @@ pub struct ChangeStream {
     inner: mongo::ChangeStream,
 }
 
-fn iterator_result(value: JsValue, done: bool) -> JsValue {
+pub(crate) fn iterator_result(value: JsValue, done: bool) -> JsValue {
     let o = Object::new();
     let _ = Reflect::set(&o, &"value".into(), &value);
     let _ = Reflect::set(&o, &"done".into(), &JsValue::from_bool(done));

@@ -64,6 +64,8 @@ export interface ApiKey {
 /** `user.functions`: every property is a function of the app, called with its arguments. */
 export type UserFunctions = {
   callFunction(name: string, ...args: unknown[]): Promise<any>;
+  /** Calls `name` in streaming mode: the response body's chunks (App Services streams only service functions). */
+  callFunctionStreaming(name: string, ...args: unknown[]): Promise<AsyncIterable<Uint8Array>>;
 } & { [name: string]: (...args: any[]) => Promise<any> };
 
 export interface User {

@@ -43,14 +43,18 @@ pub(crate) fn user_to_js(user: &user::User) -> JsValue {
     })
 }
 
-/// `functions.<name>` is `user.callFunction` bound to the user and the name; `then` and symbols
-/// are absent, so a Proxy is never mistaken for a promise.
+/// `functions.<name>` is `user.callFunction` bound to the user and the name (`callFunction` and
+/// `callFunctionStreaming` are the methods of that name, as in realm-web); `then` and symbols are
+/// absent, so a Proxy is never mistaken for a promise.
 fn functions_handler() -> Object {
     let trap = Closure::<dyn Fn(JsValue, JsValue) -> JsValue>::new(|target: JsValue, key: JsValue| {
         let Some(name) = key.as_string().filter(|k| k != "then") else {
             return JsValue::UNDEFINED;
         };
         let user = get(&target, "user");
+        if name == "callFunctionStreaming" {
+            return get(&user, "__callFunctionStreamingRest").dyn_into::<Function>().map_or(JsValue::UNDEFINED, |f| f.bind0(&user).into());
+        }
         let Ok(call) = get(&user, "callFunction").dyn_into::<Function>() else {
             return JsValue::UNDEFINED;
         };
@@ -214,6 +218,25 @@ impl User {
         };
         let user = self.inner.clone();
         promise(async move { Ok(to_js(&user.call_function(&name, args, None).await?)) })
+    }
+
+    /// `functions.callFunctionStreaming(name, ...args)` collects its rest arguments here: resolves to
+    /// an async iterable of the response body's chunks (`Uint8Array`s).
+    #[wasm_bindgen(js_name = "__callFunctionStreaming", skip_typescript)]
+    pub fn call_function_streaming_with(&self, name: JsValue, args: Array) -> Promise {
+        let prepared = string_arg(&name, "callFunctionStreaming(name, ...args): name")
+            .and_then(|name| Ok((name, rest_args(&args)?)));
+        let (name, args) = match prepared {
+            Ok(p) => p,
+            Err(e) => return rejected(e),
+        };
+        let user = self.inner.clone();
+        promise(async move {
+            let body = user.call_function_streaming(&name, args, None).await?;
+            let chunks = JsValue::from(ByteChunks { body });
+            super::mongo::install_async_iterator(&chunks);
+            Ok(chunks)
+        })
     }
 
     /// Functions by name: `user.functions.sum(1, 2)` calls the function "sum".
@@ -399,5 +422,34 @@ impl PushClient {
     fn run(&self, token: Option<String>) -> Promise {
         let (user, service) = (self.user.clone(), self.service.clone());
         promise_void(async move { user.push_registration(&service, token.as_deref()).await })
+    }
+}
+
+/// What `functions.callFunctionStreaming` resolves to: an async iterator over the response body's
+/// chunks; `return()` (leaving a `for await` loop) closes the connection. Not exported by name.
+#[wasm_bindgen(js_name = "__ByteChunks", skip_typescript)]
+pub struct ByteChunks {
+    body: Rc<dyn crate::transport::ByteStream>,
+}
+
+#[wasm_bindgen(js_class = "__ByteChunks")]
+impl ByteChunks {
+    /// The next chunk.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn next(&self) -> Promise {
+        let read = self.body.read();
+        promise(async move {
+            Ok(match read.await? {
+                Some(bytes) => super::mongo::iterator_result(js_sys::Uint8Array::from(bytes.as_slice()).into(), false),
+                None => super::mongo::iterator_result(JsValue::UNDEFINED, true),
+            })
+        })
+    }
+
+    /// Stops reading and closes the connection.
+    #[wasm_bindgen(js_name = "return", skip_typescript)]
+    pub fn return_(&self, value: JsValue) -> Promise {
+        self.body.cancel();
+        Promise::resolve(&super::mongo::iterator_result(value, true))
     }
 }

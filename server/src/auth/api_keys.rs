@@ -5,7 +5,7 @@
 //! against its argon2id hash. The secret is returned once, at creation. Disabling or deleting a
 //! key ends the sessions opened with it.
 
-use super::store::*;
+use super::tables::*;
 use super::{sessions, Auth, AuthError};
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use bson::{doc, oid::ObjectId, Document};

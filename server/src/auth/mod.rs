@@ -1,20 +1,23 @@
 //! Users, identities, providers, sessions and tokens of one app.
 //!
 //! Providers: `anon-user`, `local-userpass` (`userpass`), `api-key` (`api_keys`), `custom-token`
-//! (`custom_token`). Everything lives in redb (`store`), so a restart keeps users, sessions, API
+//! (`custom_token`), `custom-function` (`custom_function`). The app's server functions (the
+//! custom-function provider, confirmation and reset functions, the user creation function) are
+//! reached through [`AuthFunctions`], set at start-up. Everything lives in redb (`store`), so a restart keeps users, sessions, API
 //! keys and pending confirmations. Refresh tokens are random and stored only as SHA-256 hashes;
 //! access tokens are HS256 JWTs (`tokens`) bound to their session (`sessions`), so ending a
 //! session ends its access tokens too. Logins, account routes and email links are rate limited
 //! (`rate_limit`), password hashing is bounded (`hashing`), and stale records are purged (`purge`).
 
 mod api_keys;
+mod custom_function;
 mod custom_token;
 mod hashing;
 mod outbox;
 mod purge;
 mod rate_limit;
 mod sessions;
-mod store;
+mod tables;
 mod tokens;
 mod userpass;
 mod verified;
@@ -37,7 +40,16 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use store::*;
+use tables::*;
+
+/// Runs the app's server functions for auth. Set once at start-up (`Auth::set_functions`): auth
+/// does not depend on the function runtime, which itself needs auth (to find users).
+pub trait AuthFunctions: Send + Sync {
+    /// Runs function `name` as the system user with `args` and waits for it (called on a blocking
+    /// thread, never while a transaction is open). `Err` says why it failed, as its caller is told
+    /// (a thrown Error's message).
+    fn run(&self, name: &str, args: Vec<Bson>) -> Result<Bson, String>;
+}
 
 /// Authentication failures (mapped to HTTP statuses in `http`). Messages are App Services' own
 /// wording where it had one, since clients and their tests match on them.
@@ -94,8 +106,8 @@ pub enum AuthError {
     /// Too much hashing already queued: try again later.
     #[error("{0}")]
     Busy(String),
-    /// A configured confirmation / reset function did not succeed (this server cannot run
-    /// functions yet, so it never does); the message is App Services' for a failed function.
+    /// A reset function answered `fail` (or threw), or the user creation function threw; the
+    /// message is App Services' for a failed function.
     #[error("{0}")]
     FunctionFailed(String),
     /// Storage failed.
@@ -205,6 +217,26 @@ struct Identity {
     data: Document,
 }
 
+/// A user about to be created: id, identities and profile data.
+struct NewUser {
+    id: String,
+    identities: Vec<Bson>,
+    data: Document,
+}
+
+impl NewUser {
+    fn new(identity: Option<&Identity>) -> NewUser {
+        let (identities, data) = match identity {
+            Some(i) => (vec![Bson::Document(identity_doc(i))], i.data.clone()),
+            None => {
+                let anon = doc! {"id": ObjectId::new().to_hex(), "provider_type": "anon-user", "provider_id": "anon-user", "provider_data": {}};
+                (vec![Bson::Document(anon)], Document::new())
+            }
+        };
+        NewUser { id: ObjectId::new().to_hex(), identities, data }
+    }
+}
+
 /// Who a credential logs in as.
 enum Proven {
     /// A new anonymous user.
@@ -234,6 +266,8 @@ pub struct Auth {
     /// Bumped whenever sessions end (logout, revoke, disable, delete, password reset, API key
     /// removal, purge): open watch streams re-check their token when it changes.
     revocations: tokio::sync::watch::Sender<u64>,
+    /// The app's server functions (set once the runtime exists).
+    functions: std::sync::OnceLock<Arc<dyn AuthFunctions>>,
 }
 
 /// Picks the device id: the client's `options.device.deviceId` if it is a real ObjectId, else a new one.
@@ -304,7 +338,21 @@ impl Auth {
             clock: options.clock,
             verified: verified::VerifiedTokens::new(),
             revocations: tokio::sync::watch::Sender::new(0),
+            functions: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sets who runs the app's functions (once; until then configured functions fail).
+    pub fn set_functions(&self, functions: Arc<dyn AuthFunctions>) {
+        let _ = self.functions.set(functions);
+    }
+
+    /// Runs function `name` as system and waits for it.
+    fn run_function(&self, name: &str, args: Vec<Bson>) -> Result<Bson, String> {
+        match self.functions.get() {
+            Some(f) => f.run(name, args),
+            None => Err(format!("function '{name}' cannot run: the function runtime is not available")),
+        }
     }
 
     /// Changes whenever sessions end; a watcher re-verifies its access token when it does.
@@ -422,6 +470,12 @@ impl Auth {
                 let token = body_str(body, "token")?;
                 Box::new(move || self.verify_custom_token(token).map(|i| Proven::Identity(Box::new(i))))
             }
+            "custom-function" if app.custom_function.is_some() => {
+                // The credential's payload is the body without the SDK's `options` (device info).
+                let mut payload = body.clone();
+                payload.remove("options");
+                Box::new(move || self.run_auth_function(payload).map(|i| Proven::Identity(Box::new(i))))
+            }
             other => return Err(AuthError::ProviderNotFound(other.to_string())),
         };
         let attempt = self.login_limiter.reserve(subjects, now)?;
@@ -447,33 +501,49 @@ impl Auth {
         Ok(user)
     }
 
-    /// Creates a user, optionally with a first identity (inside `txn` when given).
+    /// Creates a user, optionally with a first identity.
     fn create_user(&self, identity: Option<&Identity>) -> Result<String, AuthError> {
+        let user = NewUser::new(identity);
+        self.on_user_creation(&user)?;
         let txn = self.db.begin_write()?;
-        let id = self.insert_user(&txn, identity)?;
+        self.insert_user(&txn, &user, identity)?;
         txn.commit()?;
-        Ok(id)
+        Ok(user.id)
     }
 
-    fn insert_user(&self, txn: &WriteTransaction, identity: Option<&Identity>) -> Result<String, AuthError> {
-        let user_id = ObjectId::new().to_hex();
-        let (identities, data) = match identity {
-            Some(i) => {
-                txn.open_table(IDENTITIES)?.insert(identity_key(i.provider_type, &i.external_id).as_str(), user_id.as_str())?;
-                (vec![Bson::Document(identity_doc(i))], i.data.clone())
-            }
-            None => {
-                let anon = doc! {"id": ObjectId::new().to_hex(), "provider_type": "anon-user", "provider_id": "anon-user", "provider_data": {}};
-                (vec![Bson::Document(anon)], Document::new())
-            }
-        };
+    fn creation_function(&self) -> Option<&str> {
+        self.app.custom_user_data.as_ref().and_then(|c| c.on_user_creation_function.as_deref())
+    }
+
+    /// Runs the user creation function (`on_user_creation_function_name`), if any, with the user
+    /// about to be created (as `context.user` shows users); a throw refuses the creation. No
+    /// transaction may be open meanwhile: the function may write (custom user data) through the
+    /// store, which shares the database.
+    fn on_user_creation(&self, user: &NewUser) -> Result<(), AuthError> {
+        let Some(name) = self.creation_function() else { return Ok(()) };
+        let identities: Vec<Bson> = user
+            .identities
+            .iter()
+            .filter_map(Bson::as_document)
+            .map(|i| Bson::Document(doc! {"id": i.get_str("id").unwrap_or_default(), "provider_type": i.get_str("provider_type").unwrap_or_default()}))
+            .collect();
+        let shown = doc! {"id": &user.id, "type": "normal", "data": user.data.clone(), "custom_data": {}, "identities": identities};
+        self.run_function(name, vec![Bson::Document(shown)])
+            .map(|_| ())
+            .map_err(|e| AuthError::FunctionFailed(format!("user creation function '{name}' failed: {e}")))
+    }
+
+    fn insert_user(&self, txn: &WriteTransaction, user: &NewUser, identity: Option<&Identity>) -> Result<(), AuthError> {
+        if let Some(i) = identity {
+            txn.open_table(IDENTITIES)?.insert(identity_key(i.provider_type, &i.external_id).as_str(), user.id.as_str())?;
+        }
         let now = self.now() as i64;
-        let user = doc! {
-            "_id": &user_id, "type": "normal", "created": now, "last_active": now, "disabled": false,
-            "identities": identities, "data": data,
+        let record = doc! {
+            "_id": &user.id, "type": "normal", "created": now, "last_active": now, "disabled": false,
+            "identities": user.identities.clone(), "data": user.data.clone(),
         };
-        txn.open_table(USERS)?.insert(user_id.as_str(), to_bytes(&user)?.as_slice())?;
-        Ok(user_id)
+        txn.open_table(USERS)?.insert(user.id.as_str(), to_bytes(&record)?.as_slice())?;
+        Ok(())
     }
 
     /// Finds or creates the user owning `identity`; with `link_to`, attaches it to that user.
@@ -484,10 +554,26 @@ impl Auth {
         let user_id = match (owner, link_to) {
             (Some(owner), Some(target)) if owner != target => return Err(AuthError::IdentityInUse),
             (Some(owner), _) => owner,
-            (None, None) => {
-                let id = self.insert_user(&txn, Some(&identity))?;
+            (None, None) if self.creation_function().is_some() => {
+                // The creation function runs with no transaction open; a login that created the
+                // identity's user meanwhile wins (this user is then never created).
+                txn.abort()?;
+                let user = NewUser::new(Some(&identity));
+                self.on_user_creation(&user)?;
+                let txn = self.db.begin_write()?;
+                if txn.open_table(IDENTITIES)?.get(key.as_str())?.is_some() {
+                    txn.abort()?;
+                    return self.bind_identity(identity, None);
+                }
+                self.insert_user(&txn, &user, Some(&identity))?;
                 txn.commit()?;
-                return Ok(id);
+                return Ok(user.id);
+            }
+            (None, None) => {
+                let user = NewUser::new(Some(&identity));
+                self.insert_user(&txn, &user, Some(&identity))?;
+                txn.commit()?;
+                return Ok(user.id);
             }
             (None, Some(target)) => {
                 if identity.provider_type == "local-userpass" && has_identity(&txn, target, "local-userpass")? {

@@ -4,7 +4,7 @@
 //! and no API key left (nothing can log in as it again) and has been idle for an hour. Runs hourly in
 //! the background (`spawn_purger`) and on demand (`purge`).
 
-use super::store::*;
+use super::tables::*;
 use super::{delete_user_in, sessions, Auth, AuthError};
 use bson::{Bson, Document};
 use redb::{ReadableTable, WriteTransaction};

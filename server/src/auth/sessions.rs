@@ -3,7 +3,7 @@
 //! API key it was opened with; ending it (logout, revoke, disable, delete, password reset, key
 //! removal, expiry) ends its access tokens at their next use.
 
-use super::store::*;
+use super::tables::*;
 use super::{session_error, Auth, AuthError};
 use super::tokens::AccessClaims;
 use argon2::password_hash::rand_core::{OsRng, RngCore};

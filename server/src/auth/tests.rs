@@ -137,11 +137,25 @@ fn password_reset_by_link() {
     let m = env.mail.try_recv().expect("reset mail");
     env.clock.advance(userpass::RESET_TTL_SECS);
     assert!(env.auth.reset_password(&m.token, &m.token_id, "third-password", None).is_err(), "expired after 30 min");
-    assert!(matches!(env.auth.call_reset_function("r@example.com", "password2", None), Err(AuthError::BadRequest(_))));
+    assert!(matches!(env.auth.call_reset_function("r@example.com", "password2", Vec::new(), None), Err(AuthError::BadRequest(_))));
+}
+
+/// A stand-in for the function runtime (the real one is tested over HTTP in
+/// tests/functions_auth.rs): answers by the address in the first argument, records every call.
+struct FakeFunctions(std::sync::Mutex<Vec<(String, Vec<Bson>)>>);
+
+impl AuthFunctions for FakeFunctions {
+    fn run(&self, name: &str, args: Vec<Bson>) -> Result<Bson, String> {
+        self.0.lock().expect("calls").push((name.to_string(), args.clone()));
+        let first = args.first().and_then(Bson::as_document).cloned().unwrap_or_default();
+        let who = first.get_str("username").unwrap_or_default();
+        let status = if who.starts_with("ok") { "success" } else if who.starts_with("wait") { "pending" } else if who.starts_with("throw") { return Err("boom".into()) } else { "fail" };
+        Ok(Bson::Document(doc! {"status": status}))
+    }
 }
 
 #[test]
-fn function_flows_answer_as_a_failed_function() {
+fn confirmation_and_reset_functions_decide() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut a = app();
     a.userpass = Some(UserpassConfig {
@@ -152,9 +166,101 @@ fn function_flows_answer_as_a_failed_function() {
         ..UserpassConfig::default()
     });
     let env = open(dir.path(), a, 10);
-    let e = env.auth.register("f@example.com", "password1", None).expect_err("function confirmation");
-    assert!(matches!(&e, AuthError::FunctionFailed(m) if m == "failed to confirm user \"f@example.com\""), "{e}");
-    assert!(env.auth.pending_confirmations().expect("pending").is_empty(), "no partial account");
+    let fake = Arc::new(FakeFunctions(std::sync::Mutex::new(Vec::new())));
+    env.auth.set_functions(fake.clone());
+    env.auth.register("ok@example.com", "password1", None).expect("success confirms");
+    env.auth.login("local-userpass", &userpass("ok@example.com", "password1"), None).expect("confirmed at once");
+    let (name, args) = fake.0.lock().expect("calls")[0].clone();
+    let arg = args[0].as_document().expect("argument");
+    assert_eq!((name.as_str(), arg.get_str("username"), args.len()), ("confirmUser", Ok("ok@example.com"), 1));
+    assert!(arg.get_str("token").is_ok() && arg.get_str("tokenId").is_ok(), "{arg}");
+    assert!(env.mail.try_recv().is_err(), "no mail: the function got the token");
+
+    for bad in ["no@example.com", "throw@example.com"] {
+        let e = env.auth.register(bad, "password1", None).expect_err("fail");
+        assert!(matches!(&e, AuthError::FunctionFailed(m) if *m == format!("failed to confirm user \"{bad}\"")), "{e}");
+    }
+    assert!(env.auth.pending_confirmations().expect("pending").is_empty(), "a failed confirmation leaves no account");
+    assert!(matches!(env.auth.register("no@example.com", "password1", None), Err(AuthError::FunctionFailed(_))), "the address can register again (and the function runs again)");
+
+    env.auth.register("wait@example.com", "password1", None).expect("pending");
+    assert!(matches!(env.auth.login("local-userpass", &userpass("wait@example.com", "password1"), None), Err(AuthError::ConfirmationRequired)));
+    let token = fake.0.lock().expect("calls").last().and_then(|(_, a)| a[0].as_document().cloned()).expect("call");
+    env.auth.confirm(token.get_str("token").expect("token"), token.get_str("tokenId").expect("id")).expect("confirm with the function's token");
+    env.auth.login("local-userpass", &userpass("wait@example.com", "password1"), None).expect("confirmed");
+    assert!(matches!(env.auth.retry_confirmation_function("wait@example.com", None), Err(AuthError::UserAlreadyConfirmed)));
+
+    // Reset: success changes the password, with the documented first argument and the extra ones.
+    let extra = vec![Bson::String("x".into()), Bson::Int32(7)];
+    env.auth.call_reset_function("ok@example.com", "password2", extra.clone(), None).expect("success");
+    let (name, args) = fake.0.lock().expect("calls").last().cloned().expect("call");
+    let arg = args[0].as_document().expect("argument");
+    assert_eq!((name.as_str(), arg.get_str("password"), arg.get_bool("currentPasswordValid"), &args[1..]), ("resetFunc", Ok("password2"), Ok(false), &extra[..]));
+    env.auth.login("local-userpass", &userpass("ok@example.com", "password2"), None).expect("new password");
+    env.auth.call_reset_function("ok@example.com", "password2", Vec::new(), None).expect("same password");
+    let (_, args) = fake.0.lock().expect("calls").last().cloned().expect("call");
+    assert_eq!(args[0].as_document().and_then(|d| d.get_bool("currentPasswordValid").ok()), Some(true));
+    // pending: the token works with `reset`.
+    env.auth.call_reset_function("wait@example.com", "password3", Vec::new(), None).expect("pending");
+    env.auth.login("local-userpass", &userpass("wait@example.com", "password1"), None).expect("unchanged while pending");
+    let (_, args) = fake.0.lock().expect("calls").last().cloned().expect("call");
+    let t = args[0].as_document().cloned().expect("argument");
+    env.auth.reset_password(t.get_str("token").expect("t"), t.get_str("tokenId").expect("id"), "password3", None).expect("reset with the token");
+    env.auth.login("local-userpass", &userpass("wait@example.com", "password3"), None).expect("new password");
+    let calls = fake.0.lock().expect("calls").len();
+    let e = env.auth.call_reset_function("nobody@example.com", "password3", Vec::new(), None).expect_err("unknown");
+    assert!(matches!(&e, AuthError::FunctionFailed(m) if m == "failed to reset password for user \"nobody@example.com\""), "{e}");
+    assert_eq!(fake.0.lock().expect("calls").len(), calls, "the function never sees unknown addresses");
+}
+
+#[test]
+fn the_user_creation_function_runs_once_before_the_user_exists() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut a = app();
+    if let Some(c) = a.custom_user_data.as_mut() {
+        c.on_user_creation_function = Some("onCreate".into());
+    }
+    a.custom_function = Some("login".into());
+    let env = open(dir.path(), a, 10);
+    struct Creation(std::sync::Mutex<Vec<Bson>>);
+    impl AuthFunctions for Creation {
+        fn run(&self, name: &str, args: Vec<Bson>) -> Result<Bson, String> {
+            if name == "login" {
+                let payload = args[0].as_document().cloned().unwrap_or_default();
+                return match payload.get_str("who") {
+                    Ok("refused") => Err("not you".into()),
+                    Ok(who) => Ok(Bson::Document(doc! {"id": who, "name": "Who"})),
+                    Err(_) => Ok(Bson::Int32(1)),
+                };
+            }
+            self.0.lock().expect("calls").push(args[0].clone());
+            match args[0].as_document().and_then(|u| u.get_array("identities").ok()).and_then(|i| i.first()).and_then(Bson::as_document).and_then(|i| i.get_str("id").ok()) {
+                Some("bad") => Err("no".into()),
+                _ => Ok(Bson::Null),
+            }
+        }
+    }
+    let fake = Arc::new(Creation(std::sync::Mutex::new(Vec::new())));
+    env.auth.set_functions(fake.clone());
+    let body = |who: &str| doc! {"who": who, "options": {"device": {"sdkVersion": "x"}}};
+    let first = env.auth.login("custom-function", &body("ext-1"), None).expect("login");
+    let again = env.auth.login("custom-function", &body("ext-1"), None).expect("login again");
+    assert_eq!(first.user_id, again.user_id, "the same external id is the same user");
+    let created = fake.0.lock().expect("calls").clone();
+    assert_eq!(created.len(), 1, "once, for the new user only");
+    let user = created[0].as_document().expect("user");
+    assert_eq!(user.get_str("id"), Ok(first.user_id.as_str()));
+    assert_eq!(user.get_array("identities").ok().map(|i| i.len()), Some(1));
+    let profile = env.auth.profile(&first.user_id).expect("profile");
+    assert_eq!(profile["identities"][0]["provider_type"], "custom-function");
+    assert_eq!(profile["identities"][0]["id"], "ext-1");
+    assert_eq!(profile["data"]["name"], "Who");
+    assert!(matches!(env.auth.login("custom-function", &body("refused"), None), Err(AuthError::AuthFailed(m)) if m == "not you"));
+    assert!(matches!(env.auth.login("custom-function", &doc! {}, None), Err(AuthError::AuthFailed(_))), "no id returned");
+    assert!(matches!(env.auth.login("custom-function", &body("bad"), None), Err(AuthError::FunctionFailed(_))), "the creation function threw");
+    assert_eq!(env.auth.list_users().expect("users").len(), 1, "no user was created for the refused ones");
+    env.auth.login("anon-user", &doc! {}, None).expect("anonymous users are created through it too");
+    assert_eq!(fake.0.lock().expect("calls").len(), 3);
 }
 
 #[test]

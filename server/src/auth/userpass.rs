@@ -11,11 +11,11 @@
 use super::hashing::dummy_hash;
 use super::outbox::{link, Message};
 use super::rate_limit::Subject;
-use super::store::*;
+use super::tables::*;
 use super::{sessions, Auth, AuthError, Identity};
 use crate::config::UserpassConfig;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use bson::{doc, oid::ObjectId, Document};
+use bson::{doc, oid::ObjectId, Bson, Document};
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use std::net::IpAddr;
 use subtle::ConstantTimeEq;
@@ -107,9 +107,6 @@ impl Auth {
             return Err(AuthError::BadRequest(format!("email invalid: {email:?} is not a valid email address")));
         }
         check_password_rules(password)?;
-        if !cfg.auto_confirm && cfg.run_confirmation_function {
-            return Err(function_failed(format!("failed to confirm user {email:?}"), "confirmationFunctionName", cfg.confirmation_function_name.as_deref()));
-        }
         // Registration says whether an address is taken (as App Services does); it need not hash to say so.
         if self.find_account(email)?.is_some() {
             return Err(AuthError::AccountNameInUse);
@@ -141,9 +138,74 @@ impl Auth {
         }
         let message = if cfg.auto_confirm { None } else { Some(self.new_email_token(&txn, CONFIRM, email)?) };
         txn.commit()?;
-        if let Some(m) = message {
-            self.outbox.send(m);
+        match message {
+            // The confirmation function gets the token instead of a mail.
+            Some(m) if cfg.run_confirmation_function => self.run_confirmation_function(&cfg, &m),
+            Some(m) => {
+                self.outbox.send(m);
+                Ok(())
+            }
+            None => Ok(()),
         }
+    }
+
+    /// Runs the confirmation function for the pending account of `token`'s message and applies its
+    /// answer: `success` confirms the account, `pending` leaves it waiting for `confirm` with the
+    /// token, and `fail` (or a throw, or any other answer) removes it, so the address can register
+    /// again. The function runs with no transaction open.
+    fn run_confirmation_function(&self, cfg: &UserpassConfig, token: &Message) -> Result<(), AuthError> {
+        let email = token.email.as_str();
+        let name = cfg.confirmation_function_name.as_deref().unwrap_or_default();
+        let arg = doc! {"username": email, "token": &token.token, "tokenId": &token.token_id};
+        match self.function_status(name, vec![Bson::Document(arg)]) {
+            Status::Success => self.confirm(&token.token, &token.token_id),
+            Status::Pending => Ok(()),
+            Status::Fail => {
+                self.remove_pending_account(email)?;
+                Err(AuthError::FunctionFailed(format!("failed to confirm user {email:?}")))
+            }
+        }
+    }
+
+    /// What a confirmation or reset function answered (`{status: "success" | "pending" | "fail"}`);
+    /// a throw, or any other answer, is a failure (logged with its reason).
+    fn function_status(&self, name: &str, args: Vec<Bson>) -> Status {
+        let status = match self.run_function(name, args) {
+            Ok(Bson::Document(d)) => match d.get_str("status") {
+                Ok("success") => return Status::Success,
+                Ok("pending") => return Status::Pending,
+                Ok("fail") => return Status::Fail,
+                _ => format!("it returned {d}, not {{status: \"success\" | \"pending\" | \"fail\"}}"),
+            },
+            Ok(other) => format!("it returned {other}, not {{status: \"success\" | \"pending\" | \"fail\"}}"),
+            Err(e) => format!("it failed: {e}"),
+        };
+        tracing::warn!(function = name, "the function counts as answering fail: {status}");
+        Status::Fail
+    }
+
+    /// Removes a still unconfirmed account with its tokens (its confirmation function failed).
+    fn remove_pending_account(&self, email: &str) -> Result<(), AuthError> {
+        let txn = self.db.begin_write()?;
+        let pending = match txn.open_table(USERPASS)?.get(email)? {
+            Some(v) => {
+                let a = from_bytes(v.value())?;
+                !a.get_bool("confirmed").unwrap_or(false) && !buried(&a)
+            }
+            None => false,
+        };
+        if pending {
+            txn.open_table(USERPASS)?.remove(email)?;
+            let mut by_fold = txn.open_table(USERPASS_FOLDED)?;
+            let folded = fold(email);
+            let indexed = by_fold.get(folded.as_str())?.is_some_and(|v| v.value() == email);
+            if indexed {
+                by_fold.remove(folded.as_str())?;
+            }
+            drop(by_fold);
+            super::remove_where(&txn, EMAIL_TOKENS, |d| d.get_str("email") == Ok(email))?;
+        }
+        txn.commit()?;
         Ok(())
     }
 
@@ -283,7 +345,12 @@ impl Auth {
                 "cannot run confirmation for {email}: this app confirms users by email link (confirm/send), not by a confirmation function"
             )));
         }
-        Err(function_failed(format!("failed to confirm user {email:?}"), "confirmationFunctionName", cfg.confirmation_function_name.as_deref()))
+        // An unknown address is answered as a pending one whose function said `pending`.
+        let Some((key, _)) = account else { return Ok(()) };
+        let txn = self.db.begin_write()?;
+        let message = self.new_email_token(&txn, CONFIRM, &key)?;
+        txn.commit()?;
+        self.run_confirmation_function(&cfg, &message)
     }
 
     /// `reset/send`: a password-reset link for an existing account (an unknown address gets the
@@ -316,6 +383,12 @@ impl Auth {
         self.limit_account_route(client)?;
         self.userpass()?;
         check_password_rules(password)?;
+        self.apply_reset(token, token_id, password)
+    }
+
+    /// Sets the password of the account a reset token belongs to (checking the token before
+    /// hashing) and ends the user's sessions.
+    fn apply_reset(&self, token: &str, token_id: &str, password: &str) -> Result<(), AuthError> {
         self.peek_email_token(RESET, token, token_id)?;
         let hash = self.hashes.hash(password)?;
         let mut ended = 0;
@@ -333,15 +406,43 @@ impl Auth {
         Ok(())
     }
 
-    /// `reset/call`: runs the reset function (answered the same for any address).
-    pub fn call_reset_function(&self, email: &str, password: &str, client: Option<IpAddr>) -> Result<(), AuthError> {
+    /// `reset/call`: runs the reset function with `{username, password, token, tokenId,
+    /// currentPasswordValid}` and the client's `args`; `success` sets the password now, `pending`
+    /// leaves it to `reset` with the token, `fail` (or a throw) refuses. An unknown address is
+    /// answered as a refusal, without running the function.
+    pub fn call_reset_function(&self, email: &str, password: &str, args: Vec<Bson>, client: Option<IpAddr>) -> Result<(), AuthError> {
         self.limit_account_route(client)?;
         let cfg = self.userpass()?.clone();
         check_password_rules(password)?;
         if !cfg.run_reset_function {
             return Err(AuthError::BadRequest("this app resets passwords by email link (reset/send), not by a reset function".into()));
         }
-        Err(function_failed(format!("failed to reset password for user {email:?}"), "resetFunctionName", cfg.reset_function_name.as_deref()))
+        let failed = || AuthError::FunctionFailed(format!("failed to reset password for user {email:?}"));
+        let Some((key, account)) = self.find_account(email)? else {
+            self.hashes.verify(password, dummy_hash())?;
+            return Err(failed());
+        };
+        let current_valid = self.hashes.verify(password, &field(&account, "password_hash")?)?;
+        let txn = self.db.begin_write()?;
+        let token = self.new_email_token(&txn, RESET, &key)?;
+        txn.commit()?;
+        let first = doc! {
+            "username": key.as_str(), "password": password, "token": &token.token, "tokenId": &token.token_id,
+            "currentPasswordValid": current_valid,
+        };
+        let name = cfg.reset_function_name.as_deref().unwrap_or_default();
+        let mut all = vec![Bson::Document(first)];
+        all.extend(args);
+        match self.function_status(name, all) {
+            Status::Success => self.apply_reset(&token.token, &token.token_id, password),
+            Status::Pending => Ok(()),
+            Status::Fail => {
+                let txn = self.db.begin_write()?;
+                txn.open_table(EMAIL_TOKENS)?.remove(token.token_id.as_str())?;
+                txn.commit()?;
+                Err(failed())
+            }
+        }
     }
 
     /// Checks an email/password pair; returns the account's identity.
@@ -438,11 +539,11 @@ pub(super) fn bury(txn: &WriteTransaction, emails: &[String]) -> Result<(), Auth
     Ok(())
 }
 
-/// A confirmation / reset function's failure, in App Services' words; why it failed (this server
-/// cannot run functions yet) goes to the log.
-fn function_failed(message: String, key: &str, name: Option<&str>) -> AuthError {
-    tracing::warn!("{key} '{}' is configured, but realm-wasm-server cannot run server functions yet: {message}", name.unwrap_or_default());
-    AuthError::FunctionFailed(message)
+/// What a confirmation or reset function decided.
+enum Status {
+    Success,
+    Pending,
+    Fail,
 }
 
 #[cfg(test)]

@@ -129,6 +129,7 @@ pub fn load_export(dir: &Path) -> Result<AppConfig, ConfigError> {
         userpass: None,
         api_key_enabled: false,
         custom_token: None,
+        custom_function: None,
         mongo_service: "mongodb-atlas".into(),
         custom_user_data: None,
         access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
@@ -186,7 +187,7 @@ fn read_root(dir: &Path, app: &mut AppConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
-const PROVIDER_TYPES: [&str; 4] = ["anon-user", "local-userpass", "api-key", "custom-token"];
+const PROVIDER_TYPES: [&str; 5] = ["anon-user", "local-userpass", "api-key", "custom-token", "custom-function"];
 
 fn read_providers(file: &Path, app: &mut AppConfig, secret: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
     let Some(value) = read_json(file)? else {
@@ -214,6 +215,7 @@ fn read_providers(file: &Path, app: &mut AppConfig, secret: &dyn Fn(&str) -> Opt
             "anon-user" => app.anon_enabled = true,
             "api-key" => app.api_key_enabled = true,
             "local-userpass" => app.userpass = Some(read_userpass(&mut p)?),
+            "custom-function" => app.custom_function = Some(read_custom_function(&mut p)?),
             _ => app.custom_token = Some(read_custom_token(&mut p, secret)?),
         }
         // App Services writes these for every provider; they carry nothing for the supported ones.
@@ -262,6 +264,16 @@ fn read_userpass(p: &mut Obj<'_>) -> Result<UserpassConfig, ConfigError> {
     }
     c.finish();
     Ok(cfg)
+}
+
+/// The `custom-function` provider: the function that turns a login payload into a user id.
+fn read_custom_function(p: &mut Obj<'_>) -> Result<String, ConfigError> {
+    let Some(mut c) = p.object("config")? else { return Err(p.err("config", "required for custom-function (authFunctionName)")) };
+    let name = c.string("authFunctionName")?.filter(|n| !n.is_empty()).ok_or_else(|| c.err("authFunctionName", "required: the function that logs users in"))?;
+    // The export also carries the function's internal id, which names nothing here.
+    c.get("authFunctionId");
+    c.finish();
+    Ok(name)
 }
 
 fn read_custom_token(p: &mut Obj<'_>, secret: &dyn Fn(&str) -> Option<String>) -> Result<CustomTokenConfig, ConfigError> {
@@ -327,8 +339,9 @@ fn read_custom_user_data(file: &Path, app: &mut AppConfig) -> Result<(), ConfigE
     let database = c.string("database_name")?;
     let collection = c.string("collection_name")?;
     let field = c.string("user_id_field")?;
-    if c.string("on_user_creation_function_name")?.is_some_and(|f| !f.is_empty()) {
-        tracing::warn!(file = %file.display(), "on_user_creation_function_name is not supported (no server functions): ignored");
+    let on_creation = c.string("on_user_creation_function_name")?.filter(|f| !f.is_empty());
+    if on_creation.is_some() && !enabled {
+        tracing::warn!(file = %file.display(), "on_user_creation_function_name is ignored: custom user data is not enabled");
     }
     if enabled {
         let need = |v: Option<String>, key: &'static str| {
@@ -338,6 +351,7 @@ fn read_custom_user_data(file: &Path, app: &mut AppConfig) -> Result<(), ConfigE
             database: need(database, "database_name")?,
             collection: need(collection, "collection_name")?,
             user_id_field: need(field, "user_id_field")?,
+            on_user_creation_function: on_creation,
         };
         crate::store::Namespace::new(&cud.database, &cud.collection)
             .map_err(|e| error(file, "database_name", e.to_string()))?;

@@ -63,6 +63,12 @@ impl FunctionDef {
     }
 }
 
+/// The built-in demo app's example function: `user.functions.sum(2, 3)` answers 5.
+pub fn demo_functions() -> Vec<FunctionDef> {
+    let source = "// The demo app's example function: user.functions.sum(2, 3) resolves to 5.\nexports = function (a, b) {\n  return a + b;\n};\n";
+    vec![FunctionDef { file: PathBuf::from("(built-in demo app) functions/sum.js"), ..FunctionDef::new("sum", source) }]
+}
+
 /// A `run_as_user_id_script_source` that belongs to no function (an HTTPS endpoint's, the Data
 /// API's): it runs in the functions runtime under `name`.
 #[derive(Debug, Clone, PartialEq)]

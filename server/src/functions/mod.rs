@@ -451,6 +451,10 @@ impl EndpointReply {
 pub struct Functions {
     shared: Arc<Shared>,
     pool: pool::Pool,
+    /// Runtimes of the functions rules call (`%function`), started at the first such call. Their
+    /// own pool, because a rule is evaluated for a call that may hold a runtime of `pool` while
+    /// it waits: with one pool, enough such calls at once would wait for each other for ever.
+    rule_pool: std::sync::OnceLock<Result<pool::Pool, String>>,
 }
 
 impl Functions {
@@ -496,7 +500,36 @@ impl Functions {
         let (pool_size, max_queue) = (limits.pool_size, limits.max_queue);
         let shared = Arc::new(Shared { sources, run_as_scripts, defs, values, app, host, limits, http, code });
         let pool = pool::Pool::start(shared.clone(), pool_size, max_queue).map_err(|e| internal(format!("cannot start the function runtimes: {e}")))?;
-        Ok(Functions { shared, pool })
+        Ok(Functions { shared, pool, rule_pool: std::sync::OnceLock::new() })
+    }
+
+    /// Starts the runtimes of the functions rules call (else the first such call does).
+    pub fn prepare_rule_runtimes(&self) {
+        if let Err(e) = self.rule_pool() {
+            tracing::error!("functions: {e}");
+        }
+    }
+
+    fn rule_pool(&self) -> Result<&pool::Pool, FunctionError> {
+        self.rule_pool
+            .get_or_init(|| {
+                let size = (self.shared.limits.pool_size / 2).max(2);
+                pool::Pool::start(self.shared.clone(), size, self.shared.limits.max_queue).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| FunctionError::Internal(format!("cannot start the rule function runtimes: {e}")))
+    }
+
+    /// Runs function `name` for a `%function` in a rule: private functions included, no
+    /// `can_evaluate`, as system (a function evaluating a rule as its user would evaluate the same
+    /// rules again), with `context.user` the user the rule is evaluated for.
+    pub async fn call_from_rule(&self, name: &str, args: Vec<Bson>, user: Option<UserInfo>) -> Result<Bson, FunctionError> {
+        if !self.contains(name) {
+            return Err(FunctionError::NotFound(name.to_string()));
+        }
+        let pool = self.rule_pool()?;
+        let job = JobEnv { caller: user, run_as: RunAs::System, request: None, request_id: None };
+        pool.run(Target::Function(name.to_string()), args, job).await
     }
 
     /// Whether a function of this name exists.

@@ -147,11 +147,13 @@ async fn reset_call(
 ) -> Result<Response, ApiError> {
     let email = string_field(&body, "email")?;
     let password = string_field(&body, "password")?;
-    if !matches!(body.get("arguments"), None | Some(bson::Bson::Array(_))) {
-        return Err(ApiError::bad_request("'arguments' must be an array"));
-    }
+    let arguments = match body.get("arguments") {
+        None => Vec::new(),
+        Some(bson::Bson::Array(a)) => a.clone(),
+        Some(_) => return Err(ApiError::bad_request("'arguments' must be an array")),
+    };
     let auth = state.auth.clone();
-    blocking(move || Ok(auth.call_reset_function(&email, &password, client)?)).await?;
+    blocking(move || Ok(auth.call_reset_function(&email, &password, arguments, client)?)).await?;
     Ok(no_content())
 }
 

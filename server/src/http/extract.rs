@@ -39,8 +39,11 @@ pub fn parse_ejson_object(bytes: &[u8]) -> Result<Document, ApiError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ApiError::bad_request("expected a JSON object body, got an empty body"));
     }
-    let value: serde_json::Value =
+    let mut value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    if DOUBLE_ENCODED.is_match(bytes) {
+        unwrap_double_encoded(&mut value);
+    }
     if !value.is_object() {
         return Err(ApiError::bad_request("expected the JSON body to be an object"));
     }
@@ -48,6 +51,44 @@ pub fn parse_ejson_object(bytes: &[u8]) -> Result<Document, ApiError> {
         Ok(Bson::Document(d)) => Ok(d),
         Ok(other) => Err(ApiError::bad_request(format!("expected an object, got {other}"))),
         Err(e) => Err(ApiError::bad_request(format!("invalid extended JSON: {e}"))),
+    }
+}
+
+/// Wrappers realm-web encodes twice (below); most bodies have none, and are not walked.
+static DOUBLE_ENCODED: std::sync::LazyLock<regex::bytes::Regex> =
+    std::sync::LazyLock::new(|| regex::bytes::Regex::new(r#""\$(timestamp|minKey|maxKey)""#).expect("literal pattern"));
+
+/// realm-web serializes each argument to extended JSON and then the whole body once more, so the
+/// numbers inside `$timestamp`, `$minKey` and `$maxKey` arrive wrapped themselves
+/// (`{"$timestamp": {"t": {"$numberInt": "1"}, …}}`, `{"$minKey": {"$numberInt": "1"}}`); they are
+/// unwrapped back to the canonical form.
+fn unwrap_double_encoded(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    let number = |w: &Value| -> Option<Value> {
+        let o = w.as_object().filter(|o| o.len() == 1)?;
+        let text = o.get("$numberInt").or_else(|| o.get("$numberLong"))?.as_str()?;
+        text.parse::<u64>().ok().map(Value::from)
+    };
+    match v {
+        Value::Object(o) if o.len() == 1 && o.contains_key("$timestamp") => {
+            if let Some(Value::Object(ts)) = o.get_mut("$timestamp") {
+                for key in ["t", "i"] {
+                    if let Some(n) = ts.get(key).and_then(number) {
+                        ts.insert(key.to_string(), n);
+                    }
+                }
+            }
+        }
+        Value::Object(o) if o.len() == 1 && (o.contains_key("$minKey") || o.contains_key("$maxKey")) => {
+            for w in o.values_mut() {
+                if let Some(n) = number(w) {
+                    *w = n;
+                }
+            }
+        }
+        Value::Object(o) => o.values_mut().for_each(unwrap_double_encoded),
+        Value::Array(a) => a.iter_mut().for_each(unwrap_double_encoded),
+        _ => {}
     }
 }
 
@@ -134,5 +175,23 @@ impl FromRequestParts<AppState> for AuthUser {
         // blocking-pool hop (which cost ~75 µs of CPU per request in bench/server.mjs).
         let claims = state.auth.verify_access_token(&token)?;
         Ok(AuthUser(claims))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What realm-web 2.0.1 sends for a Timestamp, MinKey and MaxKey (captured) decodes to them.
+    #[test]
+    fn realm_webs_double_encoded_wrappers_decode() {
+        let body = br#"{"a":[{"$timestamp":{"t":{"$numberInt":"1700000000"},"i":{"$numberInt":"3"}}},{"$minKey":{"$numberInt":"1"}},{"$maxKey":{"$numberInt":"1"}},{"n":{"$minKey":{"$numberInt":"1"}}}],"b":{"$timestamp":{"t":1,"i":2}}}"#;
+        let d = parse_ejson_object(body).expect("parses");
+        let a = d.get_array("a").expect("a");
+        assert_eq!(a[0], Bson::Timestamp(bson::Timestamp { time: 1_700_000_000, increment: 3 }));
+        assert_eq!((&a[1], &a[2]), (&Bson::MinKey, &Bson::MaxKey));
+        assert_eq!(a[3], Bson::Document(bson::doc! {"n": Bson::MinKey}));
+        assert_eq!(d.get("b"), Some(&Bson::Timestamp(bson::Timestamp { time: 1, increment: 2 })), "the canonical form still works");
+        assert!(parse_ejson_object(br#"{"x":{"$numberInt":"5"},"s":"$timestamp"}"#).is_ok());
     }
 }

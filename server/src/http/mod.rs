@@ -222,6 +222,19 @@ fn string_field(body: &bson::Document, key: &str) -> Result<String, ApiError> {
     }
 }
 
+/// The answer to `callFunctionStreaming` of one of the app's own functions: App Services streams
+/// only service functions (`watch`); an app function returns one value, through `callFunction`.
+fn user_function_streaming(state: &AppState, name: &str) -> ApiError {
+    match state.functions.def(name) {
+        Some(def) if !def.private => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "FunctionExecutionError",
+            format!("function '{name}' cannot be called with callFunctionStreaming: only service functions such as watch stream; call it with callFunction"),
+        ),
+        _ => ApiError::new(StatusCode::NOT_FOUND, "FunctionNotFound", crate::functions::FunctionError::NotFound(name.to_string()).to_string()),
+    }
+}
+
 async fn call_function(
     State(state): State<AppState>,
     AuthUser(claims): AuthUser,
@@ -243,9 +256,8 @@ async fn call_function(
     };
     let Some(service) = service_name else {
         // One of the app's own functions, as the calling user.
-        let auth = state.auth.clone();
-        let user_id = claims.sub.clone();
-        let profile = blocking(move || Ok(auth.profile(&user_id)?)).await?;
+        // One redb read: cheaper inline than a blocking-pool hop (as for the token check).
+        let profile = state.auth.profile(&claims.sub)?;
         let user = crate::host::user_info(&profile, claims.user_data.as_ref());
         let request = request_info(client, &method, &headers, Some(&name));
         let result = state.functions.call(&name, arguments, CallEnv::client(user, Some(request))).await?;

@@ -46,7 +46,7 @@ pub(super) async fn call_function_streaming(
     let name = request.get_str("name").map_err(|_| ApiError::bad_request("'name' must be a string"))?;
     let service = match request.get("service") {
         Some(Bson::String(s)) => s.clone(),
-        _ => return Err(ServiceError::FunctionNotFound(name.to_string()).into()),
+        _ => return Err(super::user_function_streaming(&state, name)),
     };
     let (with_profile, with_custom_data) = state.engine.rules(&service)?.needs();
     if name != "watch" {
@@ -58,7 +58,7 @@ pub(super) async fn call_function_streaming(
         Some(_) => return Err(ApiError::bad_request("'arguments' must be an array")),
     };
     let caller = state.auth.rule_context(&user.claims, with_profile, with_custom_data)?;
-    let changes = state.engine.watch(caller, &service, &arguments)?;
+    let changes = state.engine.watch(caller, &service, &arguments).await?;
     let session = Session { expires: state.auth.sleep_until(user.claims.exp), auth: state.auth.clone(), token: user.token, revocations };
     let sse = Sse { changes, session, opened: false, done: false };
     let body = Body::from_stream(futures_util::stream::unfold(sse, |mut s| async move {

@@ -7,8 +7,10 @@
 //! result (a user whose custom data holds `{"$exists": true}` would widen their own filter), but
 //! compiled into a `Filter` where each expanded value lands in a literal position.
 
+use super::functions::{as_call, FunctionResults, FUNCTION};
 use crate::query::{parse_conds, Cond, ElemMatch, Expr, Filter, InItem, QueryError};
 use bson::{Bson, Document};
+use std::cell::Cell;
 
 /// What expansions resolve against: the caller, the document and its previous version, and for
 /// expressions outside collection rules (a function's `can_evaluate`) the call's arguments, its
@@ -26,12 +28,16 @@ pub(super) struct Scope<'a> {
     pub request: Option<&'a Document>,
     /// `%%values`.
     pub values: Option<&'a Document>,
+    /// The request's `%function` results.
+    pub functions: Option<&'a FunctionResults>,
+    /// Set when a `%function` the expression uses failed (or was not resolved): it is then false.
+    pub failed: Cell<bool>,
 }
 
 impl Default for Scope<'_> {
     fn default() -> Self {
         static EMPTY: std::sync::LazyLock<Document> = std::sync::LazyLock::new(Document::new);
-        Scope { user: &EMPTY, root: &EMPTY, prev: None, args: &[], request: None, values: None }
+        Scope { user: &EMPTY, root: &EMPTY, prev: None, args: &[], request: None, values: None, functions: None, failed: Cell::new(false) }
     }
 }
 
@@ -70,8 +76,23 @@ impl Scope<'_> {
         }
     }
 
+    /// The result of a `%function` call (`spec`: the operator's value); Null, and the expression
+    /// false, when it failed.
+    fn function_result(&self, spec: &Document) -> Bson {
+        match self.functions.and_then(|f| f.get(spec)) {
+            Some(v) => v.clone(),
+            None => {
+                self.failed.set(true);
+                Bson::Null
+            }
+        }
+    }
+
     /// `v` with every expansion replaced by its value (for positions that take a literal).
-    fn literal(&self, v: &Bson) -> Bson {
+    pub(super) fn literal(&self, v: &Bson) -> Bson {
+        if let Some(spec) = as_call(v) {
+            return self.function_result(spec);
+        }
         match v {
             Bson::String(s) if is_expansion(s) => self.resolve(s),
             Bson::Document(d) => Bson::Document(d.iter().map(|(k, v)| (k.clone(), self.literal(v))).collect()),
@@ -83,6 +104,9 @@ impl Scope<'_> {
     /// An aggregation expression with every expansion wrapped in `$literal`, so a value such as
     /// `"$salary"` stays a string instead of naming a field.
     fn expression(&self, v: &Bson) -> Bson {
+        if let Some(spec) = as_call(v) {
+            return Bson::Document(bson::doc! {"$literal": self.function_result(spec)});
+        }
         match v {
             Bson::String(s) if is_expansion(s) => Bson::Document(bson::doc! {"$literal": self.resolve(s)}),
             Bson::Document(d) if d.keys().next().is_some_and(|k| k == "$literal") => {
@@ -99,7 +123,8 @@ impl Scope<'_> {
         // `%%…` keys become synthetic fields of a probe document, so one filter evaluates all.
         let mut probe = self.root.clone();
         let mut synthetic = 0;
-        self.filter(expr, &mut probe, &mut synthetic).is_ok_and(|f| f.matches(&probe))
+        let filter = self.filter(expr, &mut probe, &mut synthetic);
+        !self.failed.get() && filter.is_ok_and(|f| f.matches(&probe))
     }
 
     fn filter(&self, m: &Document, probe: &mut Document, synthetic: &mut usize) -> Result<Filter, QueryError> {
@@ -131,6 +156,14 @@ impl Scope<'_> {
                     probe.insert(name.clone(), self.resolve(k));
                     Filter::Field(name, self.conds(value)?)
                 }
+                // `{"%function": …}` on its own: the function must return true.
+                FUNCTION => {
+                    let Bson::Document(spec) = value else { return Err(QueryError::BadValue("%function needs an object".into())) };
+                    let name = format!("\u{1}rule{synthetic}");
+                    *synthetic += 1;
+                    probe.insert(name.clone(), self.function_result(spec));
+                    Filter::Field(name, vec![Cond::Eq(Bson::Boolean(true))])
+                }
                 k if k.starts_with('$') => return Err(QueryError::Unsupported(k.to_string())),
                 k => Filter::Field(k.to_string(), self.conds(value)?),
             });
@@ -154,19 +187,23 @@ impl Scope<'_> {
         for (op, arg) in ops {
             match op.as_str() {
                 "$in" | "$nin" => {
-                    let items = match arg {
-                        Bson::String(s) if is_expansion(s) => match self.resolve(s) {
-                            Bson::Array(values) => values.into_iter().map(InItem::Value).collect(),
-                            other => vec![InItem::Value(other)],
-                        },
-                        Bson::Array(items) => items
+                    let expanded = match arg {
+                        Bson::String(s) if is_expansion(s) => Some(self.resolve(s)),
+                        v if as_call(v).is_some() => Some(self.literal(v)),
+                        _ => None,
+                    };
+                    let items = match (expanded, arg) {
+                        (Some(Bson::Array(values)), _) => values.into_iter().map(InItem::Value).collect(),
+                        (Some(other), _) => vec![InItem::Value(other)],
+                        (None, Bson::Array(items)) => items
                             .iter()
                             .map(|i| match i {
                                 Bson::String(s) if is_expansion(s) => Ok(InItem::Value(self.resolve(s))),
+                                v if as_call(v).is_some() => Ok(InItem::Value(self.literal(v))),
                                 written => in_item(written),
                             })
                             .collect::<Result<_, _>>()?,
-                        _ => return Err(QueryError::BadValue(format!("{op} needs an array"))),
+                        (None, _) => return Err(QueryError::BadValue(format!("{op} needs an array"))),
                     };
                     conds.push(if op == "$in" { Cond::In(items) } else { Cond::Nin(items) });
                 }
@@ -234,6 +271,9 @@ fn in_item(v: &Bson) -> Result<InItem, QueryError> {
 }
 
 fn holds_expansion(v: &Bson) -> bool {
+    if as_call(v).is_some() {
+        return true;
+    }
     match v {
         Bson::String(s) => is_expansion(s),
         Bson::Document(d) => d.iter().any(|(k, v)| is_expansion(k) || holds_expansion(v)),

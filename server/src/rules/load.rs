@@ -1,5 +1,6 @@
 //! Reading rules from an App Services export folder.
 
+use super::functions::{as_call, parse_call, FunctionCall};
 use super::{CollectionRules, FieldPerm, Role, RuleExpr, RuleSet};
 use crate::query::Filter;
 use bson::{Bson, Document};
@@ -29,8 +30,13 @@ fn err(file: &Path, key: impl Into<String>, reason: impl Into<String>) -> RulesE
 /// namespace denied with `NoMatchingRule`).
 pub fn from_data_source(source: &DataSource) -> Result<RuleSet, RulesError> {
     let mut namespaces = HashMap::new();
+    let mut calls = HashMap::new();
     let default_rule = match &source.default_rule {
-        Some(f) => Some(parse_collection(&f.path, &to_document(f)?)?),
+        Some(f) => {
+            let (rules, found) = parse_collection(&f.path, &to_document(f)?)?;
+            calls.insert(None, found);
+            Some(rules)
+        }
         None => None,
     };
     for coll in &source.collections {
@@ -46,12 +52,13 @@ pub fn from_data_source(source: &DataSource) -> Result<RuleSet, RulesError> {
         };
         let db = name("database", &coll.database)?;
         let collection = name("collection", &coll.collection)?;
-        let rules = parse_collection(file, &json)?;
+        let (rules, found) = parse_collection(file, &json)?;
         if namespaces.insert((db.clone(), collection.clone()), rules).is_some() {
             return Err(err(file, "collection", format!("a second rules file for {db}.{collection}")));
         }
+        calls.insert(Some((db, collection)), found);
     }
-    Ok(RuleSet::new(namespaces, default_rule))
+    Ok(RuleSet::new(namespaces, default_rule).with_function_calls(calls))
 }
 
 /// A rules file as a BSON document (extended JSON accepted).
@@ -67,7 +74,8 @@ const ROLE_KEYS: &[&str] = &[
     "name", "apply_when", "document_filters", "read", "write", "insert", "delete", "search", "fields", "additional_fields",
 ];
 
-fn parse_collection(file: &Path, json: &Document) -> Result<CollectionRules, RulesError> {
+/// The roles of one rules file, and the `%function` calls they make.
+fn parse_collection(file: &Path, json: &Document) -> Result<(CollectionRules, Vec<FunctionCall>), RulesError> {
     if let Some(Bson::Array(f)) = json.get("filters") {
         if !f.is_empty() {
             return Err(err(file, "filters", "query filters are not supported by realm-wasm-server; use roles with document_filters"));
@@ -78,18 +86,19 @@ fn parse_collection(file: &Path, json: &Document) -> Result<CollectionRules, Rul
         Some(_) => return Err(err(file, "roles", "must be an array")),
         None => return Err(err(file, "roles", "is required")),
     };
+    let mut calls = Vec::new();
     let roles = roles
         .iter()
         .enumerate()
         .map(|(i, r)| match r {
-            Bson::Document(d) => parse_role(file, &format!("roles[{i}]"), d),
+            Bson::Document(d) => parse_role(file, &format!("roles[{i}]"), d, &mut calls),
             _ => Err(err(file, format!("roles[{i}]"), "must be an object")),
         })
         .collect::<Result<_, _>>()?;
-    Ok(CollectionRules { roles })
+    Ok((CollectionRules { roles }, calls))
 }
 
-fn parse_role(file: &Path, key: &str, d: &Document) -> Result<Role, RulesError> {
+fn parse_role(file: &Path, key: &str, d: &Document, calls: &mut Vec<FunctionCall>) -> Result<Role, RulesError> {
     if let Some(k) = d.keys().find(|k| !ROLE_KEYS.contains(&k.as_str())) {
         return Err(err(file, format!("{key}.{k}"), "unknown role key"));
     }
@@ -98,15 +107,14 @@ fn parse_role(file: &Path, key: &str, d: &Document) -> Result<Role, RulesError> 
         None => key.to_string(),
         Some(_) => return Err(err(file, format!("{key}.name"), "must be a string")),
     };
-    let perm = |k: &str, dflt: bool| parse_expr(file, &format!("{key}.{k}"), d.get(k), dflt);
     let (read_filter, write_filter) = match d.get("document_filters") {
         None => (None, None),
         Some(Bson::Document(f)) => {
-            let one = |k: &str| -> Result<Option<Document>, RulesError> {
+            let mut one = |k: &str| -> Result<Option<Document>, RulesError> {
                 match f.get(k) {
                     None => Ok(None),
                     Some(Bson::Document(q)) => {
-                        check_filter(file, &format!("{key}.document_filters.{k}"), q)?;
+                        check_filter(file, &format!("{key}.document_filters.{k}"), q, calls)?;
                         Ok(Some(q.clone()))
                     }
                     Some(Bson::Boolean(true)) => Ok(None),
@@ -128,16 +136,17 @@ fn parse_role(file: &Path, key: &str, d: &Document) -> Result<Role, RulesError> 
                 if p.contains_key("fields") {
                     return Err(err(file, format!("{k}.fields"), "nested field rules are not supported by realm-wasm-server"));
                 }
-                fields.push((f.clone(), parse_field_perm(file, &k, p)?));
+                fields.push((f.clone(), parse_field_perm(file, &k, p, calls)?));
             }
         }
         Some(_) => return Err(err(file, format!("{key}.fields"), "must be an object")),
     }
     let additional_fields = match d.get("additional_fields") {
         None => FieldPerm { read: RuleExpr::Const(false), write: RuleExpr::Const(false) },
-        Some(Bson::Document(p)) => parse_field_perm(file, &format!("{key}.additional_fields"), p)?,
+        Some(Bson::Document(p)) => parse_field_perm(file, &format!("{key}.additional_fields"), p, calls)?,
         Some(_) => return Err(err(file, format!("{key}.additional_fields"), "must be an object")),
     };
+    let mut perm = |k: &str, dflt: bool| parse_expr(file, &format!("{key}.{k}"), d.get(k), dflt, calls);
     Ok(Role {
         name,
         apply_when: perm("apply_when", true)?,
@@ -153,60 +162,76 @@ fn parse_role(file: &Path, key: &str, d: &Document) -> Result<Role, RulesError> 
     })
 }
 
-fn parse_field_perm(file: &Path, key: &str, p: &Document) -> Result<FieldPerm, RulesError> {
+fn parse_field_perm(file: &Path, key: &str, p: &Document, calls: &mut Vec<FunctionCall>) -> Result<FieldPerm, RulesError> {
     if let Some(k) = p.keys().find(|k| !matches!(k.as_str(), "read" | "write")) {
         return Err(err(file, format!("{key}.{k}"), "unknown field-permission key"));
     }
     Ok(FieldPerm {
-        read: parse_expr(file, &format!("{key}.read"), p.get("read"), false)?,
-        write: parse_expr(file, &format!("{key}.write"), p.get("write"), false)?,
+        read: parse_expr(file, &format!("{key}.read"), p.get("read"), false, calls)?,
+        write: parse_expr(file, &format!("{key}.write"), p.get("write"), false, calls)?,
     })
 }
 
-fn parse_expr(file: &Path, key: &str, v: Option<&Bson>, dflt: bool) -> Result<RuleExpr, RulesError> {
+fn parse_expr(file: &Path, key: &str, v: Option<&Bson>, dflt: bool, calls: &mut Vec<FunctionCall>) -> Result<RuleExpr, RulesError> {
     match v {
         None => Ok(RuleExpr::Const(dflt)),
         Some(Bson::Boolean(b)) => Ok(RuleExpr::Const(*b)),
         Some(Bson::Document(d)) if d.is_empty() => Ok(RuleExpr::Const(true)),
         Some(Bson::Document(d)) => {
-            check_filter(file, key, d)?;
+            check_filter(file, key, d, calls)?;
             Ok(RuleExpr::Match(d.clone()))
         }
         Some(other) => Err(err(file, key, format!("must be a boolean or an expression object, found {other}"))),
     }
 }
 
-/// Validates expansions and operators of a rule expression / document filter.
-fn check_filter(file: &Path, key: &str, d: &Document) -> Result<(), RulesError> {
-    fn expansions(v: &Bson, out: &mut Vec<String>) {
+/// Validates expansions and operators of a rule expression / document filter, and collects the
+/// `%function` calls it makes into `calls`.
+fn check_filter(file: &Path, key: &str, d: &Document, calls: &mut Vec<FunctionCall>) -> Result<(), RulesError> {
+    // Expansions outside `%function` arguments, and the calls (whose arguments `parse_call` checks).
+    fn walk(v: &Bson, out: &mut Vec<String>, specs: &mut Vec<Document>) {
+        if let Some(spec) = as_call(v) {
+            specs.push(spec.clone());
+            return;
+        }
         match v {
             Bson::String(s) if s.starts_with("%%") => out.push(s.clone()),
             Bson::Document(d) => d.iter().for_each(|(k, v)| {
                 if k.starts_with("%%") {
                     out.push(k.clone());
                 }
-                expansions(v, out)
+                walk(v, out, specs)
             }),
-            Bson::Array(a) => a.iter().for_each(|v| expansions(v, out)),
+            Bson::Array(a) => a.iter().for_each(|v| walk(v, out, specs)),
             _ => {}
         }
     }
     let mut found = Vec::new();
-    expansions(&Bson::Document(d.clone()), &mut found);
+    let mut specs = Vec::new();
+    walk(&Bson::Document(d.clone()), &mut found, &mut specs);
     for e in found {
         let head = e[2..].split('.').next().unwrap_or_default();
         if !matches!(head, "user" | "root" | "prevRoot" | "true" | "false") {
             return Err(err(file, key, format!("unsupported expansion {e}")));
         }
     }
+    for spec in specs {
+        let call = parse_call(file, key, &spec).map_err(|reason| err(file, key, reason))?;
+        if !calls.iter().any(|c| c.spec == call.spec) {
+            calls.push(call);
+        }
+    }
     // An expansion key names a value to test; inside a field's conditions (or an element query)
-    // it would test the element instead, so it is refused there.
+    // it would test the element instead, so it is refused there. `%function` arguments are values.
     fn misplaced_key(v: &Bson, filter_level: bool) -> Option<String> {
+        if as_call(v).is_some() {
+            return None;
+        }
         match v {
             Bson::Document(d) => d.iter().find_map(|(k, v)| match k.as_str() {
                 _ if k.starts_with("%%") && !filter_level => Some(k.clone()),
                 "$and" | "$or" | "$nor" if filter_level => misplaced_key(v, true),
-                "$expr" => None,
+                "$expr" | super::functions::FUNCTION => None,
                 _ => misplaced_key(v, false),
             }),
             Bson::Array(a) => a.iter().find_map(|i| misplaced_key(i, filter_level)),
@@ -216,19 +241,23 @@ fn check_filter(file: &Path, key: &str, d: &Document) -> Result<(), RulesError> 
     if let Some(k) = misplaced_key(&Bson::Document(d.clone()), true) {
         return Err(err(file, key, format!("expansion {k} may only be used as a field name at the top of an expression")));
     }
-    // Shape check with expansions' keys neutralised.
+    // Shape check with expansions' keys neutralised and `%function` calls standing for a value (a
+    // list where a list is needed).
+    fn neutral_value(op: &str, v: &Bson) -> Bson {
+        match v {
+            v if as_call(v).is_some() => {
+                if matches!(op, "$in" | "$nin" | "$all") { Bson::Array(Vec::new()) } else { Bson::Null }
+            }
+            Bson::Document(d) => Bson::Document(neutral(d)),
+            Bson::Array(a) => Bson::Array(a.iter().map(|i| neutral_value("", i)).collect()),
+            o => o.clone(),
+        }
+    }
     fn neutral(d: &Document) -> Document {
         d.iter()
             .map(|(k, v)| {
-                let k = if k.starts_with("%%") { "x".to_string() } else { k.clone() };
-                let v = match v {
-                    Bson::Array(a) => Bson::Array(a.iter().map(|i| match i {
-                        Bson::Document(d) => Bson::Document(neutral(d)),
-                        o => o.clone(),
-                    }).collect()),
-                    o => o.clone(),
-                };
-                (k, v)
+                let k2 = if k.starts_with("%%") || k == super::functions::FUNCTION { "x".to_string() } else { k.clone() };
+                (k2, neutral_value(k, v))
             })
             .collect()
     }
@@ -298,5 +327,31 @@ mod tests {
         assert!(load_export(dir.path()).expect_err("json").reason.contains("invalid JSON"));
         let empty = tempfile::tempdir().expect("tempdir");
         assert!(load_export(empty.path()).expect("empty").for_namespace("a", "b").is_err());
+    }
+    #[test]
+    fn function_calls_are_collected_and_their_arguments_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let call = r#"{"%function": {"name": "isMember", "arguments": ["%%user.id", "%%values.team", 3]}}"#;
+        write(dir.path(), "db/c/rules.json", &format!(r#"{{"roles":[
+            {{"name":"member","apply_when":{{"%%true": {call}}},"document_filters":{{"read":{{"owner": {call}}}}},"read":true,
+              "fields":{{"secret":{{"read":{{"team": {{"$in": {{"%function": {{"name": "teams"}}}}}}}}}}}}}}
+        ]}}"#));
+        let rules = load_export(dir.path()).expect("load");
+        let names: Vec<&str> = rules.function_calls("db", "c", false).iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["isMember", "teams"], "each call once, in order");
+        assert!(rules.function_calls("db", "other", false).is_empty() && rules.calls_functions());
+        assert_eq!(rules.function_calls("", "", true).len(), 2);
+        let user = UserContext::with_id("u1");
+        let args = rules.function_calls("db", "c", false)[0].arguments_for(&user, &bson::doc! {"team": "red"});
+        assert_eq!(args, vec![Bson::String("u1".into()), Bson::String("red".into()), Bson::Int32(3)]);
+        for (arg, why) in [("\"%%root.a\"", "%%root.a"), ("\"%%prevRoot\"", "%%prevRoot"), ("{\"x\": \"%%request.remoteIPAddress\"}", "%%request")] {
+            write(dir.path(), "db/c/rules.json", &format!(r#"{{"roles":[{{"apply_when":{{"%%true": {{"%function": {{"name": "f", "arguments": [{arg}]}}}}}}}}]}}"#));
+            let e = load_export(dir.path()).expect_err(why);
+            assert!(e.key == "roles[0].apply_when" && e.reason.contains(why) && e.reason.contains("before any document is read"), "{e}");
+        }
+        write(dir.path(), "db/c/rules.json", r#"{"roles":[{"apply_when":{"%%true": {"%function": {"arguments": []}}}}]}"#);
+        assert!(load_export(dir.path()).expect_err("no name").reason.contains("'name'"));
+        write(dir.path(), "db/c/rules.json", r#"{"roles":[{"apply_when":{"%%true": {"%function": {"name": "f", "args": []}}}}]}"#);
+        assert!(load_export(dir.path()).expect_err("typo").reason.contains("'args'"));
     }
 }

@@ -1,15 +1,18 @@
 //! Access rules in the App Services format: roles chosen per document by `apply_when`, document
 //! filters, document-level `read/write/insert/delete/search` and field-level `fields` /
 //! `additional_fields`, with `%%` expansions (`%%user.id`, `%%user.data.*`, `%%user.custom_data.*`,
-//! `%%user.identities`, `%%root`, `%%prevRoot`, `%%true`, `%%false`).
+//! `%%user.identities`, `%%root`, `%%prevRoot`, `%%true`, `%%false`) and `%function` calls
+//! (`functions`: resolved once per request, before the store is read).
 //!
 //! Loaded from an app export (`data_sources/mongodb-atlas/**/rules.json` and `default_rule.json`)
 //! or built in for the default app. A namespace with no rule and no default rule is denied.
 
 mod expression;
+mod functions;
 mod load;
 
 use expression::Scope;
+pub use functions::{resolve as resolve_functions, FunctionCall, FunctionResults, RuleFunctions};
 pub use load::RulesError;
 
 use bson::{doc, Bson, Document};
@@ -29,6 +32,8 @@ pub struct UserContext {
     pub identities: Vec<Bson>,
     /// The above as one document, built once per call.
     doc: std::sync::OnceLock<Document>,
+    /// The request's `%function` results (resolved before the store is read).
+    functions: Option<std::sync::Arc<FunctionResults>>,
 }
 
 impl UserContext {
@@ -39,7 +44,17 @@ impl UserContext {
 
     /// A user with profile data, custom data and identities.
     pub fn new(id: &str, data: Document, custom_data: Document, identities: Vec<Bson>) -> UserContext {
-        UserContext { id: id.to_string(), data, custom_data, identities, doc: std::sync::OnceLock::new() }
+        UserContext { id: id.to_string(), data, custom_data, identities, doc: std::sync::OnceLock::new(), functions: None }
+    }
+
+    /// This user with the request's `%function` results.
+    pub fn with_function_results(&self, results: FunctionResults) -> UserContext {
+        UserContext { functions: Some(std::sync::Arc::new(results)), ..self.clone() }
+    }
+
+    /// The request's `%function` results, if resolved.
+    pub fn function_results(&self) -> Option<&FunctionResults> {
+        self.functions.as_deref()
     }
 
     fn as_doc(&self) -> &Document {
@@ -72,7 +87,8 @@ pub fn evaluate(expr: &Bson, inputs: &ExpressionInputs) -> bool {
         Bson::Document(d) if d.is_empty() => true,
         Bson::Document(d) => {
             let user = inputs.user.map(UserContext::as_doc).unwrap_or(&empty);
-            Scope { user, root: &empty, prev: None, args: inputs.args, request: inputs.request, values: inputs.values }.matches(d)
+            let functions = inputs.user.and_then(UserContext::function_results);
+            Scope { user, args: inputs.args, request: inputs.request, values: inputs.values, functions, ..Scope::default() }.matches(d)
         }
         _ => false,
     }
@@ -121,6 +137,8 @@ pub struct RuleSet {
     pub default_rule: Option<CollectionRules>,
     /// Which user expansions the rules use (computed once).
     uses: std::sync::OnceLock<(bool, bool)>,
+    /// The `%function` calls of each namespace's rules (`None`: the default rule's).
+    calls: HashMap<Option<(String, String)>, Vec<FunctionCall>>,
 }
 
 /// Why an operation was refused by the rules.
@@ -185,7 +203,13 @@ impl RuleSet {
 
     /// A rule set from per-namespace rules and an optional default rule.
     pub fn new(namespaces: HashMap<(String, String), CollectionRules>, default_rule: Option<CollectionRules>) -> RuleSet {
-        RuleSet { namespaces, default_rule, uses: std::sync::OnceLock::new() }
+        RuleSet { namespaces, default_rule, uses: std::sync::OnceLock::new(), calls: HashMap::new() }
+    }
+
+    /// This rule set with the `%function` calls its rules make (`None`: the default rule's).
+    pub fn with_function_calls(mut self, calls: HashMap<Option<(String, String)>, Vec<FunctionCall>>) -> RuleSet {
+        self.calls = calls;
+        self
     }
 
     /// A warning when the default rule opens every other namespace to any logged-in user.
@@ -225,26 +249,49 @@ impl RuleSet {
     fn uses(&self) -> (bool, bool) {
         *self.uses.get_or_init(|| {
             let text = format!("{:?}", (&self.namespaces, &self.default_rule));
-            (text.contains("%%user.data") || text.contains("%%user.identities"), text.contains("%%user.custom_data"))
+            // `"%%user"` on its own (a `%function` argument) is the whole user.
+            let whole = text.contains("\"%%user\"");
+            (whole || text.contains("%%user.data") || text.contains("%%user.identities"), whole || text.contains("%%user.custom_data"))
         })
+    }
+
+    /// The `%function` calls a request on `db.coll` may evaluate; with `any_namespace` (a pipeline
+    /// can read other namespaces), those of every rule.
+    pub fn function_calls(&self, db: &str, coll: &str, any_namespace: bool) -> Vec<&FunctionCall> {
+        if any_namespace {
+            return self.calls.values().flatten().collect();
+        }
+        let key = (db.to_string(), coll.to_string());
+        let own = if self.namespaces.contains_key(&key) { Some(key) } else { None };
+        self.calls.get(&own).map(|c| c.iter().collect()).unwrap_or_default()
+    }
+
+    /// Whether any rule calls `%function`.
+    pub fn calls_functions(&self) -> bool {
+        self.calls.values().any(|c| !c.is_empty())
     }
 }
 
 impl RuleExpr {
-    fn eval(&self, user: &Document, root: &Document, prev: Option<&Document>) -> bool {
+    fn eval(&self, user: &UserContext, root: &Document, prev: Option<&Document>) -> bool {
         match self {
             RuleExpr::Const(b) => *b,
-            RuleExpr::Match(m) => Scope { user, root, prev, ..Scope::default() }.matches(m),
+            RuleExpr::Match(m) => matches(m, user, root, prev),
         }
     }
 }
 
-fn filter_matches(filter: &Option<Document>, user: &Document, doc: &Document) -> bool {
-    filter.as_ref().is_none_or(|f| RuleExpr::Match(f.clone()).eval(user, doc, None))
+/// Whether expression `m` holds for `user` on `root` (previous version `prev`).
+fn matches(m: &Document, user: &UserContext, root: &Document, prev: Option<&Document>) -> bool {
+    Scope { user: user.as_doc(), root, prev, functions: user.function_results(), ..Scope::default() }.matches(m)
+}
+
+fn filter_matches(filter: &Option<Document>, user: &UserContext, doc: &Document) -> bool {
+    filter.as_ref().is_none_or(|f| matches(f, user, doc, None))
 }
 
 impl CollectionRules {
-    fn role(&self, user: &Document, doc: &Document) -> Option<&Role> {
+    fn role(&self, user: &UserContext, doc: &Document) -> Option<&Role> {
         self.roles.iter().find(|r| r.apply_when.eval(user, doc, None))
     }
 
@@ -254,7 +301,7 @@ impl CollectionRules {
 
     /// What `user` sees of `doc`: `None` when the document is invisible, else the readable fields.
     pub fn read_view<'d>(&self, user: &UserContext, doc: &'d Document) -> Option<Cow<'d, Document>> {
-        let u = user.as_doc();
+        let u = user;
         let role = self.role(u, doc)?;
         if !(filter_matches(&role.read_filter, u, doc) || role.write_filter.is_some() && filter_matches(&role.write_filter, u, doc)) {
             return None;
@@ -286,7 +333,7 @@ impl CollectionRules {
 
     /// Whether `user` may write to `doc` at all (the document is a candidate for updates).
     pub fn writable(&self, user: &UserContext, doc: &Document) -> bool {
-        let u = user.as_doc();
+        let u = user;
         let Some(role) = self.role(u, doc) else { return false };
         filter_matches(&role.write_filter, u, doc)
             && (role.write.eval(u, doc, None)
@@ -299,7 +346,7 @@ impl CollectionRules {
     /// refuses the update whether or not its value would change, so the answer never depends on a
     /// value the caller cannot read (`$max: {salary: X}` must not probe a hidden salary).
     pub fn check_targets(&self, user: &UserContext, before: &Document, targets: Option<&[&str]>) -> Result<(), RuleError> {
-        let u = user.as_doc();
+        let u = user;
         let deny = |reason: String| Err(RuleError::NotPermitted { op: "update", reason });
         if let Some(role) = self.role(u, before).filter(|r| !r.write.eval(u, before, None)) {
             let writable = |k: &str| k == "_id" || Self::field_perm(role, k).write.eval(u, before, None);
@@ -325,7 +372,7 @@ impl CollectionRules {
 
     /// Checks an update from `before` to `after` (after `check_targets`).
     pub fn check_update(&self, user: &UserContext, before: &Document, after: &Document) -> Result<(), RuleError> {
-        let u = user.as_doc();
+        let u = user;
         let deny = |reason: String| Err(RuleError::NotPermitted { op: "update", reason });
         let Some(role) = self.role(u, after) else { return deny("no role applies to the updated document".into()) };
         if !filter_matches(&role.write_filter, u, after) {
@@ -345,7 +392,7 @@ impl CollectionRules {
 
     /// Checks an insert of `doc`.
     pub fn check_insert(&self, user: &UserContext, doc: &Document) -> Result<(), RuleError> {
-        let u = user.as_doc();
+        let u = user;
         let deny = |reason: String| Err(RuleError::NotPermitted { op: "insert", reason });
         let Some(role) = self.role(u, doc) else { return deny("no role applies to the document".into()) };
         if !role.insert.eval(u, doc, None) {
@@ -364,7 +411,7 @@ impl CollectionRules {
 
     /// Whether `user` may delete `doc`.
     pub fn deletable(&self, user: &UserContext, doc: &Document) -> bool {
-        let u = user.as_doc();
+        let u = user;
         self.role(u, doc).is_some_and(|role| role.delete.eval(u, doc, None) && filter_matches(&role.write_filter, u, doc))
     }
 }
@@ -419,5 +466,38 @@ mod tests {
         assert!(rules.check_update(&user, &d, &after).is_err());
         assert!(rules.check_targets(&user, &d, Some(&["secret"])).is_err() && rules.check_targets(&user, &d, Some(&["score"])).is_ok());
         assert_eq!(RuleSet::default().for_namespace("a", "b").err(), Some(RuleError::NoMatchingRule("a.b".into())));
+    }
+    /// `%function` results take part in expressions as values; a failed (or unresolved) call makes
+    /// the whole expression false, wherever it is.
+    #[test]
+    fn function_results_in_expressions() {
+        let call = |name: &str| doc! {"name": name, "arguments": ["%%user.id"]};
+        let mut results = FunctionResults::default();
+        results.insert(call("yes"), Some(Bson::Boolean(true)));
+        results.insert(call("owner"), Some(Bson::String("alice".into())));
+        results.insert(call("teams"), Some(Bson::Array(vec!["red".into(), "blue".into()])));
+        results.insert(call("threw"), None);
+        let user = UserContext::with_id("u").with_function_results(results);
+        let holds = |expr: Document, d: Document| matches(&expr, &user, &d, None);
+        let d = doc! {"owner": "alice", "team": "red"};
+        assert!(holds(doc! {"%%true": {"%function": call("yes")}}, d.clone()));
+        assert!(holds(doc! {"%function": call("yes")}, d.clone()), "on its own: must return true");
+        assert!(!holds(doc! {"%function": call("owner")}, d.clone()), "a non-true result on its own is false");
+        assert!(holds(doc! {"owner": {"%function": call("owner")}}, d.clone()));
+        assert!(!holds(doc! {"owner": {"%function": call("owner")}}, doc! {"owner": "bob"}));
+        assert!(holds(doc! {"team": {"$in": {"%function": call("teams")}}}, d.clone()));
+        assert!(holds(doc! {"owner": {"$in": [{"%function": call("owner")}, "x"]}}, d.clone()));
+        assert!(holds(doc! {"$expr": {"$eq": ["$owner", {"%function": call("owner")}]}}, d.clone()));
+        for failing in [
+            doc! {"%%true": {"%function": call("threw")}},
+            doc! {"$or": [{"owner": "alice"}, {"x": {"%function": call("threw")}}]},
+            doc! {"owner": {"$ne": {"%function": call("threw")}}},
+            doc! {"x": {"$not": {"$eq": {"%function": call("threw")}}}},
+            doc! {"%%true": {"%function": call("never resolved")}},
+        ] {
+            assert!(!holds(failing.clone(), d.clone()), "{failing}");
+        }
+        let unresolved = UserContext::with_id("u");
+        assert!(!matches(&doc! {"%%true": {"%function": call("yes")}}, &unresolved, &d, None), "no results: false");
     }
 }

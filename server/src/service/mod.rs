@@ -126,6 +126,8 @@ pub struct Engine {
     services: HashMap<String, Arc<RuleSet>>,
     memory: MemoryPool,
     limits: CallLimits,
+    /// Runs the functions `%function` in a rule names (set once the function runtime exists).
+    rule_functions: std::sync::OnceLock<Arc<dyn crate::rules::RuleFunctions>>,
     /// The change-event log the store feeds (watch streams read it).
     changes: Arc<ChangeLog>,
 }
@@ -139,7 +141,29 @@ impl Engine {
     /// registered as the store's observer.
     pub fn new(store: Arc<dyn Store>, services: HashMap<String, Arc<RuleSet>>, limits: CallLimits, memory_bytes: usize, changes: Arc<ChangeLog>) -> Engine {
         store.set_observer(changes.clone());
-        Engine { store, services, memory: MemoryPool::new(memory_bytes), limits, changes }
+        Engine { store, services, memory: MemoryPool::new(memory_bytes), limits, changes, rule_functions: std::sync::OnceLock::new() }
+    }
+
+    /// Sets who runs the functions rules call with `%function` (once; until then such calls fail,
+    /// so the expressions using them are false).
+    pub fn set_rule_functions(&self, runner: Arc<dyn crate::rules::RuleFunctions>) {
+        let _ = self.rule_functions.set(runner);
+    }
+
+    /// `user` with the results of the `%function` calls the rules of `service` make for requests
+    /// on `db.coll` (`any_namespace`: on any namespace, for pipelines), resolved now: rule
+    /// evaluation runs under the store's lock, where no function may run.
+    pub async fn with_rule_functions(&self, service: &str, db: &str, coll: &str, any_namespace: bool, user: &UserContext) -> Option<UserContext> {
+        let rules = self.services.get(service)?;
+        if !rules.calls_functions() {
+            return None;
+        }
+        let calls = rules.function_calls(db, coll, any_namespace);
+        if calls.is_empty() {
+            return None;
+        }
+        let runner = self.rule_functions.get()?;
+        crate::rules::resolve_functions(runner.as_ref(), &calls, user).await
     }
 
     /// The store.
@@ -160,6 +184,14 @@ impl Engine {
     /// Runs `op` of `service` for `caller` and answers once everything it wrote, and every write
     /// it read, is durable.
     pub async fn call(&self, caller: &Caller, service: &str, op: &str, arguments: &[Bson]) -> Result<CallResult, ServiceError> {
+        let resolved = match (caller, arguments.first()) {
+            (Caller::User(user), Some(Bson::Document(arg))) => {
+                let (db, coll) = (arg.get_str("database").unwrap_or_default(), arg.get_str("collection").unwrap_or_default());
+                self.with_rule_functions(service, db, coll, op == "aggregate", user).await.map(Caller::User)
+            }
+            _ => None,
+        };
+        let caller = resolved.as_ref().unwrap_or(caller);
         let (result, ticket) = self.run(caller, service, op, arguments);
         // An error can come with a ticket too: an ordered insertMany keeps the documents before
         // the refused one, and is answered only once those are durable.

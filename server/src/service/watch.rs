@@ -38,9 +38,11 @@ impl Engine {
     /// Opens `user`'s change stream on `service` with the watch arguments (`database`,
     /// `collection`, optional `ids`, `filter`, `resumeAfter`). Fails when the namespace has no
     /// rule, or when `resumeAfter` is not in the log any more.
-    pub fn watch(&self, user: UserContext, service: &str, arguments: &[Bson]) -> Result<ChangeStream, ServiceError> {
+    pub async fn watch(&self, user: UserContext, service: &str, arguments: &[Bson]) -> Result<ChangeStream, ServiceError> {
         let rules = self.rules(service)?.clone();
         let spec = WatchSpec::parse(&rules, arguments)?;
+        // `%function` results are resolved once, when the stream opens.
+        let user = self.with_rule_functions(service, &spec.ns.db, &spec.ns.coll, false, &user).await.unwrap_or(user);
         let cursor = match &spec.resume_after {
             Some(token) => self.changes.resume_point(token)?,
             None => self.changes.head(),
