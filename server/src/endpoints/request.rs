@@ -58,7 +58,7 @@ impl Seen {
     pub(super) fn new(req: &Request, route: &str, action: &str, strip_secret: bool, strip_credentials: bool) -> Seen {
         let mut query = Document::new();
         for (k, v) in query_pairs(req.query.as_deref()) {
-            if !(strip_secret && k == "secret") && !query.contains_key(&k) {
+            if !(query.contains_key(&k) || strip_secret && k == "secret") {
                 query.insert(k, v);
             }
         }

@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::extract::ClientIp;
 use super::{require_app, AppState};
-use crate::endpoints::{EndpointError, Reply, Request};
+use crate::endpoints::{Reply, Request};
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
@@ -64,22 +64,4 @@ fn respond(reply: Reply) -> Response {
     }
     response.extensions_mut().insert(Verbatim);
     response.into_response()
-}
-
-impl From<EndpointError> for ApiError {
-    fn from(e: EndpointError) -> Self {
-        let message = e.to_string();
-        match e {
-            EndpointError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "NotFound", message),
-            EndpointError::MethodNotAllowed(_) => ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", message),
-            EndpointError::InvalidParameter(_) => ApiError::new(StatusCode::BAD_REQUEST, "InvalidParameter", message),
-            EndpointError::MissingParameter(_) => ApiError::new(StatusCode::BAD_REQUEST, "MissingParameter", message),
-            EndpointError::UserNotFound => ApiError::new(StatusCode::UNAUTHORIZED, "InvalidSession", message),
-            EndpointError::Unauthorized(_) => ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message),
-            EndpointError::NotPermitted(_) => ApiError::new(StatusCode::FORBIDDEN, "NotPermitted", message),
-            EndpointError::Auth(a) => a.into(),
-            EndpointError::Service(s) => s.into(),
-            EndpointError::Function(f) => f.into(),
-        }
-    }
 }
