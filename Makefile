@@ -72,3 +72,4 @@ bench: build
 	node bench/run.mjs
 	node bench/sdk.mjs
 	node bench/server.mjs
+	node bench/functions-http.mjs

@@ -1,4 +1,4 @@
-// Load-generation helpers shared by the server benches: raw JSON POSTs over node:http with a
+// Load-generation helpers shared by the server benches: raw JSON requests over node:http with a
 // keep-alive Agent (one socket per concurrent client), concurrent loops, and the server's CPU.
 import { readFileSync } from "node:fs";
 import http from "node:http";
@@ -8,16 +8,20 @@ import { performance } from "node:perf_hooks";
 const agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
 const targets = new Map(); // url → request options, parsed once
 
-/** POSTs `body` as JSON (with a bearer token if given); resolves to the parsed answer, rejects on non-200. */
-export function post(url, body, token) {
-  const data = Buffer.from(JSON.stringify(body));
-  const headers = { "content-type": "application/json", "content-length": data.length };
+/**
+ * Sends `body` as JSON (POST unless `method` says otherwise; no body when undefined) with a bearer
+ * token and `extraHeaders` if given; resolves to the parsed answer, rejects on a non-2xx status.
+ */
+export function post(url, body, token, extraHeaders = {}, method = "POST") {
+  const data = Buffer.from(body === undefined ? "" : JSON.stringify(body));
+  const headers = { "content-type": "application/json", "content-length": data.length, ...extraHeaders };
   if (token) headers.authorization = `Bearer ${token}`;
-  let target = targets.get(url);
+  const key = `${method} ${url}`;
+  let target = targets.get(key);
   if (!target) {
     const u = new URL(url);
-    target = { hostname: u.hostname, port: u.port, path: u.pathname, method: "POST", agent };
-    targets.set(url, target);
+    target = { hostname: u.hostname, port: u.port, path: u.pathname + u.search, method, agent };
+    targets.set(key, target);
   }
   return new Promise((resolve, reject) => {
     const req = http.request({ ...target, headers }, (res) => {
@@ -25,7 +29,7 @@ export function post(url, body, token) {
       res.on("data", (c) => chunks.push(c));
       res.on("end", () => {
         const text = Buffer.concat(chunks).toString("utf8");
-        if (res.statusCode !== 200) reject(new Error(`${res.statusCode} ${text}`));
+        if (res.statusCode < 200 || res.statusCode > 299) reject(new Error(`${res.statusCode} ${text}`));
         else resolve(JSON.parse(text));
       });
       res.on("error", reject);

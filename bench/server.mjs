@@ -11,6 +11,9 @@
 //  2. durable insertOne, 50 concurrent clients         (target ≥ 5,000/s; each ack follows a commit)
 //  3. find sort + limit 10 over 100,000 documents       (target < 100 ms; median of 15)
 //  4. resident memory added by 100,000 small documents (VmRSS of the server process)
+//  5. Data API findOne by _id, 16 concurrent clients (target ≥ 10,000/s; bench/data-api-app), with a
+//     bearer access token; the same with an apiKey header (a key hash per request), and a custom HTTPS
+//     endpoint answered by a trivial function
 import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -23,7 +26,7 @@ const QUICK = process.argv.includes("--quick");
 const WRITE = process.argv.includes("--write");
 // The sort benchmark uses a secondary index on bench.big.score.
 process.env.REALM_WASM_INDEXES ??= "bench.big:score";
-const server = await startServer();
+let server = await startServer();
 const call = `${server.baseUrl}/api/client/v2.0/app/${server.appId}/functions/call`;
 
 const login = await post(`${server.baseUrl}/api/client/v2.0/app/${server.appId}/auth/providers/anon-user/login`, {});
@@ -73,6 +76,29 @@ rows.push(["find sort {score: -1} limit 10 over 100,000 docs (index on score)", 
 rows.push(["resident memory added by 100,000 small documents", `${fmt((after - before) / 1024)} MiB (${fmt(((after - before) * 1024) / 100_000)} B/doc)`, "reported"]);
 
 await server.stop();
+
+// 5. The Data API and a custom endpoint, on an app that enables them (its rules need no profile read).
+server = await startServer({ extraArgs: ["--app", new URL("data-api-app", import.meta.url).pathname] });
+const client = `${server.baseUrl}/api/client/v2.0/app/${server.appId}`;
+const dataApi = (action) => `${server.baseUrl}/app/${server.appId}/endpoint/data/v1/action/${action}`;
+const anon = await post(`${client}/auth/providers/anon-user/login`, {});
+const ns = { dataSource: "mongodb-atlas", database: "bench", collection: "point" };
+for (let i = 0; i < keys; i += 1000) {
+  await post(dataApi("insertMany"), { ...ns, documents: Array.from({ length: 1000 }, (_, j) => ({ _id: i + j, v: `value ${i + j}` })) }, anon.access_token);
+}
+const findOne = (i, headers, token) => post(dataApi("findOne"), { ...ns, filter: { _id: (i * 7919) % keys } }, token, headers);
+await throughput(16, 2000, (i) => findOne(i, {}, anon.access_token)); // warm-up
+const dataReads = await throughput(16, QUICK ? 5000 : 40000, (i) => findOne(i, {}, anon.access_token));
+rows.push(["Data API findOne by _id (bearer token), 16 concurrent clients", `${fmt(dataReads.rate)} ops/s ${cpuNote(dataReads)}`, "≥ 10,000 ops/s"]);
+const { key } = await post(`${server.baseUrl}/api/client/v2.0/auth/api_keys`, { name: "bench" }, anon.refresh_token);
+const keyed = await throughput(16, QUICK ? 100 : 400, (i) => findOne(i, { apikey: key }));
+rows.push(["Data API findOne by _id (apiKey header: an argon2 check per request), 16 concurrent clients", `${fmt(keyed.rate)} ops/s ${cpuNote(keyed)}`, "reported"]);
+const hello = (i) => post(`${server.baseUrl}/app/${server.appId}/endpoint/hello?name=n${i % 100}`, undefined, undefined, {}, "GET");
+await throughput(16, 1000, hello); // warm-up
+const custom = await throughput(16, QUICK ? 2000 : 20000, hello);
+rows.push(["custom HTTPS endpoint GET (trivial system function), 16 concurrent clients", `${fmt(custom.rate)} ops/s ${cpuNote(custom)}`, "reported"]);
+await server.stop();
+
 const report = [
   `Run ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0].model}, Node ${process.version}, server ${serverBinary()}; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(" ")}${QUICK ? "; --quick" : ""}.`,
   "The Node client shares the two cores with the server, so ops/s is a floor; server CPU per operation shows the server's own cost.",

@@ -2,6 +2,7 @@
 //! export (`export`), plus the server's own settings (`settings`).
 
 mod data_sources;
+mod endpoints;
 mod export;
 mod functions;
 mod settings;
@@ -9,8 +10,9 @@ mod triggers;
 mod values;
 
 pub use data_sources::{load_data_sources, DataSource, JsonFile, MONGODB_ATLAS};
+pub use endpoints::{load_endpoints, DataApiConfig, EndpointDef, EndpointsConfig, ReturnType, Validation, ENDPOINT_METHODS};
 pub use export::{load_export, ConfigError};
-pub use functions::{demo_functions, load_functions, FunctionDef, RunAsSetting};
+pub use functions::{demo_functions, load_functions, FunctionDef, RunAsScript, RunAsSetting};
 pub(crate) use settings::parse_time;
 pub use settings::{Flags, Limits, ServerSettings};
 pub use triggers::{load_triggers, AuthOperation, DatabaseTrigger, ScheduledTrigger, TriggerDef, TriggerKind};

@@ -5,6 +5,7 @@
 
 mod auth;
 mod config;
+mod endpoints;
 mod functions;
 mod host;
 mod http;
@@ -128,19 +129,26 @@ pub fn open_state_with_clock(
     let engine = Arc::new(service::Engine::new(store.clone(), services.clone(), (&settings.limits).into(), settings.limits.query_memory_bytes, changes));
     let value_doc: bson::Document = values.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let host = Arc::new(host::ServerHost::new(engine.clone(), auth.clone(), value_doc.clone()));
-    let functions = Arc::new(functions::Functions::new(defs, values, functions::AppInfo::from_config(&app), host, functions::Limits::from_settings(settings))?);
+    let endpoint_config = match &app.export_dir {
+        Some(dir) => config::load_endpoints(dir)?,
+        None => config::EndpointsConfig::default(),
+    };
+    let scripts = endpoint_config.run_as_scripts();
+    let limits = functions::Limits::from_settings(settings);
+    let functions = Arc::new(functions::Functions::with_run_as_scripts(defs, scripts, values, functions::AppInfo::from_config(&app), host, limits)?);
     check_function_names(&app, &services, &functions)?;
     auth.set_functions(Arc::new(host::AuthFunctionRunner::new(&functions)));
-    engine.set_rule_functions(Arc::new(host::RuleFunctionRunner::new(&functions, value_doc)));
+    engine.set_rule_functions(Arc::new(host::RuleFunctionRunner::new(&functions, value_doc.clone())));
     if services.values().any(|r| r.calls_functions()) {
         functions.prepare_rule_runtimes();
     }
+    let endpoints = Arc::new(endpoints::Endpoints::new(endpoint_config, functions.clone(), engine.clone(), auth.clone(), value_doc)?);
     let trigger_options = triggers::TriggerOptions { clock, test_clock, journal_max_events: settings.trigger_journal_events };
     let triggers = Arc::new(triggers::Triggers::new(trigger_defs, redb, store, functions.clone(), trigger_options)?);
     if triggers.has_auth_triggers() {
         auth.set_events(triggers.auth_events());
     }
-    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, functions, triggers })
+    Ok(AppState { app, auth, listen_addr, settings: Arc::new(settings.clone()), engine, functions, endpoints, triggers })
 }
 
 /// Every function the export names (auth providers, the user creation function, `%function` in

@@ -6,7 +6,7 @@ import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { createHmac } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer } from "../../scripts/server.mjs";
@@ -70,7 +70,7 @@ export function useAuthServer({ extraArgs = [] } = {}) {
  * A temporary copy of the fixture export; `providers(p)` edits auth/providers.json in place,
  * `secrets` replaces secrets.json. Returns { dir, remove() }.
  */
-export function fixtureCopy({ providers, secrets } = {}) {
+export function fixtureCopy({ providers, secrets, functions } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "realm-wasm-export-"));
   cpSync(fixture, dir, { recursive: true });
   if (providers) {
@@ -80,6 +80,12 @@ export function fixtureCopy({ providers, secrets } = {}) {
     writeFileSync(file, JSON.stringify(parsed));
   }
   if (secrets) writeFileSync(join(dir, "secrets.json"), JSON.stringify(secrets));
+  if (functions) {
+    // `{name: source}`: private functions the export's providers can name.
+    mkdirSync(join(dir, "functions"), { recursive: true });
+    writeFileSync(join(dir, "functions", "config.json"), JSON.stringify(Object.keys(functions).map((name) => ({ name, private: true }))));
+    for (const [name, source] of Object.entries(functions)) writeFileSync(join(dir, "functions", `${name}.js`), source);
+  }
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

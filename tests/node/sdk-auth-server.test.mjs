@@ -185,7 +185,7 @@ test("emailPasswordAuth: register, confirm with the webhook's token, resend, res
 
 test("retryCustomConfirmation and callResetPasswordFunction surface a failed function (Atlas's texts) as MongoDBRealmError", async () => {
   // An account left unconfirmed by the link-based export, then the same data served by a copy of
-  // the export that confirms and resets through functions (which the server cannot run).
+  // the export that confirms and resets through functions that answer `fail`.
   const dataDir = mkdtempSync(join(tmpdir(), "realm-wasm-data-"));
   const copy = fixtureCopy({
     providers: (p) => {
@@ -196,6 +196,7 @@ test("retryCustomConfirmation and callResetPasswordFunction surface a failed fun
         resetFunctionName: "resetFunc",
       });
     },
+    functions: { confirmFunc: "exports = () => ({ status: 'fail' });", resetFunc: "exports = () => ({ status: 'fail' });" },
   });
   try {
     const { email, password } = newCredentials("sdk-functions");

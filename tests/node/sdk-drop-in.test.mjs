@@ -42,9 +42,11 @@ test("callFunction is on User.prototype, and a logged-in user's state compares w
   const user = await app.logIn(Credentials.anonymous(false));
   assert.equal(Object.hasOwn(user, "callFunction"), false);
   assert.equal(user.state, UserState.Active);
-  // Against this server (no functions) the call reaches it and fails with its answer.
-  const err = await rejection(user.callFunction("sum", 1, 2));
+  // The prototype's method reaches the server: the demo app's `sum` answers, an unknown name fails with its answer.
+  assert.equal(await user.callFunction("sum", 1, 2), 3);
+  const err = await rejection(user.callFunction("noSuchFunction"));
   assert.ok(err instanceof MongoDBRealmError, String(err));
+  assert.equal(err.errorCode, "FunctionNotFound");
   await user.logOut();
   assert.equal(user.state, UserState.LoggedOut);
 });

@@ -418,6 +418,28 @@ impl Auth {
         Ok(LoginResponse { user_id, access_token, refresh_token: Some(refresh_token), device_id })
     }
 
+    /// Checks a credential (a `local-userpass`, `api-key` or `custom-token` login body) under the
+    /// login rate limits and returns its user's id, creating no session: HTTPS endpoints and the
+    /// Data API authenticate every request this way. Valid credentials of nobody create the user
+    /// only with `create_user`; otherwise they fail with `UserNotFound`.
+    pub fn authenticate(&self, provider: &str, body: &Document, client: Option<IpAddr>, create_user: bool) -> Result<String, AuthError> {
+        let user_id = match self.prove(provider, body, client)? {
+            Proven::Anonymous => return Err(AuthError::ProviderNotFound(provider.to_string())),
+            Proven::ApiKey { user_id, .. } => user_id,
+            Proven::Identity(identity) => {
+                let key = identity_key(identity.provider_type, &identity.external_id);
+                let owner = self.db.begin_read()?.open_table(IDENTITIES)?.get(key.as_str())?.map(|v| v.value().to_string());
+                match owner {
+                    Some(id) => id,
+                    None if create_user => self.bind_identity(*identity, None)?,
+                    None => return Err(AuthError::UserNotFound),
+                }
+            }
+        };
+        self.check_enabled(&user_id)?;
+        Ok(user_id)
+    }
+
     /// `?link=true`: adds the credential's identity to the user behind `claims`.
     pub fn link(&self, claims: &AccessClaims, provider: &str, body: &Document, client: Option<IpAddr>) -> Result<LoginResponse, AuthError> {
         let identity = match self.prove(provider, body, client)? {

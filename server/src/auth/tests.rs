@@ -629,3 +629,28 @@ fn purge_removes_what_nobody_can_use() {
     assert!(purged.sessions >= 2, "expired sessions: {purged:?}");
     env.auth.profile(&linked.user_id).expect("still not anonymous");
 }
+
+#[test]
+fn credentials_authenticate_without_a_session() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let env = open(dir.path(), app(), 10);
+    registered(&env, "e@example.com");
+    let creds = userpass("e@example.com", "password1");
+    // Confirmed but never logged in: no user yet, unless asked to create one.
+    assert!(matches!(env.auth.authenticate("local-userpass", &creds, None, false), Err(AuthError::UserNotFound)));
+    let id = env.auth.authenticate("local-userpass", &creds, None, true).expect("created");
+    assert_eq!(env.auth.authenticate("local-userpass", &creds, None, false).expect("found"), id);
+    assert_eq!(env.auth.login("local-userpass", &creds, None).expect("login").user_id, id, "the same user logs in");
+    assert_eq!(env.auth.revoke_sessions(&id).expect("revoke"), 1, "only the login made a session");
+    assert!(matches!(env.auth.authenticate("local-userpass", &userpass("e@example.com", "wrong1"), None, true), Err(AuthError::InvalidPassword)));
+    // API keys and custom JWTs.
+    let key = env.auth.create_api_key(&id, "k").expect("key").key.expect("secret");
+    assert_eq!(env.auth.authenticate("api-key", &doc! {"key": &key}, None, false).expect("api key"), id);
+    let jwt = custom_jwt("sub-9", "Nine", env.clock.now() + 60);
+    assert!(matches!(env.auth.authenticate("custom-token", &doc! {"token": &jwt}, None, false), Err(AuthError::UserNotFound)));
+    let nine = env.auth.authenticate("custom-token", &doc! {"token": &jwt}, None, true).expect("created");
+    assert_eq!(env.auth.revoke_sessions(&nine).expect("revoke"), 0);
+    assert!(matches!(env.auth.authenticate("anon-user", &doc! {}, None, true), Err(AuthError::ProviderNotFound(_))), "anonymous is no credential");
+    env.auth.set_user_disabled(&id, true).expect("disable");
+    assert!(matches!(env.auth.authenticate("api-key", &doc! {"key": &key}, None, false), Err(AuthError::UserDisabled)));
+}

@@ -69,6 +69,20 @@ pub fn demo_functions() -> Vec<FunctionDef> {
     vec![FunctionDef { file: PathBuf::from("(built-in demo app) functions/sum.js"), ..FunctionDef::new("sum", source) }]
 }
 
+/// A `run_as_user_id_script_source` that belongs to no function (an HTTPS endpoint's, the Data
+/// API's): it runs in the functions runtime under `name`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunAsScript {
+    /// The name it runs (and fails) under.
+    pub name: String,
+    /// Its source.
+    pub source: String,
+    /// The config file and key it comes from, for a syntax error.
+    pub file: PathBuf,
+    /// The key inside it.
+    pub key: String,
+}
+
 /// The settings read from one config object (manifest entry or per-folder `config.json`).
 struct Settings {
     name: Option<String>,
@@ -82,19 +96,33 @@ fn read_settings(mut o: Obj<'_>) -> Result<Settings, ConfigError> {
     let name = o.string("name")?;
     o.string("id")?;
     let private = o.bool("private")?.unwrap_or(false);
+    let run_as = read_run_as(&mut o)?.unwrap_or(RunAsSetting::Caller);
+    let can_evaluate = read_can_evaluate(&mut o)?;
+    let disable_arg_logs = o.bool("disable_arg_logs")?.unwrap_or(false);
+    o.finish();
+    Ok(Settings { name, private, run_as, can_evaluate, disable_arg_logs })
+}
+
+/// `run_as_system`, `run_as_user_id`, `run_as_user_id_script_source` (shared with endpoints and the
+/// Data API); `None` when none of them is set.
+pub(super) fn read_run_as(o: &mut Obj<'_>) -> Result<Option<RunAsSetting>, ConfigError> {
     let system = o.bool("run_as_system")?.unwrap_or(false);
     let user_id = o.string("run_as_user_id")?.filter(|s| !s.is_empty());
     let script = o.string("run_as_user_id_script_source")?.filter(|s| !s.trim().is_empty());
-    let run_as = match (system, user_id, script) {
-        (true, _, _) => RunAsSetting::System,
+    Ok(match (system, user_id, script) {
+        (true, _, _) => Some(RunAsSetting::System),
         (false, Some(_), Some(_)) => {
             return Err(o.err("run_as_user_id", "cannot be given together with run_as_user_id_script_source"))
         }
-        (false, Some(id), None) => RunAsSetting::UserId(id),
-        (false, None, Some(source)) => RunAsSetting::Script(source),
-        (false, None, None) => RunAsSetting::Caller,
-    };
-    let can_evaluate = match o.get("can_evaluate") {
+        (false, Some(id), None) => Some(RunAsSetting::UserId(id)),
+        (false, None, Some(source)) => Some(RunAsSetting::Script(source)),
+        (false, None, None) => None,
+    })
+}
+
+/// `can_evaluate`: a rule expression; `None` for an absent, empty (`{}`) or `true` one.
+pub(super) fn read_can_evaluate(o: &mut Obj<'_>) -> Result<Option<Bson>, ConfigError> {
+    Ok(match o.get("can_evaluate") {
         None => None,
         Some(Value::Object(m)) if m.is_empty() => None,
         Some(Value::Bool(true)) => None,
@@ -102,10 +130,7 @@ fn read_settings(mut o: Obj<'_>) -> Result<Settings, ConfigError> {
             Some(Bson::try_from(v.clone()).map_err(|e| o.err("can_evaluate", format!("not a valid expression: {e}")))?)
         }
         Some(_) => return Err(o.err("can_evaluate", "must be a rule expression (an object, or true/false)")),
-    };
-    let disable_arg_logs = o.bool("disable_arg_logs")?.unwrap_or(false);
-    o.finish();
-    Ok(Settings { name, private, run_as, can_evaluate, disable_arg_logs })
+    })
 }
 
 /// A function name usable as a relative path: non-empty segments, none `.` or `..`.

@@ -13,7 +13,7 @@
 use super::convert::{Budget, ConvError, Converter};
 use super::http::HttpClients;
 use super::natives::{self, Slot};
-use super::{AppInfo, FunctionDef, FunctionError, FunctionHost, HostError, Limits, RequestInfo, RunAs, UserInfo, Values};
+use super::{AppInfo, FunctionDef, FunctionError, FunctionHost, HostError, Limits, RequestInfo, RunAs, RunAsScript, UserInfo, Values};
 use bson::Bson;
 use rquickjs::context::EvalOptions;
 use rquickjs::function::Rest;
@@ -141,7 +141,7 @@ fn export_of<'js>(ctx: &Ctx<'js>, realm: &Object<'js>, key: &str, name: &str, wr
 }
 
 /// Compiles the JS globals to bytecode and checks every source compiles (start-up).
-pub fn compile(defs: &[FunctionDef]) -> Result<Bytecode, crate::config::ConfigError> {
+pub fn compile(defs: &[FunctionDef], scripts: &[RunAsScript]) -> Result<Bytecode, crate::config::ConfigError> {
     let internal = |reason: String| crate::config::ConfigError { file: "functions".into(), key: "-".into(), reason };
     let rt = Runtime::new().map_err(|e| internal(format!("cannot start the JavaScript engine: {e}")))?;
     let ctx = Context::full(&rt).map_err(|e| internal(format!("cannot start the JavaScript engine: {e}")))?;
@@ -165,6 +165,9 @@ pub fn compile(defs: &[FunctionDef]) -> Result<Bytecode, crate::config::ConfigEr
             if let crate::config::RunAsSetting::Script(source) = &def.run_as {
                 check(&def.file, "run_as_user_id_script_source", source)?;
             }
+        }
+        for script in scripts {
+            check(&script.file, &script.key, &script.source)?;
         }
         Ok(Bytecode(code))
     })
@@ -201,6 +204,9 @@ fn has_exception(ctx: &Ctx<'_>) -> bool {
 pub enum Target {
     /// `functions/<name>.js`.
     Function(String),
+    /// `functions/<name>.js` answering an HTTPS endpoint: called with `(request, response)` (the
+    /// one argument is the request), it gives `{status, headers, body, result}`.
+    Endpoint(String),
     /// The run-as script of `<name>`.
     RunAsScript(String),
 }
@@ -378,7 +384,7 @@ impl Engine {
             None => self.make_realm()?,
         };
         let (key, name, source) = match &job.target {
-            Target::Function(n) => (n.clone(), n.clone(), self.shared.sources.get(n)),
+            Target::Function(n) | Target::Endpoint(n) => (n.clone(), n.clone(), self.shared.sources.get(n)),
             Target::RunAsScript(n) => (format!("\u{0}run-as {n}"), format!("{n} (run_as_user_id_script_source)"), self.shared.run_as_scripts.get(n)),
         };
         let Some(source) = source.cloned() else { return Err(FunctionError::NotFound(name)) };
@@ -400,8 +406,9 @@ impl Engine {
         });
         *realm.slot.borrow_mut() = Some(call.clone());
         self.clock.arm(deadline);
+        let endpoint = matches!(job.target, Target::Endpoint(_));
         let (outcome, reusable) = realm.ctx.with(|ctx| {
-            let outcome = self.call_in(&ctx, &call, &key, &name, &source, &job.args);
+            let outcome = self.call_in(&ctx, &call, (&key, &name, &source, endpoint), &job.args);
             (outcome, self.finish(&ctx, &call))
         });
         self.clock.disarm();
@@ -424,12 +431,14 @@ impl Engine {
         outcome
     }
 
-    /// Starts the call in the context's JS state, runs it.
-    fn call_in<'js>(&self, ctx: &Ctx<'js>, call: &Call, key: &str, name: &str, source: &str, args: &[Bson]) -> Result<Bson, FunctionError> {
+    /// Starts the call in the context's JS state, runs it. `what` is the cache key, name, source,
+    /// and whether the function answers an endpoint.
+    fn call_in<'js>(&self, ctx: &Ctx<'js>, call: &Call, what: (&str, &str, &str, bool), args: &[Bson]) -> Result<Bson, FunctionError> {
+        let (key, name, source, endpoint) = what;
         let realm = call.internals.clone().restore(ctx).map_err(|e| self.failure(ctx, name, e))?;
         let begin = realm.get::<_, Function>("begin").and_then(|f| f.call::<_, ()>(()));
         begin.map_err(|e| self.failure(ctx, name, e))?;
-        self.execute(ctx, &realm, call, key, name, source, args)
+        self.execute(ctx, &realm, call, key, name, source, args, endpoint)
     }
 
     /// Ends the call: removes the globals it created. Whether the context can serve another call:
@@ -446,7 +455,7 @@ impl Engine {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn execute<'js>(&self, ctx: &Ctx<'js>, realm: &Object<'js>, call: &Call, key: &str, name: &str, source: &str, args: &[Bson]) -> Result<Bson, FunctionError> {
+    fn execute<'js>(&self, ctx: &Ctx<'js>, realm: &Object<'js>, call: &Call, key: &str, name: &str, source: &str, args: &[Bson], endpoint: bool) -> Result<Bson, FunctionError> {
         let limits = &self.shared.limits;
         let fail = |e: rquickjs::Error| self.failure(ctx, name, e);
         let f = export_of(ctx, realm, key, name, source).map_err(|e| match e {
@@ -459,7 +468,13 @@ impl Engine {
         })?;
         let mut conv = Converter::new(ctx);
         let js_args: Vec<Value> = args.iter().map(|a| conv.js(a)).collect::<rquickjs::Result<_>>().map_err(fail)?;
-        let returned: Value = f.call((Rest(js_args),)).map_err(fail)?;
+        let returned: Value = if endpoint {
+            // core.js's `endpoint` gives the function `(request, response)` and collects the answer.
+            let request = js_args.into_iter().next().unwrap_or_else(|| Value::new_undefined(ctx.clone()));
+            realm.get::<_, Function>("endpoint").and_then(|e| e.call((f, request))).map_err(fail)?
+        } else {
+            f.call((Rest(js_args),)).map_err(fail)?
+        };
         let result = match returned.as_promise() {
             None => returned.clone(),
             Some(promise) => loop {

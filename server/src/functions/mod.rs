@@ -21,7 +21,7 @@ mod http;
 mod natives;
 mod pool;
 
-pub use crate::config::{FunctionDef, RunAsSetting, Values};
+pub use crate::config::{FunctionDef, RunAsScript, RunAsSetting, Values};
 
 use bson::{doc, Bson, Document};
 use engine::{JobEnv, Shared, Target};
@@ -414,6 +414,50 @@ impl FunctionError {
     }
 }
 
+/// What an HTTPS endpoint's function answered: its return value and what it set on `response`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EndpointReply {
+    /// The return value (`None`: it returned `undefined`).
+    pub result: Option<Bson>,
+    /// `response.setStatusCode`.
+    pub status: Option<u16>,
+    /// `response.setHeader` / `addHeader`, in order.
+    pub headers: Vec<(String, String)>,
+    /// `response.setBody`.
+    pub body: Option<Vec<u8>>,
+}
+
+impl EndpointReply {
+    /// Reads what core.js's `endpoint` gives: `{status?, headers: [[name, value]…], body?, result?}`.
+    fn from_bson(reply: Bson) -> Result<EndpointReply, FunctionError> {
+        let bad = || FunctionError::Internal("an endpoint call gave an answer of the wrong shape".into());
+        let Bson::Document(mut d) = reply else { return Err(bad()) };
+        let status = match d.remove("status") {
+            None => None,
+            Some(Bson::Int32(n)) => Some(u16::try_from(n).map_err(|_| bad())?),
+            Some(_) => return Err(bad()),
+        };
+        let mut headers = Vec::new();
+        if let Some(Bson::Array(items)) = d.remove("headers") {
+            for item in items {
+                match item {
+                    Bson::Array(pair) => match pair.as_slice() {
+                        [Bson::String(n), Bson::String(v)] => headers.push((n.clone(), v.clone())),
+                        _ => return Err(bad()),
+                    },
+                    _ => return Err(bad()),
+                }
+            }
+        }
+        let body = match d.remove("body") {
+            None => None,
+            Some(Bson::Binary(b)) => Some(b.bytes),
+            Some(_) => return Err(bad()),
+        };
+        Ok(EndpointReply { result: d.remove("result"), status, headers, body })
+    }
+}
+
 /// The app's functions, ready to run.
 pub struct Functions {
     shared: Arc<Shared>,
@@ -433,17 +477,36 @@ impl Functions {
         host: Arc<dyn FunctionHost>,
         limits: Limits,
     ) -> Result<Functions, crate::config::ConfigError> {
-        let code = engine::compile(&defs)?;
+        Functions::with_run_as_scripts(defs, Vec::new(), values, app, host, limits)
+    }
+
+    /// `new`, plus run-as scripts that belong to no function (HTTPS endpoints', the Data API's),
+    /// run by [`Functions::run_as`] under their names.
+    pub fn with_run_as_scripts(
+        defs: Vec<FunctionDef>,
+        scripts: Vec<RunAsScript>,
+        values: Values,
+        app: AppInfo,
+        host: Arc<dyn FunctionHost>,
+        limits: Limits,
+    ) -> Result<Functions, crate::config::ConfigError> {
+        let code = engine::compile(&defs, &scripts)?;
         let internal = |reason: String| crate::config::ConfigError { file: "functions".into(), key: "-".into(), reason };
         let http = http::HttpClients::new().map_err(|e| internal(format!("cannot create the HTTP client: {e}")))?;
         let sources = defs.iter().map(|d| (d.name.clone(), engine::wrap(&d.source))).collect();
-        let run_as_scripts = defs
+        let mut run_as_scripts: HashMap<String, String> = defs
             .iter()
             .filter_map(|d| match &d.run_as {
                 RunAsSetting::Script(s) => Some((d.name.clone(), engine::wrap(s))),
                 _ => None,
             })
             .collect();
+        for script in scripts {
+            if run_as_scripts.insert(script.name.clone(), engine::wrap(&script.source)).is_some() {
+                let reason = format!("a run-as script named {:?} already exists (rename the function of that name)", script.name);
+                return Err(crate::config::ConfigError { file: script.file, key: script.key, reason });
+            }
+        }
         let defs: HashMap<String, FunctionDef> = defs.into_iter().map(|d| (d.name.clone(), d)).collect();
         let (pool_size, max_queue) = (limits.pool_size, limits.max_queue);
         let shared = Arc::new(Shared { sources, run_as_scripts, defs, values, app, host, limits, http, code });
@@ -505,36 +568,62 @@ impl Functions {
         if def.private {
             return Err(FunctionError::Private(name.to_string()));
         }
-        if let Some(expression) = &def.can_evaluate {
-            let input = CanEvaluate { function: name.to_string(), user: env.caller.clone(), args: args.clone(), request: env.request.clone() };
-            let allowed = match expression {
-                Bson::Boolean(b) => *b,
-                e => self.shared.host.can_evaluate(e, input).await.map_err(|e| FunctionError::RunAs { function: name.to_string(), reason: format!("can_evaluate: {e}") })?,
-            };
-            if !allowed {
-                return Err(FunctionError::NotPermitted(name.to_string()));
-            }
-        }
-        let run_as = match &def.run_as {
-            RunAsSetting::Caller => env.run_as,
+        self.check_can_evaluate(def, &args, &env).await?;
+        let run_as = self.run_as(name, &def.run_as, &args, &env).await?;
+        self.pool.run(Target::Function(name.to_string()), args, JobEnv { run_as, ..job }).await
+    }
+
+    /// Runs function `name` for an HTTPS endpoint: it gets `(request, response)`, `request` being
+    /// `{query, headers, body}`, and runs as `env.run_as` (which the endpoint decided, see
+    /// [`Functions::run_as`]). The function's `can_evaluate` applies; `private` does not (the
+    /// endpoint, not a client, calls it).
+    pub async fn call_endpoint(&self, name: &str, request: Document, env: CallEnv) -> Result<EndpointReply, FunctionError> {
+        let def = self.shared.defs.get(name).ok_or_else(|| FunctionError::NotFound(name.to_string()))?;
+        let args = vec![Bson::Document(request)];
+        self.check_can_evaluate(def, &args, &env).await?;
+        let job = JobEnv { caller: env.caller, run_as: env.run_as, request: env.request, request_id: env.request_id };
+        EndpointReply::from_bson(self.pool.run(Target::Endpoint(name.to_string()), args, job).await?)
+    }
+
+    /// Who a call runs as under `setting`, the run-as setting of `owner` (a function, or a script
+    /// given to `with_run_as_scripts`): `env.run_as` for the caller, the system, a fixed user, or
+    /// the user whose id `owner`'s script returns (`{runAsSystem: true}`: the system). The script
+    /// runs as system, with `args` and `env`'s caller and request.
+    pub async fn run_as(&self, owner: &str, setting: &RunAsSetting, args: &[Bson], env: &CallEnv) -> Result<RunAs, FunctionError> {
+        Ok(match setting {
+            RunAsSetting::Caller => env.run_as.clone(),
             RunAsSetting::System => RunAs::System,
-            RunAsSetting::UserId(id) => RunAs::User(self.user(name, id).await?),
+            RunAsSetting::UserId(id) => RunAs::User(self.user(owner, id).await?),
             RunAsSetting::Script(_) => {
-                // The script runs as system, with the same caller and arguments.
-                let script_env = JobEnv { run_as: RunAs::System, ..job.clone() };
-                match self.pool.run(Target::RunAsScript(name.to_string()), args.clone(), script_env).await? {
-                    Bson::String(id) => RunAs::User(self.user(name, &id).await?),
+                let script_env = JobEnv { caller: env.caller.clone(), run_as: RunAs::System, request: env.request.clone(), request_id: env.request_id.clone() };
+                match self.pool.run(Target::RunAsScript(owner.to_string()), args.to_vec(), script_env).await? {
+                    Bson::String(id) => RunAs::User(self.user(owner, &id).await?),
                     Bson::Document(d) if d.get_bool("runAsSystem") == Ok(true) => RunAs::System,
                     other => {
                         return Err(FunctionError::RunAs {
-                            function: name.to_string(),
+                            function: owner.to_string(),
                             reason: format!("run_as_user_id_script_source returned {other}, not a user id string or {{runAsSystem: true}}"),
                         })
                     }
                 }
             }
+        })
+    }
+
+    /// The function's `can_evaluate` (`%%user`: the caller, `%%args`, `%%request`).
+    async fn check_can_evaluate(&self, def: &FunctionDef, args: &[Bson], env: &CallEnv) -> Result<(), FunctionError> {
+        let Some(expression) = &def.can_evaluate else { return Ok(()) };
+        let name = &def.name;
+        let input = CanEvaluate { function: name.clone(), user: env.caller.clone(), args: args.to_vec(), request: env.request.clone() };
+        let allowed = match expression {
+            Bson::Boolean(b) => *b,
+            e => self.shared.host.can_evaluate(e, input).await.map_err(|e| FunctionError::RunAs { function: name.clone(), reason: format!("can_evaluate: {e}") })?,
         };
-        self.pool.run(Target::Function(name.to_string()), args, JobEnv { run_as, ..job }).await
+        if allowed {
+            Ok(())
+        } else {
+            Err(FunctionError::NotPermitted(name.clone()))
+        }
     }
 
     async fn user(&self, function: &str, id: &str) -> Result<UserInfo, FunctionError> {
@@ -546,3 +635,6 @@ impl Functions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -140,3 +140,22 @@ impl From<crate::functions::FunctionError> for ApiError {
         ApiError::new(status, e.error_code(), e.wire_message())
     }
 }
+
+impl From<crate::endpoints::EndpointError> for ApiError {
+    fn from(e: crate::endpoints::EndpointError) -> Self {
+        use crate::endpoints::EndpointError;
+        let message = e.to_string();
+        match e {
+            EndpointError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "NotFound", message),
+            EndpointError::MethodNotAllowed(_) => ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", message),
+            EndpointError::InvalidParameter(_) => ApiError::new(StatusCode::BAD_REQUEST, "InvalidParameter", message),
+            EndpointError::MissingParameter(_) => ApiError::new(StatusCode::BAD_REQUEST, "MissingParameter", message),
+            EndpointError::UserNotFound => ApiError::new(StatusCode::UNAUTHORIZED, "InvalidSession", message),
+            EndpointError::Unauthorized(_) => ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message),
+            EndpointError::NotPermitted(_) => ApiError::new(StatusCode::FORBIDDEN, "NotPermitted", message),
+            EndpointError::Auth(a) => a.into(),
+            EndpointError::Service(s) => s.into(),
+            EndpointError::Function(f) => f.into(),
+        }
+    }
+}

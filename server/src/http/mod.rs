@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth_routes;
+mod endpoints;
 mod error;
 mod extract;
 mod serve;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// The app's functions.
     pub functions: Arc<crate::functions::Functions>,
+    /// The app's HTTPS endpoints and Data API.
+    pub endpoints: Arc<crate::endpoints::Endpoints>,
     /// The app's triggers.
     pub triggers: Arc<crate::triggers::Triggers>,
 }
@@ -62,12 +65,13 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
     let cors = CorsLayer::new()
         .allow_origin(allow_origin)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
         .expose_headers([HeaderName::from_static("x-baas-location")])
         .max_age(Duration::from_secs(86400));
     Router::new()
         .nest("/api/client/v2.0", api)
+        .merge(endpoints::routes(&state))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -100,7 +104,7 @@ pub(crate) async fn json_errors(response: Response) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    if !(status.is_client_error() || status.is_server_error()) || is_json || response.extensions().get::<endpoints::Verbatim>().is_some() {
         return response;
     }
     let code = match status {

@@ -70,6 +70,18 @@ impl Args {
         Ok(if n == 0 { None } else { Some(n.unsigned_abs() as usize) })
     }
 
+    /// `skip`: a non-negative integer (0 when absent).
+    pub(super) fn skip(&self) -> Result<usize, ServiceError> {
+        let n = match self.present("skip") {
+            None => return Ok(0),
+            Some(Bson::Int32(i)) => i64::from(*i),
+            Some(Bson::Int64(i)) => *i,
+            Some(Bson::Double(d)) if d.fract() == 0.0 && d.abs() < 9e15 => *d as i64,
+            Some(_) => return Err(ServiceError::BadArgument("'skip' must be an integer".into())),
+        };
+        usize::try_from(n).map_err(|_| ServiceError::BadArgument("'skip' must not be negative".into()))
+    }
+
     pub(super) fn flag(&self, key: &str) -> Result<bool, ServiceError> {
         match self.present(key) {
             None => Ok(false),

@@ -29,12 +29,12 @@ use std::time::Duration;
 
 /// Functions of the `mongodb-atlas` service this server implements through `functions/call`.
 pub const SUPPORTED: &[&str] = &[
-    "insertOne", "insertMany", "find", "findOne", "count", "updateOne", "updateMany", "deleteOne", "deleteMany",
+    "insertOne", "insertMany", "find", "findOne", "count", "updateOne", "updateMany", "replaceOne", "deleteOne", "deleteMany",
     "findOneAndUpdate", "findOneAndReplace", "findOneAndDelete", "aggregate",
 ];
 
 /// Service functions that exist on Atlas but are not implemented here (or not on this route).
-const NOT_YET: &[&str] = &["replaceOne", "countDocuments", "watch"];
+const NOT_YET: &[&str] = &["countDocuments", "watch"];
 
 /// Largest number of documents one call returns (a per-request cap).
 pub const MAX_RESULT_DOCS: usize = 100_000;
@@ -242,6 +242,7 @@ impl Engine {
             "insertMany" => writes::insert_many(&ctx, &args),
             "updateOne" => writes::update(&ctx, &args, false),
             "updateMany" => writes::update(&ctx, &args, true),
+            "replaceOne" => writes::replace_one(&ctx, &args),
             "deleteOne" => writes::delete(&ctx, &args, false),
             "deleteMany" => writes::delete(&ctx, &args, true),
             "findOneAndUpdate" | "findOneAndReplace" | "findOneAndDelete" => writes::find_one_and(&ctx, op, &args),
@@ -582,6 +583,54 @@ mod tests {
         let r = value(run(&s, &app, "u", "findOneAndUpdate", ns(doc! {"filter": {"_id": 7}, "update": {"name": "New"}, "upsert": true, "returnNewDocument": true})));
         assert_eq!(r, Bson::Document(doc! {"_id": 7, "name": "New"}), "upsert with a replacement takes the filter's _id");
         assert!(run(&s, &app, "u", "findOneAndReplace", ns(doc! {"filter": {}, "update": {"$set": {"a": 1}}})).is_err(), "operators in a replacement stay refused");
+    }
+
+    #[test]
+    fn find_skips_after_sorting_and_before_the_limit() {
+        let (_d, s, app) = setup();
+        let ns = |extra: Document| {
+            let mut d = doc! {"database": "db", "collection": "c"};
+            d.extend(extra);
+            d
+        };
+        let docs: Vec<Bson> = (0..6).map(|i| Bson::Document(doc! {"_id": i, "n": 10 - i})).collect();
+        value(run(&s, &app, "u", "insertMany", ns(doc! {"documents": docs})));
+        let ids = |r: Bson| -> Vec<Bson> { r.as_array().expect("array").iter().filter_map(|d| d.as_document()?.get("_id").cloned()).collect() };
+        let r = value(run(&s, &app, "u", "find", ns(doc! {"sort": {"n": 1}, "skip": 2, "limit": 3})));
+        assert_eq!(ids(r), vec![Bson::Int32(3), Bson::Int32(2), Bson::Int32(1)], "sorted by n, two skipped, three kept");
+        let r = value(run(&s, &app, "u", "find", ns(doc! {"skip": 4})));
+        assert_eq!(ids(r), vec![Bson::Int32(4), Bson::Int32(5)], "no limit: the rest after the skip");
+        assert_eq!(value(run(&s, &app, "u", "find", ns(doc! {"skip": 99}))), Bson::Array(vec![]));
+        let r = value(run(&s, &app, "u", "findOne", ns(doc! {"sort": {"_id": -1}, "skip": 1})));
+        assert_eq!(r, Bson::Document(doc! {"_id": 4, "n": 6}));
+        assert!(matches!(run(&s, &app, "u", "find", ns(doc! {"skip": -1})), Err(ServiceError::BadArgument(_))));
+        assert!(matches!(run(&s, &app, "u", "find", ns(doc! {"skip": "2"})), Err(ServiceError::BadArgument(_))));
+    }
+
+    #[test]
+    fn replace_one_replaces_the_first_match_and_upserts() {
+        let (_d, s, app) = setup();
+        let ns = |extra: Document| {
+            let mut d = doc! {"database": "db", "collection": "c"};
+            d.extend(extra);
+            d
+        };
+        value(run(&s, &app, "u", "insertMany", ns(doc! {"documents": [{"_id": 1, "a": 1, "b": 1}, {"_id": 2, "a": 1}]})));
+        let r = value(run(&s, &app, "u", "replaceOne", ns(doc! {"query": {"a": 1}, "replacement": {"c": 3}})));
+        assert_eq!(r, Bson::Document(doc! {"matchedCount": 1, "modifiedCount": 1}));
+        assert_eq!(value(run(&s, &app, "u", "findOne", ns(doc! {"query": {"_id": 1}}))), Bson::Document(doc! {"_id": 1, "c": 3}), "replaced whole, _id kept");
+        assert_eq!(value(run(&s, &app, "u", "findOne", ns(doc! {"query": {"_id": 2}}))), Bson::Document(doc! {"_id": 2, "a": 1}), "only the first match");
+        let r = value(run(&s, &app, "u", "replaceOne", ns(doc! {"query": {"_id": 7}, "replacement": {"d": 4}, "upsert": true})));
+        assert_eq!(r, Bson::Document(doc! {"matchedCount": 0, "modifiedCount": 0, "upsertedId": 7}));
+        assert_eq!(value(run(&s, &app, "u", "findOne", ns(doc! {"query": {"_id": 7}}))), Bson::Document(doc! {"_id": 7, "d": 4}));
+        let r = value(run(&s, &app, "u", "replaceOne", ns(doc! {"query": {"_id": 8}, "replacement": {"d": 4}})));
+        assert_eq!(r, Bson::Document(doc! {"matchedCount": 0, "modifiedCount": 0}), "no upsert: nothing inserted");
+        assert!(matches!(run(&s, &app, "u", "replaceOne", ns(doc! {"query": {}, "replacement": {"$set": {"a": 2}}})), Err(ServiceError::Query(_))));
+        assert!(matches!(run(&s, &app, "u", "replaceOne", ns(doc! {"query": {}})), Err(ServiceError::BadArgument(_))), "the replacement is required");
+        // Rules apply as for updateOne: a user may not replace another user's document.
+        value(run(&s, &app, "u1", "insertOne", doc! {"database": "app", "collection": "users", "document": {"_id": "x", "userID": "u1"}}));
+        let r = value(run(&s, &app, "u2", "replaceOne", doc! {"database": "app", "collection": "users", "query": {"_id": "x"}, "replacement": {"userID": "u2"}}));
+        assert_eq!(r, Bson::Document(doc! {"matchedCount": 0, "modifiedCount": 0}));
     }
 
     #[test]

@@ -10,13 +10,15 @@ use bson::{Bson, Document};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-/// `find` and `findOne`.
+/// `find` and `findOne` (`skip` passes over the first matches, after the sort).
 pub(super) fn find(ctx: &Ctx, args: &Args, one: bool) -> Result<CallResult, ServiceError> {
     let filter = args.filter("query")?;
     let projection = args.projection("project")?;
     let sort = args.sort()?;
+    let skip = args.skip()?;
     let limit = if one { Some(1) } else { args.limit()? };
-    let docs = ctx.find(&filter, sort.as_ref(), limit)?;
+    let mut docs = ctx.find(&filter, sort.as_ref(), limit.map(|n| n.saturating_add(skip)))?;
+    docs.drain(..skip.min(docs.len()));
     let docs: Vec<Document> = match &projection {
         Some(p) => docs.iter().map(|d| p.apply(d, Some(&filter))).collect(),
         None => docs,

@@ -48,6 +48,23 @@ pub(super) fn update(ctx: &Ctx, args: &Args, many: bool) -> Result<CallResult, S
     let array_filters = parse_array_filters(args.array_opt("arrayFilters")?.map(Vec::as_slice).unwrap_or(&[]))?;
     check_identifiers(&update, &array_filters)?;
     let spec = WriteSpec { filter: &filter, update: &update, array_filters: &array_filters, upsert: args.flag("upsert")? };
+    apply(ctx, &spec, many)
+}
+
+/// `replaceOne` (`query`, `replacement`, `upsert`): the first match is replaced by a document
+/// without operators (its `_id` kept); answers as `updateOne` does.
+pub(super) fn replace_one(ctx: &Ctx, args: &Args) -> Result<CallResult, ServiceError> {
+    let filter = args.filter("query")?;
+    let replacement = Update::parse(&args.doc_req("replacement")?)?;
+    if let Update::Ops(_) = replacement {
+        return Err(QueryError::BadValue("replaceOne requires a replacement document without update operators (use updateOne for $set and the like)".into()).into());
+    }
+    let spec = WriteSpec { filter: &filter, update: &replacement, array_filters: &[], upsert: args.flag("upsert")? };
+    apply(ctx, &spec, false)
+}
+
+/// Applies `spec` to the first (or, with `many`, every) writable match, or upserts.
+fn apply(ctx: &Ctx, spec: &WriteSpec, many: bool) -> Result<CallResult, ServiceError> {
     let ((matched, modified, upserted), ticket) = ctx.engine.store.transact(ctx.ns, |c| {
         let uctx = UpdateCtx { query: Some(spec.filter), array_filters: spec.array_filters, inserting: false, budget: Some(ctx.budget) };
         let mut changes = Vec::new();
@@ -60,7 +77,7 @@ pub(super) fn update(ctx: &Ctx, args: &Args, many: bool) -> Result<CallResult, S
             }
         }
         if matched == 0 && spec.upsert {
-            let d = ctx.upserted(c, &spec)?;
+            let d = ctx.upserted(c, spec)?;
             let id = d.get("_id").cloned();
             return Ok::<_, ServiceError>((vec![Change::Insert(d)], (0, 0, id)));
         }

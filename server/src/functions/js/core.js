@@ -130,6 +130,46 @@ function require(name) {
   }
 }
 
+// ---- HTTPS endpoints --------------------------------------------------------------------------
+// An endpoint's function is called with `(request, response)`. What it sets on `response` comes
+// back to Rust with its return value: `{status, headers: [[name, value], …], body, result}`.
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const endpoint = (f, request) => {
+  const reply = { headers: [] };
+  const name = (op, n) => {
+    n = String(n);
+    if (!headerName.test(n)) throw new TypeError(`response.${op}: ${JSON.stringify(n)} is not a valid header name`);
+    return n;
+  };
+  const value = (op, v) => {
+    v = String(v);
+    if (/[\0\r\n]/.test(v)) throw new TypeError(`response.${op}: a header value cannot hold line breaks or NUL characters`);
+    return v;
+  };
+  const response = Object.freeze({
+    setStatusCode(code) {
+      const n = Number(code);
+      if (!Number.isInteger(n) || n < 200 || n > 599) throw new TypeError(`response.setStatusCode: ${String(code)} is not a final HTTP status code (200-599)`);
+      reply.status = n;
+    },
+    setBody(body) { reply.body = bytesOf(body, "response.setBody"); },
+    setHeader(n, v) {
+      n = name("setHeader", n);
+      const lower = n.toLowerCase();
+      reply.headers = reply.headers.filter(([k]) => k.toLowerCase() !== lower);
+      reply.headers.push([n, value("setHeader", v)]);
+    },
+    addHeader(n, v) { reply.headers.push([name("addHeader", n), value("addHeader", v)]); },
+  });
+  const done = (result) => {
+    if (result !== undefined) reply.result = result;
+    return reply;
+  };
+  const returned = f(request, response);
+  const thenable = returned !== null && (typeof returned === "object" || typeof returned === "function") && typeof returned.then === "function";
+  return thenable ? Promise.resolve(returned).then(done) : done(returned);
+};
+
 // ---- the globals ------------------------------------------------------------------------------
 const { Buffer, TextEncoder, TextDecoder } = part("buffer");
 const makeContext = part("context");
@@ -150,7 +190,7 @@ const remember = (name, f) => {
 };
 
 // What the Rust side needs (it holds this object; no call can reach it): settling host calls,
-// firing timers, the compiled functions, and the start and end of each call.
+// firing timers, the compiled functions, the start and end of each call, and endpoint calls.
 const globalProto = Object.getPrototypeOf(globalThis);
 const begin = () => {
   pending.clear();
@@ -172,4 +212,4 @@ if (!native("module", "lockdown")()) throw new Error("lockdown failed");
 Reflect.deleteProperty(globalThis, "context");
 const known = new Set(Reflect.ownKeys(globalThis));
 
-export default Object.freeze({ settle, fire, factory, remember, begin, end });
+export default Object.freeze({ settle, fire, factory, remember, begin, end, endpoint });

@@ -1,0 +1,1 @@
+exports = (request) => ({ greeting: `Hello, ${request.query.name}!` });
