@@ -8,7 +8,6 @@ use super::extract::{parse_ejson_object, StreamUser};
 use super::AppState;
 use crate::auth::Auth;
 use crate::service::{ChangeStream, ServiceError, StreamItem};
-use crate::watch::{sse_data, sse_error};
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -134,5 +133,34 @@ impl Sse {
                 sse_error("ChangeStreamHistoryLost", &why)
             }
         })
+    }
+}
+
+/// One SSE `data` event, percent-escaped as realm-web's parser expects (`%` → `%25`, LF, CR).
+fn sse_data(event: &Document) -> String {
+    let json = Bson::Document(event.clone()).into_relaxed_extjson().to_string();
+    format!("data: {}\n\n", escape(&json))
+}
+
+/// One SSE `error` event.
+fn sse_error(code: &str, message: &str) -> String {
+    let json = serde_json::json!({"error": message, "error_code": code}).to_string();
+    format!("event: error\ndata: {}\n\n", escape(&json))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('%', "%25").replace('\n', "%0A").replace('\r', "%0D")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    #[test]
+    fn sse_escaping() {
+        let line = sse_data(&doc! {"s": "100%\nx"});
+        assert_eq!(line, "data: {\"s\":\"100%25\\nx\"}\n\n");
+        assert!(sse_error("E", "bad %").starts_with("event: error\ndata: {"));
     }
 }

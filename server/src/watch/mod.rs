@@ -263,21 +263,6 @@ fn diff(prefix: &str, before: &Document, after: &Document, updated: &mut Documen
     removed.extend(before.keys().filter(|k| !after.contains_key(*k)).map(|k| Bson::String(path(k))));
 }
 
-/// One SSE `data` event, percent-escaped as realm-web's parser expects (`%` → `%25`, LF, CR).
-pub fn sse_data(event: &Document) -> String {
-    let json = Bson::Document(event.clone()).into_relaxed_extjson().to_string();
-    format!("data: {}\n\n", escape(&json))
-}
-
-/// One SSE `error` event.
-pub fn sse_error(code: &str, message: &str) -> String {
-    let json = serde_json::json!({"error": message, "error_code": code}).to_string();
-    format!("event: error\ndata: {}\n\n", escape(&json))
-}
-
-fn escape(s: &str) -> String {
-    s.replace('%', "%25").replace('\n', "%0A").replace('\r', "%0D")
-}
 
 #[cfg(test)]
 mod tests {
@@ -387,12 +372,5 @@ mod tests {
         assert_eq!(described(base.clone(), after), doc! {"updatedFields": {"a": 1, "n": {"m": 1}}, "removedFields": []});
         // Nothing changed.
         assert_eq!(described(base.clone(), base), doc! {"updatedFields": {}, "removedFields": []});
-    }
-
-    #[test]
-    fn sse_escaping() {
-        let line = sse_data(&doc! {"s": "100%\nx"});
-        assert_eq!(line, "data: {\"s\":\"100%25\\nx\"}\n\n");
-        assert!(sse_error("E", "bad %").starts_with("event: error\ndata: {"));
     }
 }
