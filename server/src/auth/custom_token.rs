@@ -10,7 +10,7 @@ use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 /// An RS256 verification key from a PEM public key (SPKI `PUBLIC KEY` or PKCS#1 `RSA PUBLIC KEY`).
-pub fn rsa_decoding_key(pem: &str) -> Option<DecodingKey> {
+fn rsa_decoding_key(pem: &str) -> Option<DecodingKey> {
     use rsa::pkcs1::DecodeRsaPublicKey;
     use rsa::pkcs8::DecodePublicKey;
     use rsa::traits::PublicKeyParts;

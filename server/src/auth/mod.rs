@@ -24,7 +24,6 @@ mod userpass;
 mod verified;
 
 pub use api_keys::ApiKey;
-pub use custom_token::rsa_decoding_key;
 pub use events::{AuthEvent, AuthEvents};
 pub use hashing::{default_max_concurrent_hashes, HashStats};
 pub use outbox::Outbox;

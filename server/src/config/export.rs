@@ -304,7 +304,7 @@ fn read_custom_token(p: &mut Obj<'_>, secret: &dyn Fn(&str) -> Option<String>) -
         })?;
         let usable = match algorithm {
             JwtAlgorithm::Hs256 => value.len() >= 32,
-            JwtAlgorithm::Rs256 => crate::auth::rsa_decoding_key(&value).is_some(),
+            JwtAlgorithm::Rs256 => is_rsa_public_key(&value),
         };
         if !usable {
             let why = match algorithm {
@@ -400,6 +400,13 @@ fn warn_unknown_entries(dir: &Path) {
             tracing::warn!(path = %entry.path().display(), "not part of an App Services export: ignored");
         }
     }
+}
+
+/// Whether `pem` is an RSA public key in PEM (SPKI or PKCS#1), the forms custom-token keys come in.
+fn is_rsa_public_key(pem: &str) -> bool {
+    use rsa::pkcs1::DecodeRsaPublicKey;
+    use rsa::pkcs8::DecodePublicKey;
+    rsa::RsaPublicKey::from_public_key_pem(pem.trim()).is_ok() || rsa::RsaPublicKey::from_pkcs1_pem(pem.trim()).is_ok()
 }
 
 #[cfg(test)]
