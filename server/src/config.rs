@@ -6,6 +6,8 @@ mod endpoints;
 mod export;
 mod functions;
 mod settings;
+#[cfg(test)]
+mod test_files;
 mod triggers;
 mod values;
 

@@ -71,7 +71,7 @@ async fn generated_custom_data_never_reaches_another_team() {
         let (st, r) = mongo(&s, &c, &blue, "insertOne", coll("app", "docs", json!({"document": {"team": "blue", "i": i}}))).await;
         assert_eq!(st, 200, "{r}");
     }
-    let mut rng = StdRng::seed_from_u64(0x7e4a_17);
+    let mut rng = StdRng::seed_from_u64(0x007e_4a17);
     let attacker = anonymous(&s, &c).await;
     let (st, r) = mongo(&s, &c, &attacker.access_token, "insertOne", coll("app", "users", json!({"document": {"_id": "mine", "userID": attacker.user_id, "team": "x"}}))).await;
     assert_eq!(st, 200, "{r}");
@@ -126,7 +126,7 @@ async fn generated_greedy_pipelines_and_updates_stay_within_memory() {
     let docs: Vec<Value> = (0..300).map(|i| json!({"_id": i, "k": i % 2, "pad": pad, "arr": []})).collect();
     let (st, r) = mongo(&s, &c, &at, "insertMany", coll("db", "c", json!({"documents": docs}))).await;
     assert_eq!(st, 200, "{r}");
-    let mut rng = StdRng::seed_from_u64(0x6d65_6d);
+    let mut rng = StdRng::seed_from_u64(0x006d_656d);
     let (mut refused, mut answered) = (0, 0);
     for _ in 0..60 {
         let pipeline: Vec<Value> = (0..rng.gen_range(1..5)).map(|_| greedy_stage(&mut rng, 2)).collect();

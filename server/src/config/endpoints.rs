@@ -289,13 +289,7 @@ fn read_validation(o: &mut Obj<'_>, secrets: &Secrets) -> Result<Validation, Con
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs;
-
-    fn write(dir: &Path, rel: &str, text: &str) {
-        let p = dir.join(rel);
-        fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        fs::write(p, text).expect("write");
-    }
+    use crate::config::test_files::write;
 
     #[test]
     fn current_layout_every_field() {

@@ -412,13 +412,7 @@ fn is_rsa_public_key(pem: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs;
-
-    fn write(dir: &Path, rel: &str, text: &str) {
-        let p = dir.join(rel);
-        fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        fs::write(p, text).expect("write");
-    }
+    use crate::config::test_files::write;
 
     #[test]
     fn minimal_export_and_errors_name_file_and_key() {

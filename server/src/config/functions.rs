@@ -239,13 +239,7 @@ pub fn load_functions(dir: &Path) -> Result<Vec<FunctionDef>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs;
-
-    fn write(dir: &Path, rel: &str, text: &str) {
-        let p = dir.join(rel);
-        fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        fs::write(p, text).expect("write");
-    }
+    use crate::config::test_files::write;
 
     #[test]
     fn current_layout_with_folders_and_defaults() {

@@ -451,14 +451,8 @@ fn read_scheduled(mut c: Obj<'_>) -> Result<ScheduledTrigger, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_files::write;
     use bson::doc;
-    use std::fs;
-
-    fn write(dir: &Path, rel: &str, text: &str) {
-        let p = dir.join(rel);
-        fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        fs::write(p, text).expect("write");
-    }
 
     fn exists(name: &str) -> bool {
         ["onChange", "onLogin", "tick"].contains(&name)

@@ -126,13 +126,8 @@ fn environment_tag(dir: &Path) -> Result<String, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_files::write;
     use std::fs;
-
-    fn write(dir: &Path, rel: &str, text: &str) {
-        let p = dir.join(rel);
-        fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        fs::write(p, text).expect("write");
-    }
 
     #[test]
     fn values_secrets_and_environment() {

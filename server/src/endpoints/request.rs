@@ -30,17 +30,6 @@ fn raw_query_without_secret(raw: Option<&str>) -> String {
         .join("&")
 }
 
-/// `content-type` → `Content-Type`, as App Services shows header names.
-fn canonical_header_name(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
 /// The request as the function sees it.
 pub(super) struct Seen {
     /// `request.query`: the first value of each parameter but `secret`.
@@ -62,17 +51,8 @@ impl Seen {
                 query.insert(k, v);
             }
         }
-        let mut headers: Vec<(String, Vec<String>)> = Vec::new();
-        for (name, value) in &req.headers {
-            if name == header::COOKIE || (strip_credentials && CREDENTIAL_HEADERS.contains(&name.as_str())) {
-                continue;
-            }
-            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            match headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name.as_str())) {
-                Some((_, values)) => values.push(value),
-                None => headers.push((canonical_header_name(name.as_str()), vec![value])),
-            }
-        }
+        let visible = req.headers.iter().filter(|(name, _)| !(**name == header::COOKIE || (strip_credentials && CREDENTIAL_HEADERS.contains(&name.as_str()))));
+        let headers = RequestInfo::group_headers(visible.map(|(name, value)| (name.as_str(), value.as_bytes())));
         let text = |h: header::HeaderName| req.headers.get(h).and_then(|v| v.to_str().ok()).map(str::to_string);
         let info = RequestInfo {
             remote_ip_address: req.client.map(|ip| ip.to_string()).unwrap_or_default(),

@@ -150,7 +150,7 @@ pub fn request(clients: &HttpClients, method: &str, spec: &Document, max_body: u
 }
 
 /// `content-type` → `Content-Type`, as App Services shows header names.
-fn canonical_header(name: &str) -> String {
+pub(super) fn canonical_header(name: &str) -> String {
     name.split('-')
         .map(|part| {
             let mut c = part.chars();

@@ -112,6 +112,22 @@ pub struct RequestInfo {
 }
 
 impl RequestInfo {
+    /// Headers as App Services shows them to functions: `content-type` → `Content-Type`, the
+    /// values of a repeated header together, in the order they came.
+    pub fn group_headers<'a>(headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Vec<(String, Vec<String>)> {
+        let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
+        for (name, value) in headers {
+            let value = String::from_utf8_lossy(value).into_owned();
+            match grouped.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                Some((_, values)) => values.push(value),
+                None => grouped.push((http::canonical_header(name), vec![value])),
+            }
+        }
+        grouped
+    }
+}
+
+impl RequestInfo {
     /// `context.request` / `%%request` as a document.
     pub fn to_document(&self) -> Document {
         let mut headers = Document::new();

@@ -181,18 +181,9 @@ async fn location(State(state): State<AppState>) -> Result<Json<serde_json::Valu
 
 /// `context.request` of a call made over HTTP.
 fn request_info(client: Option<std::net::IpAddr>, method: &Method, headers: &HeaderMap, action: Option<&str>) -> RequestInfo {
-    let mut request_headers: Vec<(String, Vec<String>)> = Vec::new();
-    for (name, value) in headers {
-        // Credentials stay out of functions' reach, as they stay out of logs.
-        if name == header::AUTHORIZATION || name == header::COOKIE {
-            continue;
-        }
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        match request_headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name.as_str())) {
-            Some((_, values)) => values.push(value),
-            None => request_headers.push((canonical_header_name(name.as_str()), vec![value])),
-        }
-    }
+    // Credentials stay out of functions' reach, as they stay out of logs.
+    let visible = headers.iter().filter(|(name, _)| **name != header::AUTHORIZATION && **name != header::COOKIE);
+    let request_headers = RequestInfo::group_headers(visible.map(|(name, value)| (name.as_str(), value.as_bytes())));
     let text = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok()).map(str::to_string);
     RequestInfo {
         remote_ip_address: client.map(|ip| ip.to_string()).unwrap_or_default(),
@@ -203,17 +194,6 @@ fn request_info(client: Option<std::net::IpAddr>, method: &Method, headers: &Hea
         action: action.map(str::to_string),
         ..RequestInfo::default()
     }
-}
-
-/// `content-type` → `Content-Type`, as App Services shows header names.
-fn canonical_header_name(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join("-")
 }
 
 fn string_field(body: &bson::Document, key: &str) -> Result<String, ApiError> {

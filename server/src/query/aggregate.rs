@@ -521,6 +521,8 @@ mod tests {
         foreign.insert("colors".to_string(), vec![doc! {"_id": 1, "name": "red"}, doc! {"_id": 2, "name": "blue"}]);
         let pool = MemoryPool::new(usize::MAX);
         let budget = Budget::new(&pool, usize::MAX);
+        // A named binding: the pipeline's temporaries borrow `budget`, which the tail would drop first.
+        #[allow(clippy::let_and_return)]
         let result = Pipeline::parse(&stages)?.run(docs, &foreign, &budget);
         result
     }

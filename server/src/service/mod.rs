@@ -97,6 +97,7 @@ impl CallResult {
 
 /// Who a call runs as.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // made once per call and passed by reference
 pub enum Caller {
     /// A logged-in user, as the rules see them.
     User(UserContext),
@@ -196,22 +197,9 @@ impl Engine {
         // An error can come with a ticket too: an ordered insertMany keeps the documents before
         // the refused one, and is answered only once those are durable.
         if let Some(ticket) = ticket {
-            self.durable(ticket).await?;
+            crate::store::wait_durable(self.store.as_ref(), ticket).await?;
         }
         result
-    }
-
-    /// Waits for the store to make `ticket` durable.
-    async fn durable(&self, ticket: u64) -> Result<(), StoreError> {
-        let mut progress = self.store.durability();
-        let state = progress
-            .wait_for(|p| p.durable >= ticket || p.failed.is_some())
-            .await
-            .map_err(|_| StoreError::Failed("the committer stopped".into()))?;
-        match state.failed.clone() {
-            Some(failed) => Err(StoreError::Failed(failed)),
-            None => Ok(()),
-        }
     }
 
     /// The call's work against memory (no waiting): its result and the ticket to wait for.

@@ -175,6 +175,19 @@ pub struct Durability {
     pub failed: Option<String>,
 }
 
+/// Waits until `store` has made the write with `ticket` durable (or failed to).
+pub async fn wait_durable(store: &dyn Store, ticket: u64) -> Result<(), StoreError> {
+    let mut progress = store.durability();
+    let state = progress
+        .wait_for(|p| p.durable >= ticket || p.failed.is_some())
+        .await
+        .map_err(|_| StoreError::Failed("the committer stopped".into()))?;
+    match &state.failed {
+        Some(failed) => Err(StoreError::Failed(failed.clone())),
+        None => Ok(()),
+    }
+}
+
 /// One applied change: the document before and after (`None` for insert / delete).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {

@@ -239,7 +239,7 @@ pub(super) async fn run(shared: Arc<Shared>, t: Arc<Trigger>) {
                         shared.save(&t, &st)
                     };
                     // The slot is given back only once the event is durably recorded as handled.
-                    if let Err(e) = async { shared.durable(saved?).await }.await {
+                    if let Err(e) = async { crate::store::wait_durable(shared.store.as_ref(), saved?).await }.await {
                         tracing::error!(trigger = %t.def.name, event = %id, "cannot record the trigger's position: {e}");
                     }
                 }
@@ -275,7 +275,7 @@ async fn lost_history(shared: &Shared, t: &Trigger, cfg: &DatabaseTrigger, oldes
         }
         shared.save(t, &st)
     };
-    if let Err(e) = async { shared.durable(saved?).await }.await {
+    if let Err(e) = async { crate::store::wait_durable(shared.store.as_ref(), saved?).await }.await {
         tracing::error!(trigger = %t.def.name, "cannot record the trigger's state: {e}");
     }
 }

@@ -342,7 +342,7 @@ impl Triggers {
             }
             shared.save(t, &st)?
         };
-        shared.durable(ticket).await?;
+        crate::store::wait_durable(shared.store.as_ref(), ticket).await?;
         t.control.send_modify(|g| *g += 1);
         Ok(shared.view(t, head))
     }
@@ -378,19 +378,6 @@ impl Shared {
         let mut bytes = Vec::new();
         st.to_document().to_writer(&mut bytes).map_err(|e| StoreError::Encoding(e.to_string()))?;
         self.journal.save_cursor(&cursor_name(&t.def.name), Some(bytes))
-    }
-
-    /// Waits until the commit with `ticket` is durable.
-    async fn durable(&self, ticket: u64) -> Result<(), StoreError> {
-        let mut progress = self.store.durability();
-        let state = progress
-            .wait_for(|p| p.durable >= ticket || p.failed.is_some())
-            .await
-            .map_err(|_| StoreError::Failed("the committer stopped".into()))?;
-        match &state.failed {
-            Some(f) => Err(StoreError::Failed(f.clone())),
-            None => Ok(()),
-        }
     }
 
     /// Runs `t`'s function with `args` as system. Returns `false` only when the server is

@@ -107,7 +107,7 @@ async fn record(shared: &Shared, t: &Trigger, at: i64) -> Result<(), crate::stor
         st.last_run = Some(st.last_run.map_or(at, |l| l.max(at)));
         shared.save(t, &st)?
     };
-    shared.durable(ticket).await
+    crate::store::wait_durable(shared.store.as_ref(), ticket).await
 }
 
 /// Waits until the clock reaches `until` (reading it again at least once a minute, in case the
