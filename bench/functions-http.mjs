@@ -13,12 +13,12 @@
 //  3. first call of `big` after start-up, on a fresh server            (target ≤ 5 ms)
 //  4. server RSS before and after 1,000 calls in a row                  (target within 5 MB)
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { startServer, serverBinary } from "../scripts/server.mjs";
-import { writeSection } from "./sections.mjs";
+import { post, processCpu } from "./load.mjs";
+import { runLine, tableLines, writeSection } from "./sections.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const WRITE = process.argv.includes("--write");
@@ -56,29 +56,6 @@ function writeExport() {
   return { dir, bigBytes: Buffer.byteLength(big) };
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-
-function post(url, body, token) {
-  const data = Buffer.from(JSON.stringify(body));
-  const headers = { "content-type": "application/json", "content-length": data.length };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ hostname: u.hostname, port: u.port, path: u.pathname, method: "POST", agent, headers }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        if (res.statusCode !== 200) reject(new Error(`${res.statusCode} ${text}`));
-        else resolve(JSON.parse(text));
-      });
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(data);
-  });
-}
-
 /** A started server with an anonymous user: `call(name, args)` and `findOne(id)` send raw requests. */
 async function open(dir) {
   const server = await startServer({ extraArgs: ["--app", dir] });
@@ -91,12 +68,6 @@ async function open(dir) {
     mongo: (name, arg) => post(`${api}/functions/call`, { name, arguments: [arg], service: "mongodb-atlas" }, token),
     stop: () => server.stop(),
   };
-}
-
-function procStat(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
-  return ticks * 10; // ms at 100 Hz
 }
 
 function rssKiB(pid) {
@@ -141,7 +112,7 @@ try {
   const clients = 16;
   const latencies = [];
   let next = 0;
-  const cpu0 = procStat(pid);
+  const cpu0 = processCpu(pid);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async () => {
@@ -155,7 +126,7 @@ try {
     }),
   );
   const elapsed = (performance.now() - t0) / 1000;
-  const serverCpuUs = ((procStat(pid) - cpu0) * 1000) / total;
+  const serverCpuUs = ((processCpu(pid) - cpu0) * 1e6) / total;
   latencies.sort((a, b) => a - b);
   rows.push([
     "`sum` (return a + b), 16 concurrent clients",
@@ -199,7 +170,6 @@ try {
   await s.stop();
 } finally {
   rmSync(dir, { recursive: true, force: true });
-  agent.destroy();
 }
 
 notes.push(
@@ -215,11 +185,9 @@ notes.push(
   "  stays above 1.5× the direct one over HTTP (in process, without the hops: bench/functions.rs).",
 );
 const report = [
-  `Run ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}, server ${serverBinary()}; load average at the end ${loadavg().map((x) => x.toFixed(2)).join(" ")}.`,
+  runLine(serverBinary()),
   "",
-  "| measurement | result | target |",
-  "|---|---|---|",
-  ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ...tableLines(rows),
   "",
   ...notes,
 ].join("\n");

@@ -1,6 +1,7 @@
 // A bench script's own section of BENCHMARKS.md, between `<!-- NAME:start -->` and `<!-- NAME:end -->`
 // (replaced in place, or appended the first time); bench/run.mjs --write keeps these sections.
 import { readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -14,4 +15,15 @@ export function writeSection(name, title, report) {
   const next = at >= 0 ? text.slice(0, at) + section + text.slice(text.indexOf(end) + end.length) : `${text.trimEnd()}\n\n${section}\n`;
   writeFileSync(file, next);
   console.error(`bench: wrote ${file}`);
+}
+
+/** A report's first line: when, on what, against which server, and the load when it ended. */
+export function runLine(server, quick = false) {
+  const load = loadavg().map((l) => l.toFixed(2)).join(" ");
+  return `Run ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}, server ${server}; load average at the end ${load}${quick ? "; --quick" : ""}.`;
+}
+
+/** `[measurement, result, target]` rows as a markdown table (lines). */
+export function tableLines(rows) {
+  return ["| measurement | result | target |", "|---|---|---|", ...rows.map((r) => `| ${r.join(" | ")} |`)];
 }

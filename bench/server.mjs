@@ -15,11 +15,10 @@
 //     bearer access token; the same with an apiKey header (a key hash per request), and a custom HTTPS
 //     endpoint answered by a trivial function
 import { readFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { startServer, serverBinary } from "../scripts/server.mjs";
 import { post, throughput as measure } from "./load.mjs";
-import { writeSection } from "./sections.mjs";
+import { runLine, tableLines, writeSection } from "./sections.mjs";
 import { triggerBench } from "./triggers.mjs";
 
 const QUICK = process.argv.includes("--quick");
@@ -100,12 +99,10 @@ rows.push(["custom HTTPS endpoint GET (trivial system function), 16 concurrent c
 await server.stop();
 
 const report = [
-  `Run ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0].model}, Node ${process.version}, server ${serverBinary()}; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(" ")}${QUICK ? "; --quick" : ""}.`,
+  runLine(serverBinary(), QUICK),
   "The Node client shares the two cores with the server, so ops/s is a floor; server CPU per operation shows the server's own cost.",
   "",
-  "| measurement | result | target |",
-  "|---|---|---|",
-  ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ...tableLines(rows),
   "",
   `Notes:
 - Both CPU figures come from the same run: the server's from /proc (utime + stime), the client's from

@@ -11,11 +11,10 @@
 //     without (interleaved rounds; target ≥ 80%), and how fast the trigger then handled the burst
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { startServer, serverBinary } from "../scripts/server.mjs";
 import { post, throughput } from "./load.mjs";
-import { writeSection } from "./sections.mjs";
+import { runLine, tableLines, writeSection } from "./sections.mjs";
 
 const TOKEN = "bench-admin-token-0123456789";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -89,11 +88,9 @@ export async function triggerBench({ quick = false, write = false } = {}) {
   await server.stop();
 
   const report = [
-    `Run ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0].model}, Node ${process.version}, server ${serverBinary()}; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(" ")}${quick ? "; --quick" : ""}.`,
+    runLine(serverBinary(), quick),
     "",
-    "| measurement | result | target |",
-    "|---|---|---|",
-    ...rows.map((r) => `| ${r.join(" | ")} |`),
+    ...tableLines(rows),
     "",
     `Notes:
 - Latency: the client inserts one document, notes when the acknowledgement arrived, and pauses 10 ms; the trigger's
