@@ -38,3 +38,37 @@ async fn a_data_source_is_served_under_the_name_its_config_gives() {
     let (st, r) = post(&c, &url, Some(&alice.access_token), &call("mongodb-atlas", "find", items(json!({})))).await;
     assert_error(st, &r, 404, "ServiceNotFound");
 }
+
+/// Issue 11 item 4: `findOneAndUpdate` with a replacement document (no operators) replaces, and
+/// upserts with `upsert`, as Atlas accepted it — realm-web's own test sends
+/// `findOneAndUpdate({name: "Bob"}, {name: "Bobby"}, {returnNewDocument: true})`.
+#[tokio::test]
+async fn find_one_and_update_with_a_replacement_replaces_and_upserts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pull-app");
+    let s = Server::start_with(tmp.path(), &["--app", app.to_str().expect("utf-8")]);
+    let c = client();
+    let alice = anonymous(&s, &c).await;
+    let url = s.app_url("/functions/call");
+    let call = |name: &str, arg: serde_json::Value| {
+        let mut a = json!({"database": "app", "collection": "items"});
+        a.as_object_mut().expect("object").extend(arg.as_object().expect("object").clone());
+        json!({"name": name, "arguments": [a], "service": "local-mongodb"})
+    };
+    let me = alice.user_id.clone();
+    let (st, _) = post(&c, &url, Some(&alice.access_token), &call("insertOne", json!({"document": {"_id": 1, "owner_id": me, "name": "Bob", "age": 40}}))).await;
+    assert_eq!(st, 200);
+    let replace = json!({"filter": {"name": "Bob"}, "update": {"owner_id": me, "name": "Bobby"}, "returnNewDocument": true});
+    let (st, r) = post(&c, &url, Some(&alice.access_token), &call("findOneAndUpdate", replace)).await;
+    assert_eq!((st, &r), (200, &json!({"_id": {"$numberInt": "1"}, "owner_id": me, "name": "Bobby"})), "replaced whole: `age` is gone");
+    let upsert = json!({"filter": {"name": "Carol"}, "update": {"owner_id": me, "name": "Carol"}, "upsert": true, "returnNewDocument": true});
+    let (st, r) = post(&c, &url, Some(&alice.access_token), &call("findOneAndUpdate", upsert)).await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!((r["name"].as_str(), r["owner_id"].as_str(), r.get("_id").is_some()), (Some("Carol"), Some(me.as_str()), true), "{r}");
+    let (st, r) = post(&c, &url, Some(&alice.access_token), &call("count", json!({}))).await;
+    assert_eq!((st, int(&r)), (200, 2));
+    // Operators and plain fields mixed stay refused, as on Atlas.
+    let mixed = json!({"filter": {"name": "Carol"}, "update": {"$set": {"a": 1}, "b": 2}});
+    let (st, r) = post(&c, &url, Some(&alice.access_token), &call("findOneAndUpdate", mixed)).await;
+    assert_eq!(st, 400, "{r}");
+}
