@@ -173,6 +173,11 @@ pub struct CallEnv {
 }
 
 impl CallEnv {
+    /// What the runtime gets for this call, running MongoDB calls as `run_as`.
+    fn job(&self, run_as: RunAs) -> JobEnv {
+        JobEnv { caller: self.caller.clone(), run_as, request: self.request.clone(), request_id: self.request_id.clone() }
+    }
+
     /// A call by a client on behalf of `user`.
     pub fn client(user: UserInfo, request: Option<RequestInfo>) -> CallEnv {
         CallEnv { caller: Some(user.clone()), run_as: RunAs::User(user), request, request_id: None, from_client: true }
@@ -577,16 +582,15 @@ impl Functions {
     /// call runs as `env.run_as`. `context.user` is always `env.caller`.
     pub async fn call(&self, name: &str, args: Vec<Bson>, env: CallEnv) -> Result<Bson, FunctionError> {
         let def = self.shared.defs.get(name).ok_or_else(|| FunctionError::NotFound(name.to_string()))?;
-        let job = JobEnv { caller: env.caller.clone(), run_as: env.run_as.clone(), request: env.request.clone(), request_id: env.request_id.clone() };
         if !env.from_client {
-            return self.pool.run(Target::Function(name.to_string()), args, job).await;
+            return self.pool.run(Target::Function(name.to_string()), args, env.job(env.run_as.clone())).await;
         }
         if def.private {
             return Err(FunctionError::Private(name.to_string()));
         }
         self.check_can_evaluate(def, &args, &env).await?;
         let run_as = self.run_as(name, &def.run_as, &args, &env).await?;
-        self.pool.run(Target::Function(name.to_string()), args, JobEnv { run_as, ..job }).await
+        self.pool.run(Target::Function(name.to_string()), args, env.job(run_as)).await
     }
 
     /// Runs function `name` for an HTTPS endpoint: it gets `(request, response)`, `request` being
@@ -597,8 +601,7 @@ impl Functions {
         let def = self.shared.defs.get(name).ok_or_else(|| FunctionError::NotFound(name.to_string()))?;
         let args = vec![Bson::Document(request)];
         self.check_can_evaluate(def, &args, &env).await?;
-        let job = JobEnv { caller: env.caller, run_as: env.run_as, request: env.request, request_id: env.request_id };
-        EndpointReply::from_bson(self.pool.run(Target::Endpoint(name.to_string()), args, job).await?)
+        EndpointReply::from_bson(self.pool.run(Target::Endpoint(name.to_string()), args, env.job(env.run_as.clone())).await?)
     }
 
     /// Who a call runs as under `setting`, the run-as setting of `owner` (a function, or a script
@@ -611,7 +614,7 @@ impl Functions {
             RunAsSetting::System => RunAs::System,
             RunAsSetting::UserId(id) => RunAs::User(self.user(owner, id).await?),
             RunAsSetting::Script(_) => {
-                let script_env = JobEnv { caller: env.caller.clone(), run_as: RunAs::System, request: env.request.clone(), request_id: env.request_id.clone() };
+                let script_env = env.job(RunAs::System);
                 match self.pool.run(Target::RunAsScript(owner.to_string()), args.to_vec(), script_env).await? {
                     Bson::String(id) => RunAs::User(self.user(owner, &id).await?),
                     Bson::Document(d) if d.get_bool("runAsSystem") == Ok(true) => RunAs::System,
