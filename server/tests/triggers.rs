@@ -367,41 +367,12 @@ async fn authentication_triggers_get_create_login_and_delete_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn after_sigkill_no_handled_event_is_lost_or_repeated_but_the_one_in_flight() {
     use rand::Rng;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
     let tmp = tempfile::tempdir().expect("tmp");
     let c = client();
     let mut s = start_at(tmp.path(), T0);
     let at = anonymous(&s, &c).await.access_token;
     let kill_after = rand::thread_rng().gen_range(100..400);
-    let count = Arc::new(AtomicUsize::new(0));
-    let reached = Arc::new(tokio::sync::Notify::new());
-    let url = s.app_url("/functions/call");
-    let writers: Vec<_> = (0..4)
-        .map(|w| {
-            let (c, url, at, count, reached) = (client(), url.clone(), at.clone(), count.clone(), reached.clone());
-            tokio::spawn(async move {
-                for i in 0.. {
-                    let body = json!({"name": "insertOne", "service": "mongodb-atlas", "arguments": [
-                        {"database": "trig", "collection": "orders", "document": {"_id": format!("w{w}-{i}")}}
-                    ]});
-                    let Ok(resp) = c.post(&url).bearer_auth(&at).json(&body).send().await else { return };
-                    if resp.status().as_u16() != 200 || resp.text().await.is_err() {
-                        return;
-                    }
-                    if count.fetch_add(1, Ordering::SeqCst) + 1 == kill_after {
-                        reached.notify_one();
-                    }
-                }
-            })
-        })
-        .collect();
-    reached.notified().await;
-    s.child.kill().expect("SIGKILL");
-    s.child.wait().expect("wait");
-    for w in writers {
-        w.await.expect("writer");
-    }
+    insert_until_sigkill(&mut s, &at, ("trig", "orders"), |id| json!({"_id": id}), kill_after).await;
 
     let s = start_at(tmp.path(), T0);
     settle(&s, &c).await;

@@ -189,3 +189,53 @@ pub fn assert_error(st: u16, body: &Value, want_status: u16, want_code: &str) {
     assert_eq!(body["error_code"], want_code, "{body}");
     assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
 }
+
+/// Four writers insert `document(id)` into `db.coll` through `s` (ids `w<writer>-<n>`) until
+/// `kill_after` inserts were acknowledged, then the server is killed with SIGKILL mid-flight.
+/// Returns the ids whose insert was acknowledged (at least `kill_after`).
+pub async fn insert_until_sigkill(
+    s: &mut Server,
+    token: &str,
+    (db, coll): (&str, &str),
+    document: fn(&str) -> Value,
+    kill_after: usize,
+) -> Vec<String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let reached = Arc::new(tokio::sync::Notify::new());
+    let url = s.app_url("/functions/call");
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (c, url, token, db, coll) = (client(), url.clone(), token.to_string(), db.to_string(), coll.to_string());
+            let (acked, count, reached) = (acked.clone(), count.clone(), reached.clone());
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let id = format!("w{w}-{i}");
+                    let body = json!({"name": "insertOne", "service": "mongodb-atlas", "arguments": [
+                        {"database": db, "collection": coll, "document": document(&id)}
+                    ]});
+                    // After the kill, requests fail: the writer stops.
+                    let Ok(resp) = c.post(&url).bearer_auth(&token).json(&body).send().await else { return };
+                    if resp.status().as_u16() != 200 || resp.text().await.is_err() {
+                        return;
+                    }
+                    acked.lock().expect("lock").push(id);
+                    if count.fetch_add(1, Ordering::SeqCst) + 1 == kill_after {
+                        reached.notify_one();
+                    }
+                }
+            })
+        })
+        .collect();
+    reached.notified().await;
+    s.child.kill().expect("SIGKILL");
+    s.child.wait().expect("wait");
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let acked = acked.lock().expect("lock").clone();
+    assert!(acked.len() >= kill_after, "{} acknowledged", acked.len());
+    acked
+}
