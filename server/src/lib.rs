@@ -25,7 +25,7 @@ use std::sync::Arc;
 pub use auth::Clock;
 pub use config::{load_data_sources, load_export, load_functions, load_values, AppConfig, Flags, FunctionDef, Limits, ServerSettings, Values, DEFAULT_APP_ID};
 pub use functions::{
-    AppInfo, CallEnv, CanEvaluate, FunctionError, FunctionHost, Functions, HostError, HostFuture, Limits as FunctionLimits, RequestInfo, RunAs, UserInfo,
+    AppInfo, CallEnv, CanEvaluate, FunctionError, FunctionHost, Functions, HostError, HostFuture, Limits as FunctionLimits, RequestInfo, RunAs, UserInfo, runtime_builder,
 };
 pub use http::{admin_router, router, ApiError, AppState};
 pub use rules::{RuleSet, UserContext};

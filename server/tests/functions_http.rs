@@ -16,6 +16,36 @@ fn start() -> (Server, tempfile::TempDir) {
     (s, tmp)
 }
 
+/// Functions run on the server's async worker threads; one that computes for long hands their
+/// other work to another thread (functions/pool.rs). So with more endless functions running than
+/// the server has worker threads, requests that need no function are still answered while they
+/// run, not after their time limit.
+#[tokio::test(flavor = "multi_thread")]
+async fn endless_functions_do_not_stall_other_requests() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/functions-app");
+    let flags = ["--app", app.to_str().expect("utf-8"), "--function-timeout", "120", "--function-pool", "4"];
+    let s = std::sync::Arc::new(Server::start_with_env(tmp.path(), &flags, &[("TOKIO_WORKER_THREADS", "2")]));
+    let c = client();
+    let at = anonymous(&s, &c).await.access_token;
+    let spinning: Vec<_> = (0..4)
+        .map(|_| {
+            let (s, at) = (s.clone(), at.clone());
+            tokio::spawn(async move { call(&s, &client(), &at, "spin", json!([])).await })
+        })
+        .collect();
+    // Enough round trips that the spinning calls have started well before the last one.
+    for _ in 0..200 {
+        let (st, r) = send(c.get(s.app_url("/location"))).await;
+        assert_eq!(st, 200, "{r}");
+        let (st, r) = mongo(&s, &c, &at, "count", json!({"database": "app", "collection": "notes", "query": {}})).await;
+        assert_eq!(st, 200, "{r}");
+    }
+    for call in &spinning {
+        assert!(!call.is_finished(), "an endless function ended (its time limit is 120 s) before the other requests were answered");
+    }
+}
+
 async fn call(s: &Server, c: &reqwest::Client, at: &str, name: &str, args: Value) -> (u16, Value) {
     post(c, &s.app_url("/functions/call"), Some(at), &json!({"name": name, "arguments": args})).await
 }

@@ -406,7 +406,19 @@ async fn thrown_values_become_clear_errors() {
     assert!(matches!(f.call("uncaughtInTimer", vec![], system()).await, Err(FunctionError::Execution { message, .. }) if message == "in a timer"));
 }
 
+/// On the server's own runtime (two workers, as on a 2-core machine), where calls run in place on
+/// its worker threads.
+#[test]
+fn hostile_functions_fail_within_their_limits_while_others_are_served_in_place() {
+    realm_wasm_server::runtime_builder().worker_threads(2).build().expect("runtime").block_on(hostile_functions_fail_within_their_limits_while_others_are_served());
+}
+
+/// On any other runtime, where each call gets a thread of its own.
 #[tokio::test(flavor = "multi_thread")]
+async fn hostile_functions_fail_within_their_limits_while_others_are_served_on_threads_of_their_own() {
+    hostile_functions_fail_within_their_limits_while_others_are_served().await;
+}
+
 async fn hostile_functions_fail_within_their_limits_while_others_are_served() {
     let hostile = [
         ("endless", "exports = () => { while (true) {} };"),

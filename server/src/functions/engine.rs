@@ -1,4 +1,4 @@
-//! One QuickJS runtime on its own thread, and one call on it: the function, then an event loop that
+//! One QuickJS runtime, and one call on it: the function, then an event loop that
 //! runs promise jobs, host completions and timers until the function's result settles, its time runs
 //! out, or nothing is left that could settle it.
 //!
@@ -13,6 +13,7 @@
 use super::convert::{Budget, ConvError, Converter};
 use super::http::HttpClients;
 use super::natives::{self, Slot};
+use super::pool;
 use super::{AppInfo, FunctionDef, FunctionError, FunctionHost, HostError, Limits, RequestInfo, RunAs, RunAsScript, UserInfo, Values};
 use bson::Bson;
 use rquickjs::context::EvalOptions;
@@ -24,7 +25,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The JS globals: `core.js` runs once in every context and loads the others.
 const MODULES: [(&str, &str); 6] = [
@@ -193,6 +194,15 @@ fn caught(ctx: &Ctx<'_>, e: rquickjs::Error) -> String {
     }
 }
 
+/// Makes QuickJS's stack limit count from this thread's current stack pointer. An engine runs on
+/// whichever thread takes it from the pool, and rquickjs (without its `parallel` feature) leaves
+/// the limit where the runtime was created: on another thread, every call would overflow at once
+/// or never.
+fn measure_stack_from_here(ctx: &Ctx<'_>) {
+    // SAFETY: this live context's runtime, locked by the `with` we are in.
+    unsafe { rquickjs::qjs::JS_UpdateStackTop(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) }
+}
+
 /// Whether an exception is pending in `ctx` (one a job or conversion left behind).
 fn has_exception(ctx: &Ctx<'_>) -> bool {
     // SAFETY: only reads the pending-exception slot of this live context's runtime.
@@ -224,7 +234,7 @@ pub struct JobEnv {
     pub request_id: Option<String>,
 }
 
-/// One call, queued for a worker.
+/// One call.
 pub struct Job {
     /// What to run.
     pub target: Target,
@@ -234,8 +244,6 @@ pub struct Job {
     pub env: JobEnv,
     /// Where host futures run.
     pub handle: tokio::runtime::Handle,
-    /// The answer.
-    pub reply: tokio::sync::oneshot::Sender<Result<Bson, FunctionError>>,
 }
 
 /// State of the call in progress, seen by the natives.
@@ -274,30 +282,53 @@ impl Call {
     }
 }
 
-/// Tells the interrupt handler when the running call's time is up.
+/// Tells the interrupt handler when the running call's time is up, and when it has run long
+/// enough in place to hand its thread's other tasks away (see `pool`).
 struct Clock {
     base: Instant,
     /// Deadline in ns since `base`; 0 when no call runs.
     deadline: AtomicU64,
+    /// Next hand-off in ns since `base`; 0 when no call runs.
+    hand_off_at: AtomicU64,
     fired: AtomicBool,
 }
 
+/// A call runs this long in place before its thread's other tasks go elsewhere, and hands them
+/// away again this often while it runs (a hand-off may not take: see `pool::hand_off`).
+const IN_PLACE_BUDGET: Duration = Duration::from_millis(1);
+const HAND_OFF_EVERY: Duration = Duration::from_millis(2);
+
 impl Clock {
+    fn now(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
     fn arm(&self, deadline: Instant) {
         self.fired.store(false, Ordering::Relaxed);
         let ns = deadline.saturating_duration_since(self.base).as_nanos().max(1);
         self.deadline.store(u64::try_from(ns).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.hand_off_at.store(self.now().saturating_add(IN_PLACE_BUDGET.as_nanos() as u64), Ordering::Relaxed);
     }
 
     fn disarm(&self) {
         self.deadline.store(0, Ordering::Relaxed);
+        self.hand_off_at.store(0, Ordering::Relaxed);
     }
 
-    fn expired(&self) -> bool {
+    /// The interrupt handler: whether to stop the call.
+    fn tick(&self) -> bool {
         let d = self.deadline.load(Ordering::Relaxed);
-        if d != 0 && self.base.elapsed().as_nanos() >= u128::from(d) {
+        if d == 0 {
+            return false;
+        }
+        let now = self.now();
+        if now >= d {
             self.fired.store(true, Ordering::Relaxed);
             return true;
+        }
+        if now >= self.hand_off_at.load(Ordering::Relaxed) {
+            self.hand_off_at.store(now.saturating_add(HAND_OFF_EVERY.as_nanos() as u64), Ordering::Relaxed);
+            pool::hand_off();
         }
         false
     }
@@ -341,9 +372,9 @@ impl Engine {
         rt.set_max_stack_size(shared.limits.stack_bytes);
         // Every finished call leaves its context as cyclic garbage: collect it in batches.
         rt.set_gc_threshold((shared.limits.memory_bytes / 8).clamp(1 << 20, GC_THRESHOLD));
-        let clock = Arc::new(Clock { base: Instant::now(), deadline: AtomicU64::new(0), fired: AtomicBool::new(false) });
+        let clock = Arc::new(Clock { base: Instant::now(), deadline: AtomicU64::new(0), hand_off_at: AtomicU64::new(0), fired: AtomicBool::new(false) });
         let handler_clock = clock.clone();
-        rt.set_interrupt_handler(Some(Box::new(move || handler_clock.expired())));
+        rt.set_interrupt_handler(Some(Box::new(move || handler_clock.tick())));
         Ok(Engine { realm: None, rt, clock, shared, faulted: false, calls: 0 })
     }
 
@@ -368,6 +399,7 @@ impl Engine {
         let slot: Slot = Rc::new(RefCell::new(None));
         let shared = self.shared.clone();
         let internals = ctx.with(|c| -> Result<_, FunctionError> {
+            measure_stack_from_here(&c);
             let fail = |e: rquickjs::Error| FunctionError::Internal(format!("cannot load the JS globals: {}", caught(&c, e)));
             natives::install(&c, slot.clone(), shared.clone()).map_err(fail)?;
             let internals = load_module(&c, &shared.code, "core").map_err(fail)?;
@@ -381,7 +413,7 @@ impl Engine {
     pub fn run(&mut self, job: &Job) -> Result<Bson, FunctionError> {
         let mut realm = match self.realm.take() {
             Some(r) => r,
-            None => self.make_realm()?,
+            None => pool::blocking(|| self.make_realm())?,
         };
         let (key, name, source) = match &job.target {
             Target::Function(n) | Target::Endpoint(n) => (n.clone(), n.clone(), self.shared.sources.get(n)),
@@ -408,6 +440,7 @@ impl Engine {
         self.clock.arm(deadline);
         let endpoint = matches!(job.target, Target::Endpoint(_));
         let (outcome, reusable) = realm.ctx.with(|ctx| {
+            measure_stack_from_here(&ctx);
             let outcome = self.call_in(&ctx, &call, (&key, &name, &source, endpoint), &job.args);
             (outcome, self.finish(&ctx, &call))
         });
@@ -523,7 +556,13 @@ impl Engine {
             return Err(FunctionError::NeverSettled { function: name.to_string() });
         }
         let until = next_timer.map_or(call.deadline, |(due, _)| due.min(call.deadline));
-        match call.rx.recv_timeout(until.saturating_duration_since(now)) {
+        // A completion already there (a host call that answered at once) needs no hand-off.
+        let next = match call.rx.try_recv() {
+            Ok(done) => Ok(done),
+            Err(mpsc::TryRecvError::Empty) => pool::blocking(|| call.rx.recv_timeout(until.saturating_duration_since(now))),
+            Err(mpsc::TryRecvError::Disconnected) => Err(mpsc::RecvTimeoutError::Disconnected),
+        };
+        match next {
             Ok((id, result)) => {
                 call.in_flight.set(call.in_flight.get().saturating_sub(1));
                 let settle: Function = realm.get("settle").map_err(|e| self.failure(ctx, name, e))?;

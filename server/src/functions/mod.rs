@@ -2,8 +2,10 @@
 //! (`rquickjs`, no file system, process or network access except through `context`), with the
 //! `context` object and the globals App Services documents.
 //!
-//! Each call gets a fresh context on one of `pool_size` runtimes, each on its own thread, so a
-//! slow function never blocks the async server and no state leaks between calls. A call has a
+//! Each call gets a fresh context on one of `pool_size` runtimes, so no state leaks between calls.
+//! It runs in place on the async worker that took the request, which first hands its other tasks
+//! to another thread when the call runs long or waits (`pool`), so a slow function never blocks
+//! the async server. A call has a
 //! time limit (the engine's interrupt handler), its runtime a memory limit and a stack limit; a
 //! runtime that hit one is replaced. MongoDB goes through a [`FunctionHost`] as the calling user
 //! (rules apply) or as system (rules bypassed).
@@ -20,6 +22,8 @@ mod engine;
 mod http;
 mod natives;
 mod pool;
+
+pub use pool::runtime_builder;
 
 pub use crate::config::{FunctionDef, RunAsScript, RunAsSetting, Values};
 
@@ -486,7 +490,7 @@ pub struct Functions {
     /// Runtimes of the functions rules call (`%function`), started at the first such call. Their
     /// own pool, because a rule is evaluated for a call that may hold a runtime of `pool` while
     /// it waits: with one pool, enough such calls at once would wait for each other for ever.
-    rule_pool: std::sync::OnceLock<Result<pool::Pool, String>>,
+    rule_pool: std::sync::OnceLock<pool::Pool>,
 }
 
 impl Functions {
@@ -531,25 +535,17 @@ impl Functions {
         let defs: HashMap<String, FunctionDef> = defs.into_iter().map(|d| (d.name.clone(), d)).collect();
         let (pool_size, max_queue) = (limits.pool_size, limits.max_queue);
         let shared = Arc::new(Shared { sources, run_as_scripts, defs, values, app, host, limits, http, code });
-        let pool = pool::Pool::start(shared.clone(), pool_size, max_queue).map_err(|e| internal(format!("cannot start the function runtimes: {e}")))?;
+        let pool = pool::Pool::start(shared.clone(), pool_size, max_queue);
         Ok(Functions { shared, pool, rule_pool: std::sync::OnceLock::new() })
     }
 
     /// Starts the runtimes of the functions rules call (else the first such call does).
     pub fn prepare_rule_runtimes(&self) {
-        if let Err(e) = self.rule_pool() {
-            tracing::error!("functions: {e}");
-        }
+        self.rule_pool();
     }
 
-    fn rule_pool(&self) -> Result<&pool::Pool, FunctionError> {
-        self.rule_pool
-            .get_or_init(|| {
-                let size = (self.shared.limits.pool_size / 2).max(2);
-                pool::Pool::start(self.shared.clone(), size, self.shared.limits.max_queue).map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| FunctionError::Internal(format!("cannot start the rule function runtimes: {e}")))
+    fn rule_pool(&self) -> &pool::Pool {
+        self.rule_pool.get_or_init(|| pool::Pool::start(self.shared.clone(), (self.shared.limits.pool_size / 2).max(2), self.shared.limits.max_queue))
     }
 
     /// Runs function `name` for a `%function` in a rule: private functions included, no
@@ -559,7 +555,7 @@ impl Functions {
         if !self.contains(name) {
             return Err(FunctionError::NotFound(name.to_string()));
         }
-        let pool = self.rule_pool()?;
+        let pool = self.rule_pool();
         let job = JobEnv { caller: user, run_as: RunAs::System, request: None, request_id: None };
         pool.run(Target::Function(name.to_string()), args, job).await
     }

@@ -1,150 +1,167 @@
-//! The worker threads: each owns one runtime (an `Engine`) and takes jobs from one bounded
-//! queue, so at most `pool_size` functions run at once and at most `max_queue` wait. A worker
-//! whose engine faulted (or panicked) replaces it before the next job.
+//! The runtimes: `size` engines, each lent to one call at a time, at most `max_queue` calls
+//! waiting for one.
 //!
-//! The queue is a deque under a mutex with a condition variable: a job wakes exactly one idle
-//! worker. (An `mpsc` receiver shared behind a mutex woke two per job: the receiving worker, and
-//! the next one taking the mutex to wait in `recv`; thread wake-ups were the largest cost of a
-//! trivial call over HTTP.)
+//! A call runs in place, on the tokio worker whose task made it, so a trivial call crosses no
+//! thread. (Runtime threads fed by a queue cost two wake-ups per call, there and back: on this
+//! 2-core VM that was a third of a trivial call's server CPU and most of the latency a function
+//! adds to a `findOne`; bench/functions-http.mjs.) A call that runs longer than a moment, waits,
+//! or builds a runtime first hands the worker's other tasks to another thread (tokio's
+//! `block_in_place`, through [`blocking`] and [`hand_off`]), so a slow function stalls nothing.
+//!
+//! Running in place needs a thread with a stack for QuickJS: the server's tokio threads get one
+//! ([`runtime_builder`]). Anywhere else (a test's runtime, a current-thread runtime) a call gets a
+//! thread of its own for its duration. An engine that faulted (or panicked) is replaced.
 
 use super::engine::{Engine, Job, JobEnv, Shared, Target};
 use super::FunctionError;
 use bson::Bson;
-use std::collections::VecDeque;
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-/// Native stack of a worker thread: QuickJS's own limit (`Limits::stack_bytes`) is checked
-/// against it, with room for the Rust conversions around it.
+/// Native stack a call needs: QuickJS's own limit (`Limits::stack_bytes`) is checked against it,
+/// with room for the Rust conversions around it.
 const THREAD_STACK: usize = 16 * 1024 * 1024;
 
-/// Jobs waiting for a worker.
-struct Queue {
-    state: Mutex<QueueState>,
-    /// Signalled once per queued job (and on close).
-    ready: Condvar,
+thread_local! {
+    /// Set on the threads of [`runtime_builder`]'s runtimes: their stack is [`THREAD_STACK`].
+    static ROOMY_STACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A multi-thread tokio runtime whose threads run functions in place (the server's).
+pub fn runtime_builder() -> tokio::runtime::Builder {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_stack_size(THREAD_STACK).on_thread_start(|| ROOMY_STACK.with(|s| s.set(true)));
+    builder
+}
+
+/// Runs `f`, which blocks or computes for long: on a worker of [`runtime_builder`]'s runtime, the
+/// worker's other tasks go to another thread first.
+pub(super) fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    if ROOMY_STACK.with(Cell::get) {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
+}
+
+/// How long [`hand_off`] leaves the worker's tasks for another thread to take up.
+const HAND_OFF_PAUSE: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// Called while a function computes on a worker: hands the worker's other tasks to another
+/// thread. tokio takes them back if no thread took them up during the pause (its pool was slow
+/// to wake one), so the engine calls this again every few milliseconds; once taken up, this
+/// costs only the pause.
+pub(super) fn hand_off() {
+    // A panic must not unwind into QuickJS's interrupt callback.
+    let _ = catch_unwind(|| blocking(|| std::thread::sleep(HAND_OFF_PAUSE)));
+}
+
+/// An engine between calls. A QuickJS runtime has no thread affinity (the engine measures its
+/// stack limit from the running thread at every call); what keeps `Engine` from being `Send` is
+/// its `Rc`s, which all point inside the engine and move with it.
+struct Idle(Engine);
+
+// SAFETY: an `Idle` engine is not running: no reference into it exists outside it (host futures
+// are `Send + 'static` and hold none), so moving it whole to another thread, through the pool's
+// mutex or a thread spawn, cannot race on its non-atomic reference counts.
+unsafe impl Send for Idle {}
+
+/// The engines and the admission bound.
+pub struct Pool {
+    shared: Arc<Shared>,
+    idle: Mutex<Vec<Idle>>,
+    /// One permit per engine.
+    permits: tokio::sync::Semaphore,
+    /// Calls waiting for a permit, and how many may.
+    waiting: AtomicUsize,
     capacity: usize,
 }
 
-struct QueueState {
-    jobs: VecDeque<Job>,
-    closed: bool,
-}
+/// Counts a waiting call for as long as it waits.
+struct Waiting<'a>(&'a AtomicUsize);
 
-impl Queue {
-    fn lock(&self) -> MutexGuard<'_, QueueState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Queues `job`, or refuses it when the queue is full or closed.
-    fn push(&self, job: Job) -> Result<(), FunctionError> {
-        let mut state = self.lock();
-        if state.closed {
-            return Err(FunctionError::Internal("the function runtime has stopped".into()));
-        }
-        if state.jobs.len() >= self.capacity {
-            return Err(FunctionError::Busy);
-        }
-        state.jobs.push_back(job);
-        drop(state);
-        self.ready.notify_one();
-        Ok(())
-    }
-
-    /// The next job; `None` once the pool is gone.
-    fn pop(&self) -> Option<Job> {
-        let mut state = self.lock();
-        loop {
-            if let Some(job) = state.jobs.pop_front() {
-                return Some(job);
-            }
-            if state.closed {
-                return None;
-            }
-            state = self.ready.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-    }
-
-    fn close(&self) {
-        self.lock().closed = true;
-        self.ready.notify_all();
-    }
-}
-
-/// The queue and its workers (they stop when the pool is dropped).
-pub struct Pool {
-    queue: Arc<Queue>,
-}
-
-impl Drop for Pool {
+impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.queue.close();
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 impl Pool {
-    /// Starts `size` workers behind a queue of `queue` waiting jobs, and returns once each has its
-    /// context ready (so the first calls do not pay for making them).
-    pub fn start(shared: Arc<Shared>, size: usize, queue: usize) -> std::io::Result<Pool> {
-        let jobs = Arc::new(Queue { state: Mutex::new(QueueState { jobs: VecDeque::new(), closed: false }), ready: Condvar::new(), capacity: queue });
-        let (ready_tx, ready) = std::sync::mpsc::channel();
-        for i in 0..size.max(1) {
-            let (shared, jobs, ready_tx) = (shared.clone(), jobs.clone(), ready_tx.clone());
-            std::thread::Builder::new()
-                .name(format!("realm-function-{i}"))
-                .stack_size(THREAD_STACK.max(shared.limits.stack_bytes * 4))
-                .spawn(move || work(&shared, &jobs, Some(ready_tx)))?;
-        }
-        drop(ready_tx);
-        // Each worker says once when it is ready (or gone); none of them can block this for long.
-        for _ in 0..size.max(1) {
-            if ready.recv_timeout(std::time::Duration::from_secs(10)).is_err() {
-                break;
-            }
-        }
-        Ok(Pool { queue: jobs })
-    }
-
-    /// Queues one call and waits for its answer.
-    pub async fn run(&self, target: Target, args: Vec<Bson>, env: JobEnv) -> Result<Bson, FunctionError> {
-        let handle = tokio::runtime::Handle::try_current()
-            .map_err(|_| FunctionError::Internal("functions must be called from a tokio runtime".into()))?;
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.queue.push(Job { target, args, env, handle, reply })?;
-        answer.await.map_err(|_| FunctionError::Internal("the function runtime stopped during the call".into()))?
-    }
-}
-
-fn work(shared: &Arc<Shared>, jobs: &Queue, mut ready: Option<std::sync::mpsc::Sender<()>>) {
-    let mut engine: Option<Engine> = None;
-    loop {
-        if engine.is_none() {
+    /// Makes `size` engines with their contexts ready (so the first calls do not pay for them),
+    /// admitting at most `queue` calls to wait when all are busy.
+    pub fn start(shared: Arc<Shared>, size: usize, queue: usize) -> Pool {
+        let size = size.max(1);
+        let mut idle = Vec::with_capacity(size);
+        for _ in 0..size {
             match Engine::new(shared.clone()) {
-                Ok(e) => engine = Some(e),
+                Ok(mut e) => {
+                    e.prepare();
+                    idle.push(Idle(e));
+                }
                 Err(e) => tracing::error!("functions: {e}"),
             }
         }
-        if let Some(e) = engine.as_mut() {
-            e.prepare();
-        }
-        if let Some(r) = ready.take() {
-            let _ = r.send(());
-        }
-        let Some(job) = jobs.pop() else { return }; // the pool is gone
-        let outcome = match engine.as_mut() {
-            None => Err(FunctionError::Internal("the JavaScript engine could not start".into())),
-            Some(e) => match catch_unwind(AssertUnwindSafe(|| e.run(&job))) {
-                Ok(outcome) => outcome,
-                Err(_) => {
-                    // A bug: leave the runtime as it is (freeing it could abort) and start over.
-                    std::mem::forget(engine.take());
-                    Err(FunctionError::Internal("the function runtime failed; it was restarted".into()))
+        Pool { shared, idle: Mutex::new(idle), permits: tokio::sync::Semaphore::new(size), waiting: AtomicUsize::new(0), capacity: queue }
+    }
+
+    /// Runs one call once an engine is free.
+    pub async fn run(&self, target: Target, args: Vec<Bson>, env: JobEnv) -> Result<Bson, FunctionError> {
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|_| FunctionError::Internal("functions must be called from a tokio runtime".into()))?;
+        let _permit = match self.permits.try_acquire() {
+            Ok(p) => p,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::Relaxed) >= self.capacity {
+                    self.waiting.fetch_sub(1, Ordering::Relaxed);
+                    return Err(FunctionError::Busy);
                 }
-            },
+                let _waiting = Waiting(&self.waiting);
+                self.permits.acquire().await.map_err(|_| FunctionError::Internal("the function runtime has stopped".into()))?
+            }
         };
-        let _ = job.reply.send(outcome);
-        if engine.as_ref().is_some_and(|e| e.faulted) {
-            engine = None;
+        let engine = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let in_place = ROOMY_STACK.with(Cell::get) && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
+        let job = Job { target, args, env, handle };
+        let (engine, outcome) = if in_place {
+            run_job(&self.shared, engine, &job)
+        } else {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let shared = self.shared.clone();
+            std::thread::Builder::new()
+                .name("realm-function".into())
+                .stack_size(THREAD_STACK.max(shared.limits.stack_bytes * 4))
+                .spawn(move || {
+                    let _ = reply.send(run_job(&shared, engine, &job));
+                })
+                .map_err(|e| FunctionError::Internal(format!("cannot start a function thread: {e}")))?;
+            answer.await.map_err(|_| FunctionError::Internal("the function thread stopped during the call".into()))?
+        };
+        if let Some(e) = engine {
+            self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(e);
+        }
+        outcome
+    }
+}
+
+/// Runs `job` on `engine` (a new one if there is none), and gives the engine back unless it
+/// faulted.
+fn run_job(shared: &Arc<Shared>, engine: Option<Idle>, job: &Job) -> (Option<Idle>, Result<Bson, FunctionError>) {
+    let mut engine = match engine {
+        Some(Idle(e)) => e,
+        None => match blocking(|| Engine::new(shared.clone())) {
+            Ok(e) => e,
+            Err(e) => return (None, Err(e)),
+        },
+    };
+    match catch_unwind(AssertUnwindSafe(|| engine.run(job))) {
+        Ok(outcome) if engine.faulted => (None, outcome),
+        Ok(outcome) => (Some(Idle(engine)), outcome),
+        Err(_) => {
+            // A bug: leave the runtime as it is (freeing it could abort) and start over.
+            std::mem::forget(engine);
+            (None, Err(FunctionError::Internal("the function runtime failed; it was restarted".into())))
         }
     }
 }

@@ -40,10 +40,16 @@ impl Server {
 
     /// Starts on `data` with extra flags; reads the admin line too when `--admin-listen` is given.
     pub fn start_with(data: &Path, extra: &[&str]) -> Server {
+        Server::start_with_env(data, extra, &[])
+    }
+
+    /// `start_with`, with extra environment variables for the server process.
+    pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_realm-wasm-server"))
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
