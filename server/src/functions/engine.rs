@@ -367,7 +367,7 @@ const LEAK_MARGIN: i64 = 8 * 1024 * 1024;
 impl Engine {
     /// A new runtime with the limits applied.
     pub fn new(shared: Arc<Shared>) -> Result<Engine, FunctionError> {
-        let rt = Runtime::new().map_err(|e| FunctionError::Internal(format!("cannot start the JavaScript engine: {e}")))?;
+        let rt = Runtime::new_with_alloc(rquickjs::allocator::RustAllocator).map_err(|e| FunctionError::Internal(format!("cannot start the JavaScript engine: {e}")))?;
         rt.set_memory_limit(shared.limits.memory_bytes);
         rt.set_max_stack_size(shared.limits.stack_bytes);
         // Every finished call leaves its context as cyclic garbage: collect it in batches.
