@@ -51,8 +51,9 @@ fn ten_kb_source() -> String {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
-    rt.block_on(run());
+    // The server's runtime, and on one of its workers: calls run in place, as in the server.
+    let rt = realm_wasm_server::runtime_builder().build().expect("tokio");
+    rt.block_on(async { tokio::spawn(run()).await.expect("bench") });
 }
 
 async fn run() {
