@@ -3,7 +3,7 @@
 //!
 //! A call runs in place, on the tokio worker whose task made it, so a trivial call crosses no
 //! thread. (Runtime threads fed by a queue cost two wake-ups per call, there and back: on this
-//! 2-core VM that was a third of a trivial call's server CPU and most of the latency a function
+//! 2-core VM that was a quarter of a trivial call's server CPU and most of the latency a function
 //! adds to a `findOne`; bench/functions-http.mjs.) A call that runs longer than a moment, waits,
 //! or builds a runtime first hands the worker's other tasks to another thread (tokio's
 //! `block_in_place`, through [`blocking`] and [`hand_off`]), so a slow function stalls nothing.
