@@ -474,6 +474,20 @@ async fn hostile_functions_fail_within_their_limits_while_others_are_served() {
     }
 }
 
+/// A JavaScript stack larger than the server's threads can hold: the call gets a thread of its own
+/// (in place, the deep recursion would overflow the worker's native stack and kill the process).
+#[test]
+fn a_stack_limit_beyond_the_server_threads_runs_on_a_thread_of_its_own() {
+    let limits = Limits { stack_bytes: 32 * 1024 * 1024, ..limits() };
+    let deep = "exports = () => { const f = (n) => f(n + 1) + 1; return f(0); };";
+    realm_wasm_server::runtime_builder().worker_threads(2).build().expect("runtime").block_on(async {
+        let (f, _) = runtime_with(&[("deep", deep)], limits);
+        let f = Arc::new(f);
+        let outcome = tokio::spawn(async move { f.call("deep", vec![], system()).await }).await.expect("join");
+        assert!(matches!(outcome, Err(FunctionError::StackOverflow { .. })), "{outcome:?}");
+    });
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_queue_answers_busy() {
     let limits = Limits { timeout: Duration::from_secs(2), pool_size: 1, max_queue: 1, ..Limits::default() };

@@ -20,8 +20,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Native stack a call needs: QuickJS's own limit (`Limits::stack_bytes`) is checked against it,
-/// with room for the Rust conversions around it.
+/// Native stack of the server's threads: QuickJS's own limit (`Limits::stack_bytes`, 1 MB) is
+/// checked against it, with room for the Rust conversions around it.
 const THREAD_STACK: usize = 16 * 1024 * 1024;
 
 thread_local! {
@@ -122,7 +122,9 @@ impl Pool {
             }
         };
         let engine = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let in_place = ROOMY_STACK.with(Cell::get) && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
+        let in_place = ROOMY_STACK.with(Cell::get)
+            && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+            && thread_stack(&self.shared) <= THREAD_STACK;
         let job = Job { target, args, env, handle };
         let (engine, outcome) = if in_place {
             run_job(&self.shared, engine, &job)
@@ -131,7 +133,7 @@ impl Pool {
             let shared = self.shared.clone();
             std::thread::Builder::new()
                 .name("realm-function".into())
-                .stack_size(THREAD_STACK.max(shared.limits.stack_bytes * 4))
+                .stack_size(thread_stack(&shared))
                 .spawn(move || {
                     let _ = reply.send(run_job(&shared, engine, &job));
                 })
@@ -143,6 +145,11 @@ impl Pool {
         }
         outcome
     }
+}
+
+/// The native stack a call needs: QuickJS's stack limit, with room for the Rust around it.
+fn thread_stack(shared: &Shared) -> usize {
+    THREAD_STACK.max(shared.limits.stack_bytes.saturating_mul(4))
 }
 
 /// Runs `job` on `engine` (a new one if there is none), and gives the engine back unless it
