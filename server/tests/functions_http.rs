@@ -46,6 +46,39 @@ async fn endless_functions_do_not_stall_other_requests() {
     }
 }
 
+/// One native operation (here the default sort of a large array) never reaches the interrupt
+/// handler, so it holds its worker until it ends. The first such call marks its function, and the
+/// function's later calls hand the worker's other tasks away before they start: with as many of them
+/// running as the server has worker threads, other requests are answered while they sort.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_that_held_its_thread_no_longer_stalls_other_requests() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let app = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/functions-app");
+    let flags = ["--app", app.to_str().expect("utf-8"), "--function-pool", "4"];
+    let s = std::sync::Arc::new(Server::start_with_env(tmp.path(), &flags, &[("TOKIO_WORKER_THREADS", "2")]));
+    let c = client();
+    let at = anonymous(&s, &c).await.access_token;
+    let values = json!([(0..400_000u32).map(|i| (i * 7919) % 400_000).collect::<Vec<_>>()]);
+    let (st, r) = call(&s, &c, &at, "sortValues", values.clone()).await;
+    assert_eq!((st, r), (200, json!({"$numberInt": "400000"})), "the first call sorts, holding its thread throughout");
+    let sorting: Vec<_> = (0..2)
+        .map(|_| {
+            let (s, at, values) = (s.clone(), at.clone(), values.clone());
+            tokio::spawn(async move { call(&s, &client(), &at, "sortValues", values).await })
+        })
+        .collect();
+    for _ in 0..100 {
+        let (st, r) = send(c.get(s.app_url("/location"))).await;
+        assert_eq!(st, 200, "{r}");
+    }
+    for call in &sorting {
+        assert!(!call.is_finished(), "a sort ended before the other requests were answered");
+    }
+    for call in sorting {
+        assert_eq!(call.await.expect("join"), (200, json!({"$numberInt": "400000"})));
+    }
+}
+
 async fn call(s: &Server, c: &reqwest::Client, at: &str, name: &str, args: Value) -> (u16, Value) {
     post(c, &s.app_url("/functions/call"), Some(at), &json!({"name": name, "arguments": args})).await
 }

@@ -8,6 +8,12 @@
 //! or builds a runtime first hands the worker's other tasks to another thread (tokio's
 //! `block_in_place`, through [`blocking`] and [`hand_off`]), so a slow function stalls nothing.
 //!
+//! JavaScript reaches the interrupt handler (and so [`hand_off`]) only between operations: one
+//! long native operation (the default sort of a million-element array: 1.7 s) holds its worker
+//! throughout. So a function whose call held its worker for [`SLOW_IN_PLACE`] is marked, and its
+//! later calls hand the worker's tasks away before they start: such a stall happens at most once
+//! per function.
+//!
 //! Running in place needs a thread with a stack for QuickJS: the server's tokio threads get one
 //! ([`runtime_builder`]). Anywhere else (a test's runtime, a current-thread runtime) a call gets a
 //! thread of its own for its duration. An engine that faulted (or panicked) is replaced.
@@ -16,6 +22,7 @@ use super::engine::{Engine, Job, JobEnv, Shared, Target};
 use super::FunctionError;
 use bson::Bson;
 use std::cell::Cell;
+use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -68,10 +75,15 @@ struct Idle(Engine);
 // mutex or a thread spawn, cannot race on its non-atomic reference counts.
 unsafe impl Send for Idle {}
 
+/// A call that held its worker this long marks its function as slow (see the module comment).
+const SLOW_IN_PLACE: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// The engines and the admission bound.
 pub struct Pool {
     shared: Arc<Shared>,
     idle: Mutex<Vec<Idle>>,
+    /// Functions (and run-as scripts) whose calls no longer start in place.
+    slow: Mutex<HashSet<String>>,
     /// One permit per engine.
     permits: tokio::sync::Semaphore,
     /// Calls waiting for a permit, and how many may.
@@ -103,7 +115,7 @@ impl Pool {
                 Err(e) => tracing::error!("functions: {e}"),
             }
         }
-        Pool { shared, idle: Mutex::new(idle), permits: tokio::sync::Semaphore::new(size), waiting: AtomicUsize::new(0), capacity: queue }
+        Pool { shared, idle: Mutex::new(idle), slow: Mutex::new(HashSet::new()), permits: tokio::sync::Semaphore::new(size), waiting: AtomicUsize::new(0), capacity: queue }
     }
 
     /// Runs one call once an engine is free.
@@ -121,13 +133,24 @@ impl Pool {
                 self.permits.acquire().await.map_err(|_| FunctionError::Internal("the function runtime has stopped".into()))?
             }
         };
-        let engine = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let engine = lock(&self.idle).pop();
         let in_place = ROOMY_STACK.with(Cell::get)
             && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
             && thread_stack(&self.shared) <= THREAD_STACK;
+        let key = match &target {
+            Target::Function(name) | Target::Endpoint(name) => name.clone(),
+            Target::RunAsScript(owner) => format!("{owner} (run-as script)"),
+        };
         let job = Job { target, args, env, handle };
-        let (engine, outcome) = if in_place {
-            run_job(&self.shared, engine, &job)
+        let (engine, outcome) = if in_place && !lock(&self.slow).contains(&key) {
+            let started = std::time::Instant::now();
+            let ran = run_job(&self.shared, engine, &job);
+            if started.elapsed() >= SLOW_IN_PLACE {
+                lock(&self.slow).insert(key);
+            }
+            ran
+        } else if in_place {
+            blocking(|| run_job(&self.shared, engine, &job))
         } else {
             let (reply, answer) = tokio::sync::oneshot::channel();
             let shared = self.shared.clone();
@@ -141,10 +164,14 @@ impl Pool {
             answer.await.map_err(|_| FunctionError::Internal("the function thread stopped during the call".into()))?
         };
         if let Some(e) = engine {
-            self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(e);
+            lock(&self.idle).push(e);
         }
         outcome
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The native stack a call needs: QuickJS's stack limit, with room for the Rust around it.
