@@ -929,6 +929,15 @@ mod tests {
         (disk, RedbStore::open(Arc::new(db)).expect("store"))
     }
 
+    /// `faulty_store` journaling database `db`, and its collection `db.c`.
+    fn journaled_faulty_store() -> (Arc<FaultyDisk>, RedbStore, Namespace) {
+        let (disk, store) = faulty_store();
+        let mut scope = JournalScope::default();
+        scope.add(Some("db"), None);
+        store.set_journal_scope(scope);
+        (disk, store, Namespace::new("db", "c").expect("ns"))
+    }
+
     #[test]
     fn a_read_waits_for_the_durability_of_what_it_saw() {
         let (disk, store) = faulty_store();
@@ -1052,11 +1061,7 @@ mod tests {
 
     #[test]
     fn the_journal_shows_only_durable_entries_and_drops_those_of_a_failed_commit() {
-        let (disk, store) = faulty_store();
-        let mut scope = JournalScope::default();
-        scope.add(Some("db"), None);
-        store.set_journal_scope(scope);
-        let ns = Namespace::new("db", "c").expect("ns");
+        let (disk, store, ns) = journaled_faulty_store();
         store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 1})]).expect("insert");
         disk.stall(true);
         let ticket = store.write_deferred(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 2})]).expect("applied").expect("ticket");
@@ -1071,11 +1076,7 @@ mod tests {
 
     #[test]
     fn trimmed_entries_are_gone_for_readers_before_the_trim_is_committed() {
-        let (disk, store) = faulty_store();
-        let mut scope = JournalScope::default();
-        scope.add(Some("db"), None);
-        store.set_journal_scope(scope);
-        let ns = Namespace::new("db", "c").expect("ns");
+        let (disk, store, ns) = journaled_faulty_store();
         store.write(&ns, &mut |_| vec![Change::Insert(doc! {"_id": 1}), Change::Insert(doc! {"_id": 2}), Change::Insert(doc! {"_id": 3})]).expect("insert");
         disk.stall(true);
         store.trim(2).expect("trim");
